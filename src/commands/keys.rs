@@ -1,0 +1,345 @@
+//! Key commands: deletion, existence, deadlines, type, listing and renaming.
+//!
+//! Deadlines are absolute Unix milliseconds; a deadline at or before now
+//! deletes the key at once, as in Redis. Listing (`KEYS`, `SCAN`) copies key
+//! handles (reference counts) under the read guard and builds the reply after.
+
+use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
+use crate::error::CommandError;
+use crate::glob;
+use crate::keyspace::{Key, PARTITIONS};
+use crate::protocol::{Bytes, Reply};
+
+/// This family's rows of the command table.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("del", -2, Access::Write, del).keys(1, -1, 1),
+    CommandSpec::new("unlink", -2, Access::Write, del).keys(1, -1, 1),
+    CommandSpec::new("delete", 2, Access::Write, delete).keys(1, 1, 1),
+    CommandSpec::new("exists", -2, Access::Read, exists).keys(1, -1, 1),
+    CommandSpec::new("expire", -3, Access::Write, expire).keys(1, 1, 1),
+    CommandSpec::new("pexpire", -3, Access::Write, pexpire).keys(1, 1, 1),
+    CommandSpec::new("expireat", -3, Access::Write, expireat).keys(1, 1, 1),
+    CommandSpec::new("pexpireat", -3, Access::Write, pexpireat).keys(1, 1, 1),
+    CommandSpec::new("ttl", 2, Access::Read, ttl).keys(1, 1, 1),
+    CommandSpec::new("pttl", 2, Access::Read, pttl).keys(1, 1, 1),
+    CommandSpec::new("expiretime", 2, Access::Read, expiretime).keys(1, 1, 1),
+    CommandSpec::new("pexpiretime", 2, Access::Read, pexpiretime).keys(1, 1, 1),
+    CommandSpec::new("persist", 2, Access::Write, persist).keys(1, 1, 1),
+    CommandSpec::new("type", 2, Access::Read, key_type).keys(1, 1, 1),
+    CommandSpec::new("keys", 2, Access::Read, keys),
+    CommandSpec::new("scan", -2, Access::Read, scan),
+    CommandSpec::new("randomkey", 1, Access::Read, randomkey),
+    CommandSpec::new("rename", 3, Access::Write, rename).keys(1, 2, 1),
+    CommandSpec::new("renamenx", 3, Access::Write, renamenx).keys(1, 2, 1),
+];
+
+/// `DEL key [key ...]` and `UNLINK`: the number removed.
+fn del(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let now = ctx.now;
+    let mut db = ctx.write();
+    let removed = argv[1..]
+        .iter()
+        .filter(|k| db.remove(k, now).is_some())
+        .count();
+    Ok(Reply::Integer(removed as i64))
+}
+
+/// `DELETE key` (the seed's command): `OK` if removed, nil if absent.
+fn delete(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let now = ctx.now;
+    let removed = ctx.write().remove(argv[1], now).is_some();
+    Ok(if removed { Reply::Ok } else { Reply::Nil })
+}
+
+/// `EXISTS key [key ...]`: each argument counts, repeats included.
+fn exists(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let now = ctx.now;
+    let db = ctx.read();
+    let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
+    Ok(Reply::Integer(n as i64))
+}
+
+/// `EXPIRE`-family condition flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireIf {
+    Always,
+    NoDeadline,
+    HasDeadline,
+    Later,
+    Sooner,
+}
+
+fn expire_condition(opts: &[&[u8]]) -> Result<ExpireIf, CommandError> {
+    let mut cond = ExpireIf::Always;
+    for opt in opts {
+        let next = if is_word(opt, "nx") {
+            ExpireIf::NoDeadline
+        } else if is_word(opt, "xx") {
+            ExpireIf::HasDeadline
+        } else if is_word(opt, "gt") {
+            ExpireIf::Later
+        } else if is_word(opt, "lt") {
+            ExpireIf::Sooner
+        } else {
+            return Err(CommandError::other(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            )));
+        };
+        cond = match (cond, next) {
+            (ExpireIf::Always, n) => n,
+            (c, n) if c == n => c,
+            (ExpireIf::NoDeadline, _) | (_, ExpireIf::NoDeadline) => {
+                return Err(CommandError::other(
+                    "ERR NX and XX, GT or LT options at the same time are not compatible",
+                ));
+            }
+            (ExpireIf::Later, ExpireIf::Sooner) | (ExpireIf::Sooner, ExpireIf::Later) => {
+                return Err(CommandError::other(
+                    "ERR GT and LT options at the same time are not compatible",
+                ));
+            }
+            // XX combines with GT or LT: keep the stricter ordering test.
+            (ExpireIf::HasDeadline, n) => n,
+            (c, _) => c,
+        };
+    }
+    Ok(cond)
+}
+
+/// Shared body of `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`.
+fn expire_generic(
+    ctx: &mut Context<'_>,
+    argv: &[&[u8]],
+    unit_ms: i64,
+    absolute: bool,
+    name: &'static str,
+) -> CommandResult {
+    let n = parse_int(argv[2])?;
+    let cond = expire_condition(&argv[3..])?;
+    let now = ctx.now;
+    let scaled = n
+        .checked_mul(unit_ms)
+        .ok_or(CommandError::InvalidExpire(name))?;
+    let at = if absolute {
+        scaled
+    } else {
+        scaled
+            .checked_add(now as i64)
+            .ok_or(CommandError::InvalidExpire(name))?
+    };
+    // At or before now (or before the epoch): the key goes at once.
+    let at = if at <= now as i64 {
+        now.max(1)
+    } else {
+        at as u64
+    };
+    let mut db = ctx.write();
+    let Some(current) = db.get_live(argv[1], now).map(|e| e.expires_at) else {
+        return Ok(Reply::Integer(0));
+    };
+    let allowed = match cond {
+        ExpireIf::Always => true,
+        ExpireIf::NoDeadline => current == 0,
+        ExpireIf::HasDeadline => current != 0,
+        ExpireIf::Later => current != 0 && at > current,
+        ExpireIf::Sooner => current == 0 || at < current,
+    };
+    if allowed {
+        db.set_deadline(argv[1], at, now);
+    }
+    Ok(Reply::Integer(i64::from(allowed)))
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]`
+fn expire(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    expire_generic(ctx, argv, 1000, false, "expire")
+}
+
+/// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
+fn pexpire(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    expire_generic(ctx, argv, 1, false, "pexpire")
+}
+
+/// `EXPIREAT key unix-seconds [NX|XX|GT|LT]`
+fn expireat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    expire_generic(ctx, argv, 1000, true, "expireat")
+}
+
+/// `PEXPIREAT key unix-ms [NX|XX|GT|LT]`
+fn pexpireat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    expire_generic(ctx, argv, 1, true, "pexpireat")
+}
+
+/// -2 when absent, -1 without a deadline, else the deadline (Unix ms).
+fn deadline_of(ctx: &Context<'_>, key: &[u8]) -> i64 {
+    match ctx.read().get(key, ctx.now) {
+        None => -2,
+        Some(e) => e.deadline().map_or(-1, |d| d as i64),
+    }
+}
+
+/// `TTL key`: seconds left, rounded as Redis rounds.
+fn ttl(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(match deadline_of(ctx, argv[1]) {
+        d if d < 0 => d,
+        d => (d - ctx.now as i64 + 500) / 1000,
+    }))
+}
+
+/// `PTTL key`: milliseconds left.
+fn pttl(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(match deadline_of(ctx, argv[1]) {
+        d if d < 0 => d,
+        d => d - ctx.now as i64,
+    }))
+}
+
+/// `EXPIRETIME key`: the deadline in Unix seconds.
+fn expiretime(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(match deadline_of(ctx, argv[1]) {
+        d if d < 0 => d,
+        d => d / 1000,
+    }))
+}
+
+/// `PEXPIRETIME key`: the deadline in Unix milliseconds.
+fn pexpiretime(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(deadline_of(ctx, argv[1])))
+}
+
+/// `PERSIST key`: 1 if a deadline was removed.
+fn persist(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let now = ctx.now;
+    let mut db = ctx.write();
+    let had = db.get_live(argv[1], now).is_some_and(|e| e.expires_at != 0);
+    if had {
+        db.set_deadline(argv[1], 0, now);
+    }
+    Ok(Reply::Integer(i64::from(had)))
+}
+
+/// `TYPE key`: `string` or `none`.
+fn key_type(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let found = ctx.read().contains(argv[1], ctx.now);
+    Ok(Reply::status(if found { "string" } else { "none" }))
+}
+
+fn key_replies(keys: Vec<Key>) -> Reply {
+    Reply::Array(
+        keys.into_iter()
+            .map(|k| Reply::Bulk(Bytes::Shared(k)))
+            .collect(),
+    )
+}
+
+/// `KEYS pattern`
+fn keys(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let pattern = argv[1];
+    let match_all = pattern == b"*";
+    let found: Vec<Key> = ctx
+        .read()
+        .iter_live(ctx.now)
+        .filter(|(k, _)| match_all || glob::matches(pattern, k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    Ok(key_replies(found))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`
+///
+/// The cursor is the index of the next partition to visit; each call returns
+/// whole partitions until about COUNT keys are gathered. A key lives in one
+/// partition for its whole life, so every key present from the first call to
+/// the last is returned at least once.
+fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let cursor: u64 = std::str::from_utf8(argv[1])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CommandError::other("ERR invalid cursor"))?;
+    let mut pattern: Option<&[u8]> = None;
+    let mut count: usize = 10;
+    let mut strings_only = true;
+    let mut opts = argv[2..].iter();
+    while let Some(opt) = opts.next() {
+        let arg = opts.next().ok_or(CommandError::Syntax)?;
+        if is_word(opt, "match") {
+            pattern = Some(*arg).filter(|p| *p != b"*");
+        } else if is_word(opt, "count") {
+            count = match parse_int(arg)? {
+                n if n < 1 => return Err(CommandError::Syntax),
+                n => n as usize,
+            };
+        } else if is_word(opt, "type") {
+            strings_only = is_word(arg, "string");
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let mut part = cursor as usize;
+    let mut found: Vec<Key> = Vec::new();
+    let mut visited = 0;
+    {
+        let db = ctx.read();
+        while part < PARTITIONS && (visited < count || found.is_empty() && part < PARTITIONS) {
+            for (k, _) in db.iter_partition(part, ctx.now) {
+                visited += 1;
+                if strings_only && pattern.is_none_or(|p| glob::matches(p, k)) {
+                    found.push(k.clone());
+                }
+            }
+            part += 1;
+            if visited >= count {
+                break;
+            }
+        }
+    }
+    let next = if part >= PARTITIONS { 0 } else { part };
+    Ok(Reply::Array(vec![
+        Reply::text(next.to_string()),
+        key_replies(found),
+    ]))
+}
+
+/// `RANDOMKEY`
+fn randomkey(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    let seed = crate::clock::now_us() ^ ctx.session.client.id.rotate_left(32);
+    Ok(ctx
+        .read()
+        .random_key(ctx.now, seed)
+        .map_or(Reply::Nil, |k| Reply::Bulk(Bytes::Shared(k))))
+}
+
+/// Moves `src` to `dst` keeping its deadline; `only_if_new` is `RENAMENX`.
+fn rename_generic(
+    ctx: &mut Context<'_>,
+    argv: &[&[u8]],
+    only_if_new: bool,
+) -> Result<bool, CommandError> {
+    let (src, dst) = (argv[1], argv[2]);
+    let now = ctx.now;
+    let mut db = ctx.write();
+    let Some(entry) = db.get_live(src, now).cloned() else {
+        return Err(CommandError::other("ERR no such key"));
+    };
+    if src == dst {
+        return Ok(!only_if_new);
+    }
+    if only_if_new && db.get_live(dst, now).is_some() {
+        return Ok(false);
+    }
+    db.remove(src, now);
+    db.put(dst, entry.value, entry.expires_at, now);
+    Ok(true)
+}
+
+/// `RENAME key newkey`
+fn rename(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    rename_generic(ctx, argv, false)?;
+    Ok(Reply::Ok)
+}
+
+/// `RENAMENX key newkey`
+fn renamenx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(i64::from(rename_generic(ctx, argv, true)?)))
+}

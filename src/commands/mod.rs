@@ -1,0 +1,383 @@
+//! The command table, and dispatch from an argument list to a handler.
+//!
+//! Each family of commands lives in one file and exports a `COMMANDS` slice of
+//! [`CommandSpec`]: name, arity in Redis's convention (negative = at least),
+//! what the command does to the keyspace, and its handler. [`dispatch`] looks
+//! the name up case-insensitively, checks arity and authentication the same way
+//! for every command (so "wrong number of arguments" always reads alike),
+//! queues inside `MULTI`, and turns a handler's error into an error reply.
+//! Adding a command touches one family file.
+//!
+//! Handlers reach the keyspace only through [`Context::read`] and
+//! [`Context::write`], so that `EXEC` can run a whole transaction under one
+//! write guard. They never do socket I/O, and never hold a guard while they do
+//! disk I/O.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod transactions;
+
+use crate::error::CommandError;
+use crate::keyspace::Db;
+use crate::protocol::{Dialect, Reply};
+use crate::server::Server;
+use crate::session::Session;
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::{OnceLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// What a handler returns: a reply, or an error that becomes one.
+pub type CommandResult = Result<Reply, CommandError>;
+
+/// A command's handler. `argv[0]` is the command name as sent.
+pub type Handler = fn(&mut Context<'_>, &[&[u8]]) -> CommandResult;
+
+/// What a command does to the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads keys only.
+    Read,
+    /// Changes keys.
+    Write,
+    /// Touches no key.
+    Neither,
+}
+
+/// How a command behaves between `MULTI` and `EXEC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InMulti {
+    /// Queued, run by `EXEC`.
+    Queue,
+    /// Runs at once (`MULTI`, `EXEC`, `DISCARD`, `QUIT`, `RESET`).
+    RunNow,
+    /// Refused: it would do blocking I/O under the transaction's lock.
+    Refuse,
+}
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Argument count including the name; negative means "at least -arity".
+    pub arity: i32,
+    /// Keyspace access.
+    pub access: Access,
+    /// Allowed before `AUTH` succeeds.
+    pub before_auth: bool,
+    /// Behaviour inside `MULTI`.
+    pub in_multi: InMulti,
+    /// Key positions for `COMMAND`: first, last (negative from the end), step.
+    pub keys: (i32, i32, i32),
+    /// The handler.
+    pub run: Handler,
+}
+
+impl CommandSpec {
+    /// A command of `access` that runs after authentication and is queued in `MULTI`.
+    pub const fn new(name: &'static str, arity: i32, access: Access, run: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            access,
+            before_auth: false,
+            in_multi: InMulti::Queue,
+            keys: (0, 0, 0),
+            run,
+        }
+    }
+
+    /// Sets the key positions reported by `COMMAND`.
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.keys = (first, last, step);
+        self
+    }
+
+    /// Allows the command before authentication.
+    pub const fn before_auth(mut self) -> Self {
+        self.before_auth = true;
+        self
+    }
+
+    /// Sets the behaviour inside `MULTI`.
+    pub const fn in_multi(mut self, in_multi: InMulti) -> Self {
+        self.in_multi = in_multi;
+        self
+    }
+
+    fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+}
+
+/// Every command, in table order.
+pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
+    connection::COMMANDS
+        .iter()
+        .chain(strings::COMMANDS)
+        .chain(keys::COMMANDS)
+        .chain(server::COMMANDS)
+        .chain(transactions::COMMANDS)
+}
+
+/// Finds a command by name, in any letter case.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    static BY_NAME: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| table().map(|c| (c.name.as_bytes(), c)).collect());
+    let mut lower = [0u8; 32];
+    let lower = lower.get_mut(..name.len())?;
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    by_name.get(&*lower).copied()
+}
+
+/// A read view of the keyspace: a fresh guard, or the transaction's.
+pub enum DbRead<'a> {
+    /// A shared guard taken for this command.
+    Guard(RwLockReadGuard<'a, Db>),
+    /// The write guard `EXEC` holds.
+    Held(&'a Db),
+}
+
+impl Deref for DbRead<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        match self {
+            DbRead::Guard(g) => g,
+            DbRead::Held(db) => db,
+        }
+    }
+}
+
+/// A write view of the keyspace: a fresh guard, or the transaction's.
+pub enum DbWrite<'a> {
+    /// An exclusive guard taken for this command.
+    Guard(RwLockWriteGuard<'a, Db>),
+    /// The write guard `EXEC` holds.
+    Held(&'a mut Db),
+}
+
+impl Deref for DbWrite<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        match self {
+            DbWrite::Guard(g) => g,
+            DbWrite::Held(db) => db,
+        }
+    }
+}
+
+impl DerefMut for DbWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Db {
+        match self {
+            DbWrite::Guard(g) => g,
+            DbWrite::Held(db) => db,
+        }
+    }
+}
+
+/// What a handler may use: the server, its connection's session, the time.
+pub struct Context<'a> {
+    /// Shared server state.
+    pub server: &'a Server,
+    /// This connection's state.
+    pub session: &'a mut Session,
+    /// Unix milliseconds when the command started; one instant per command.
+    pub now: u64,
+    held: Option<&'a mut Db>,
+}
+
+impl<'a> Context<'a> {
+    /// A context for one top-level command.
+    pub fn new(server: &'a Server, session: &'a mut Session) -> Self {
+        Context {
+            server,
+            session,
+            now: crate::clock::now_ms(),
+            held: None,
+        }
+    }
+
+    /// Reads the keyspace.
+    pub fn read(&self) -> DbRead<'_> {
+        match &self.held {
+            Some(db) => DbRead::Held(db),
+            None => DbRead::Guard(self.server.keyspace.read()),
+        }
+    }
+
+    /// Writes the keyspace. Waits while a final snapshot is being taken, so
+    /// that no write is acknowledged after the snapshot that should hold it.
+    pub fn write(&mut self) -> DbWrite<'_> {
+        match &mut self.held {
+            Some(db) => DbWrite::Held(db),
+            None => DbWrite::Guard(self.server.write_keyspace()),
+        }
+    }
+
+    /// Exact count of live keys (sweeps what is due first).
+    pub fn live_len(&mut self) -> usize {
+        let now = self.now;
+        match &mut self.held {
+            Some(db) => loop {
+                if !db.sweep(now, crate::expiry::SWEEP_BATCH).1 {
+                    break db.stored_len();
+                }
+            },
+            None => self.server.keyspace.live_len(now),
+        }
+    }
+
+    /// Whether the command runs inside `EXEC`.
+    pub fn in_exec(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Counts a keyspace hit or miss for `INFO`.
+    pub fn count_lookup(&mut self, hit: bool) {
+        if hit {
+            self.session.counters.hits += 1;
+        } else {
+            self.session.counters.misses += 1;
+        }
+    }
+}
+
+/// Runs one request and returns its reply.
+pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply {
+    let Some(spec) = lookup(argv[0]) else {
+        return reject(session, unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return reject(session, CommandError::WrongArity(spec.name.to_string()));
+    }
+    if !session.authenticated && !spec.before_auth {
+        return reject(session, CommandError::NoAuth);
+    }
+    if let Some(tx) = session.multi.as_mut() {
+        match spec.in_multi {
+            InMulti::Queue => {
+                tx.queue(argv);
+                return Reply::status("QUEUED");
+            }
+            InMulti::Refuse => {
+                return reject(
+                    session,
+                    CommandError::other("ERR Command not allowed inside a transaction"),
+                );
+            }
+            InMulti::RunNow => {}
+        }
+    }
+    session.counters.commands += 1;
+    let mut ctx = Context::new(server, session);
+    (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
+}
+
+/// Runs a queued command under `EXEC`'s write guard.
+pub fn run_held(
+    server: &Server,
+    session: &mut Session,
+    db: &mut Db,
+    now: u64,
+    argv: &[&[u8]],
+) -> Reply {
+    let Some(spec) = lookup(argv[0]) else {
+        return Reply::Error(unknown_command(argv));
+    };
+    session.counters.commands += 1;
+    let mut ctx = Context {
+        server,
+        session,
+        now,
+        held: Some(db),
+    };
+    (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
+}
+
+/// An error while queuing in `MULTI` also dooms the transaction.
+fn reject(session: &mut Session, error: CommandError) -> Reply {
+    if let Some(tx) = session.multi.as_mut() {
+        tx.failed = true;
+    }
+    Reply::Error(error)
+}
+
+fn unknown_command(argv: &[&[u8]]) -> CommandError {
+    let shown = |b: &[u8], max: usize| {
+        let text = String::from_utf8_lossy(b);
+        text.chars().take(max).collect::<String>()
+    };
+    let mut args = Vec::new();
+    let mut used = 0;
+    for arg in &argv[1..] {
+        if used >= 128 {
+            break;
+        }
+        let a = shown(arg, 128 - used);
+        used += a.len() + 3;
+        args.push(a);
+    }
+    CommandError::UnknownCommand {
+        name: shown(argv[0], 128),
+        args,
+    }
+}
+
+/// Parses a client-sent integer the way Redis does, or `ERR value is not an integer`.
+pub fn parse_int(arg: &[u8]) -> Result<i64, CommandError> {
+    crate::protocol::resp::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// Whether `arg` equals the ASCII word `word`, ignoring case.
+pub fn is_word(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// The dialect name of a connection's RESP version.
+pub fn resp_dialect(proto: u8) -> Dialect {
+    if proto == 3 {
+        Dialect::Resp3
+    } else {
+        Dialect::Resp2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_unique_lower_case_and_fits_the_lookup_buffer() {
+        let mut seen = std::collections::HashSet::new();
+        for c in table() {
+            assert!(seen.insert(c.name), "{} twice", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.name.len() <= 32);
+            assert_ne!(c.arity, 0);
+        }
+    }
+
+    #[test]
+    fn lookup_ignores_case_and_rejects_long_names() {
+        assert_eq!(lookup(b"GeT").unwrap().name, "get");
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn unknown_command_text_is_bounded() {
+        let long = vec![b'x'; 1000];
+        let argv: Vec<&[u8]> = vec![b"foo", &long, &long];
+        let text = unknown_command(&argv).to_string();
+        assert!(text.len() < 300, "{}", text.len());
+    }
+}

@@ -1,0 +1,402 @@
+//! Server commands: `DBSIZE`, `FLUSHALL`/`FLUSHDB`, `INFO`, `CONFIG`,
+//! `COMMAND`, `TIME`.
+//!
+//! Introspection reads counters and the configuration; the only keyspace
+//! access is counting keys and flushing them.
+
+use super::{Access, CommandResult, CommandSpec, Context, is_word, table};
+use crate::error::CommandError;
+use crate::glob;
+use crate::protocol::Reply;
+use crate::server::REDIS_VERSION;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+/// This family's rows of the command table.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("dbsize", 1, Access::Read, dbsize),
+    CommandSpec::new("flushall", -1, Access::Write, flushall),
+    CommandSpec::new("flushdb", -1, Access::Write, flushall),
+    CommandSpec::new("info", -1, Access::Neither, info),
+    CommandSpec::new("config", -2, Access::Neither, config),
+    CommandSpec::new("command", -1, Access::Neither, command),
+    CommandSpec::new("time", 1, Access::Neither, time),
+];
+
+/// `DBSIZE`: exact; never counts a key past its deadline.
+fn dbsize(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Integer(ctx.live_len() as i64))
+}
+
+/// `FLUSHALL [ASYNC|SYNC]` and `FLUSHDB [ASYNC|SYNC]`
+fn flushall(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    match &argv[1..] {
+        [] => {}
+        [mode] if is_word(mode, "async") || is_word(mode, "sync") => {}
+        _ => return Err(CommandError::Syntax),
+    }
+    ctx.write().clear();
+    Ok(Reply::Ok)
+}
+
+/// `TIME`: Unix seconds and microseconds, as strings.
+fn time(_: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    let us = crate::clock::now_us();
+    Ok(Reply::Array(vec![
+        Reply::text((us / 1_000_000).to_string()),
+        Reply::text((us % 1_000_000).to_string()),
+    ]))
+}
+
+/// Resident set size of this process in bytes, from `/proc/self/statm`.
+pub fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// The sections `INFO` knows, in the order it prints them.
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "keyspace",
+];
+
+/// `INFO [section ...]`
+fn info(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let asked: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let wanted = |s: &str| {
+        asked.is_empty()
+            || asked
+                .iter()
+                .any(|a| a == s || a == "all" || a == "everything" || a == "default")
+    };
+    let mut text = String::new();
+    for section in SECTIONS.iter().filter(|s| wanted(s)) {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        let _ = writeln!(text, "# {}\r", capitalise(section));
+        let fields = section_fields(ctx, section);
+        for (name, value) in fields {
+            let _ = write!(text, "{name}:{value}\r\n");
+        }
+    }
+    Ok(Reply::Verbatim(text))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, String)> {
+    let server = ctx.server;
+    let stats = &server.stats;
+    match section {
+        "server" => {
+            let uptime = server.started.elapsed().as_secs();
+            vec![
+                ("redis_version", REDIS_VERSION.to_string()),
+                ("gocache_version", env!("CARGO_PKG_VERSION").to_string()),
+                ("redis_mode", "standalone".into()),
+                ("os", std::env::consts::OS.to_string()),
+                ("arch_bits", (usize::BITS).to_string()),
+                ("multiplexing_api", "threads".into()),
+                ("process_id", std::process::id().to_string()),
+                ("tcp_port", server.local_addr.port().to_string()),
+                ("uptime_in_seconds", uptime.to_string()),
+                ("uptime_in_days", (uptime / 86_400).to_string()),
+                (
+                    "executable",
+                    std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+            ]
+        }
+        "clients" => vec![
+            ("connected_clients", server.connected_clients().to_string()),
+            ("maxclients", server.config.max_clients.to_string()),
+            ("blocked_clients", "0".into()),
+        ],
+        "memory" => {
+            let rss = resident_bytes();
+            vec![
+                ("used_memory", rss.to_string()),
+                ("used_memory_human", human(rss)),
+                ("used_memory_rss", rss.to_string()),
+                ("maxmemory", "0".into()),
+                ("maxmemory_policy", "noeviction".into()),
+            ]
+        }
+        "persistence" => persistence_fields(ctx),
+        "stats" => vec![
+            (
+                "total_connections_received",
+                stats
+                    .connections_received
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "total_commands_processed",
+                stats.commands_processed.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "instantaneous_ops_per_sec",
+                stats.instantaneous_ops_per_sec().to_string(),
+            ),
+            (
+                "rejected_connections",
+                stats
+                    .rejected_connections
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "expired_keys",
+                server.keyspace.expiry().expired_keys().to_string(),
+            ),
+            ("evicted_keys", "0".into()),
+            (
+                "keyspace_hits",
+                stats.keyspace_hits.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "keyspace_misses",
+                stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
+            ),
+        ],
+        "keyspace" => {
+            let keys = ctx.live_len();
+            let now = ctx.now;
+            let db = ctx.read();
+            if keys == 0 {
+                return Vec::new();
+            }
+            let (mut expires, mut ttl_sum) = (0u64, 0u64);
+            if db.stored_with_deadline() > 0 {
+                for (_, e) in db.iter_live(now) {
+                    if let Some(d) = e.deadline() {
+                        expires += 1;
+                        ttl_sum += d - now;
+                    }
+                }
+            }
+            let avg_ttl = ttl_sum.checked_div(expires).unwrap_or(0);
+            vec![(
+                "db0",
+                format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn persistence_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
+    let changes = ctx.read().changes();
+    vec![
+        ("loading", "0".into()),
+        ("rdb_changes_since_last_save", changes.to_string()),
+        ("rdb_bgsave_in_progress", "0".into()),
+        ("aof_enabled", "0".into()),
+    ]
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "K", "M", "G"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.2}{}", UNITS[unit])
+}
+
+/// The parameters `CONFIG GET` reports, with their current values.
+fn config_values(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
+    let c = &ctx.server.config;
+    let save = if c.snapshot_interval_secs == 0 {
+        String::new()
+    } else {
+        format!("{} 1", c.snapshot_interval_secs)
+    };
+    vec![
+        ("save", save),
+        ("appendonly", "no".into()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("databases", "1".into()),
+        ("port", ctx.server.local_addr.port().to_string()),
+        ("bind", c.bind.clone()),
+        (
+            "dir",
+            std::fs::canonicalize(&c.dir)
+                .unwrap_or_else(|_| c.dir.clone())
+                .display()
+                .to_string(),
+        ),
+        ("dbfilename", c.dbfilename.clone()),
+        ("maxclients", c.max_clients.to_string()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "requirepass",
+            String::from_utf8_lossy(c.requirepass.as_deref().unwrap_or_default()).into_owned(),
+        ),
+        ("timeout", "0".into()),
+        (
+            "loglevel",
+            format!("{:?}", c.log_level).to_ascii_lowercase(),
+        ),
+    ]
+}
+
+/// `CONFIG GET pattern [pattern ...] | SET ... | RESETSTAT`
+fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let sub = argv[1];
+    if is_word(sub, "get") {
+        if argv.len() < 3 {
+            return Err(CommandError::other(
+                "ERR wrong number of arguments for 'config|get' command",
+            ));
+        }
+        let values = config_values(ctx);
+        let pairs = values
+            .into_iter()
+            .filter(|(name, _)| {
+                argv[2..]
+                    .iter()
+                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            })
+            .map(|(name, value)| (Reply::text(name), Reply::text(value)))
+            .collect();
+        return Ok(Reply::Map(pairs));
+    }
+    if is_word(sub, "set") {
+        let name = argv
+            .get(2)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        return Err(CommandError::other(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+        )));
+    }
+    if is_word(sub, "resetstat") && argv.len() == 2 {
+        let s = &ctx.server.stats;
+        for counter in [
+            &s.commands_processed,
+            &s.keyspace_hits,
+            &s.keyspace_misses,
+            &s.connections_received,
+            &s.rejected_connections,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        return Ok(Reply::Ok);
+    }
+    Err(CommandError::other(format!(
+        "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+        String::from_utf8_lossy(sub)
+    )))
+}
+
+fn describe(spec: &CommandSpec) -> Reply {
+    let mut flags = Vec::new();
+    match spec.access {
+        super::Access::Write => flags.push(Reply::Status("write".into())),
+        super::Access::Read => flags.push(Reply::Status("readonly".into())),
+        super::Access::Neither => {}
+    }
+    if spec.before_auth {
+        flags.push(Reply::Status("no_auth".into()));
+    }
+    let (first, last, step) = spec.keys;
+    Reply::Array(vec![
+        Reply::text(spec.name),
+        Reply::Integer(i64::from(spec.arity)),
+        Reply::Set(flags),
+        Reply::Integer(i64::from(first)),
+        Reply::Integer(i64::from(last)),
+        Reply::Integer(i64::from(step)),
+        Reply::Set(Vec::new()),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+/// `COMMAND [COUNT | LIST | INFO name... | DOCS [name...]]`
+fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let Some(sub) = argv.get(1) else {
+        return Ok(Reply::Array(table().map(describe).collect()));
+    };
+    let named = |names: &[&[u8]]| -> Vec<Option<&'static CommandSpec>> {
+        names.iter().map(|n| super::lookup(n)).collect()
+    };
+    if is_word(sub, "count") && argv.len() == 2 {
+        Ok(Reply::Integer(table().count() as i64))
+    } else if is_word(sub, "list") && argv.len() == 2 {
+        Ok(Reply::Array(table().map(|c| Reply::text(c.name)).collect()))
+    } else if is_word(sub, "info") {
+        let specs: Vec<Option<&CommandSpec>> = if argv.len() == 2 {
+            table().map(Some).collect()
+        } else {
+            named(&argv[2..])
+        };
+        Ok(Reply::Array(
+            specs
+                .into_iter()
+                .map(|s| s.map_or(Reply::NilArray, describe))
+                .collect(),
+        ))
+    } else if is_word(sub, "docs") {
+        let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+            table().collect()
+        } else {
+            named(&argv[2..]).into_iter().flatten().collect()
+        };
+        Ok(Reply::Map(
+            specs
+                .into_iter()
+                .map(|s| {
+                    let doc = Reply::Map(vec![
+                        (
+                            Reply::text("summary"),
+                            Reply::text(format!(
+                                "{} (see the gocache README)",
+                                s.name.to_ascii_uppercase()
+                            )),
+                        ),
+                        (Reply::text("since"), Reply::text("1.0.0")),
+                        (
+                            Reply::text("group"),
+                            Reply::text(if s.keys.0 > 0 { "keyspace" } else { "server" }),
+                        ),
+                    ]);
+                    (Reply::text(s.name), doc)
+                })
+                .collect(),
+        ))
+    } else {
+        Err(CommandError::other(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(sub)
+        )))
+    }
+}

@@ -1,0 +1,488 @@
+//! The keyspace: every key, its value and its deadline, behind one lock.
+//!
+//! [`Keyspace`] is a cheap handle (`Arc`) to a `RwLock<Db>`; callers get
+//! [`Db`] guards from [`Keyspace::read`] and [`Keyspace::write`] and never the
+//! lock itself. A poisoned lock (a panic in some connection while it held the
+//! write guard) is recovered, never unwrapped: every `Db` method leaves the
+//! maps and counters consistent before anything that could panic.
+//!
+//! Inside the lock the keys are spread over [`PARTITIONS`] hash maps by an
+//! independent hash. This is still one lock; the partitions give `SCAN` a
+//! stable cursor (the partition index) and keep any one rehash small, so a
+//! growing keyspace never stalls writers for a whole-table resize.
+//!
+//! Deadlines are absolute Unix milliseconds stored in the entry (0 = none). A
+//! key past its deadline is invisible to every read. Each deadline set is also
+//! pushed to the [`expiry`](crate::expiry) queue, which the sweeper thread
+//! drains on time. This module must never do I/O or sleep while a guard is
+//! held; it only touches memory.
+
+use crate::expiry::{DeadlineHeap, ExpiryState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A key: shared so that the expiry queue and snapshots hold it without copying.
+pub type Key = Arc<[u8]>;
+/// A value: immutable and shared, so that a snapshot is a reference count.
+pub type Value = Arc<[u8]>;
+
+/// Number of hash maps the keys are spread over (a power of two).
+pub const PARTITIONS: usize = 256;
+
+/// A value and its deadline.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The string value.
+    pub value: Value,
+    /// Absolute deadline in Unix milliseconds, 0 for none.
+    pub expires_at: u64,
+}
+
+impl Entry {
+    /// Whether the entry's deadline has passed at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at != 0 && self.expires_at <= now
+    }
+
+    /// The deadline, if any.
+    pub fn deadline(&self) -> Option<u64> {
+        (self.expires_at != 0).then_some(self.expires_at)
+    }
+}
+
+/// The maps and counters the lock guards.
+pub struct Db {
+    parts: Box<[HashMap<Key, Entry>]>,
+    router: RandomState,
+    len: usize,
+    with_deadline: usize,
+    changes: u64,
+    deadlines: DeadlineHeap,
+    expiry: Arc<ExpiryState>,
+}
+
+impl Db {
+    fn new(expiry: Arc<ExpiryState>) -> Db {
+        Db {
+            parts: (0..PARTITIONS).map(|_| HashMap::new()).collect(),
+            router: RandomState::new(),
+            len: 0,
+            with_deadline: 0,
+            changes: 0,
+            deadlines: DeadlineHeap::default(),
+            expiry,
+        }
+    }
+
+    fn part_of(&self, key: &[u8]) -> usize {
+        (self.router.hash_one(key) as usize) & (PARTITIONS - 1)
+    }
+
+    /// The live entry for `key`, or `None` when absent or past its deadline.
+    pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        let entry = self.parts[self.part_of(key)].get(key)?;
+        (!entry.is_expired(now)).then_some(entry)
+    }
+
+    /// Whether `key` is live.
+    pub fn contains(&self, key: &[u8], now: u64) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Like [`Db::get`], but removes the key if it has expired (write path).
+    pub fn get_live(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.drop_if_expired(key, now);
+        self.parts[self.part_of(key)].get(key)
+    }
+
+    fn drop_if_expired(&mut self, key: &[u8], now: u64) {
+        let part = self.part_of(key);
+        if self.parts[part].get(key).is_some_and(|e| e.is_expired(now)) {
+            self.take(part, key);
+            self.expiry.count_expired(1);
+        }
+    }
+
+    fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
+        let old = self.parts[part].remove(key)?;
+        self.len -= 1;
+        if old.expires_at != 0 {
+            self.with_deadline -= 1;
+            self.deadlines.mark_stale();
+        }
+        self.changes += 1;
+        Some(old)
+    }
+
+    /// Stores `value` under `key` with `expires_at` (0 for none), replacing
+    /// any previous entry, and returns the previous live entry.
+    pub fn put(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) -> Option<Entry> {
+        let part = self.part_of(key);
+        self.changes += 1;
+        let entry = Entry { value, expires_at };
+        let (old, stored_key) = match self.parts[part].get_key_value(key) {
+            Some((k, _)) => {
+                let k = k.clone();
+                let old = self.parts[part].insert(k.clone(), entry);
+                (old, k)
+            }
+            None => {
+                let k: Key = Arc::from(key);
+                self.parts[part].insert(k.clone(), entry);
+                self.len += 1;
+                (None, k)
+            }
+        };
+        let old_deadline = old.as_ref().map_or(0, |o| o.expires_at);
+        if old_deadline != 0 {
+            self.with_deadline -= 1;
+        }
+        if expires_at != 0 {
+            self.with_deadline += 1;
+        }
+        if old_deadline != expires_at {
+            if old_deadline != 0 {
+                self.deadlines.mark_stale();
+            }
+            if expires_at != 0 {
+                self.schedule(expires_at, stored_key);
+            }
+        }
+        old.filter(|o| !o.is_expired(now))
+    }
+
+    /// Replaces the value of a live `key`, keeping its deadline; stores it
+    /// without a deadline when absent.
+    pub fn put_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) -> Option<Entry> {
+        let expires_at = self.get_live(key, now).map_or(0, |e| e.expires_at);
+        let part = self.part_of(key);
+        if expires_at != 0 {
+            // Same deadline: replace in place; the queued hint stays valid.
+            if let Some(entry) = self.parts[part].get_mut(key) {
+                let old = std::mem::replace(&mut entry.value, value);
+                self.changes += 1;
+                return Some(Entry {
+                    value: old,
+                    expires_at,
+                });
+            }
+        }
+        self.put(key, value, 0, now)
+    }
+
+    /// Removes `key`; returns its entry if it was live.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let part = self.part_of(key);
+        let old = self.take(part, key)?;
+        if old.is_expired(now) {
+            self.expiry.count_expired(1);
+            return None;
+        }
+        Some(old)
+    }
+
+    /// Sets (or with 0, clears) the deadline of a live `key`. A deadline at
+    /// or before `now` deletes the key at once. Returns whether it was live.
+    pub fn set_deadline(&mut self, key: &[u8], expires_at: u64, now: u64) -> bool {
+        self.drop_if_expired(key, now);
+        let part = self.part_of(key);
+        if expires_at != 0 && expires_at <= now {
+            return self.take(part, key).is_some();
+        }
+        let Some((k, entry)) = self.parts[part].get_key_value(key) else {
+            return false;
+        };
+        if entry.expires_at == expires_at {
+            return true;
+        }
+        let k = k.clone();
+        let had = entry.expires_at != 0;
+        if let Some(entry) = self.parts[part].get_mut(key) {
+            entry.expires_at = expires_at;
+        }
+        self.changes += 1;
+        match (had, expires_at != 0) {
+            (false, true) => self.with_deadline += 1,
+            (true, false) => self.with_deadline -= 1,
+            _ => {}
+        }
+        if had {
+            self.deadlines.mark_stale();
+        }
+        if expires_at != 0 {
+            self.schedule(expires_at, k);
+        }
+        true
+    }
+
+    /// Queues a deadline hint, compacting the heap when stale hints pile up.
+    fn schedule(&mut self, deadline: u64, key: Key) {
+        self.deadlines.push(deadline, key);
+        self.expiry.deadline_added(deadline);
+        if self.deadlines.wants_compaction(self.with_deadline) {
+            let (parts, router) = (&self.parts, &self.router);
+            self.deadlines.compact(|d, k| {
+                let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
+                parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
+            });
+        }
+    }
+
+    /// Removes up to `batch` keys whose deadline is at or before `now`.
+    /// Returns how many were removed and whether more are due.
+    pub fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
+        let mut removed = 0;
+        for _ in 0..batch {
+            let Some((deadline, key)) = self.deadlines.pop_due(now) else {
+                self.expiry.count_expired(removed as u64);
+                return (removed, false);
+            };
+            let part = self.part_of(&key);
+            if self.parts[part]
+                .get(&*key)
+                .is_some_and(|e| e.expires_at == deadline)
+            {
+                self.take(part, &key);
+                removed += 1;
+            }
+            // Either the entry was stale, or `take` just counted it as stale.
+            self.deadlines.popped_stale();
+        }
+        self.expiry.count_expired(removed as u64);
+        let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
+        (removed, more)
+    }
+
+    /// The earliest queued deadline (possibly a stale hint).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.next_deadline()
+    }
+
+    /// Entries in the deadline heap, stale ones included.
+    pub fn deadline_hints(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Removes every key. Returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.len;
+        for part in self.parts.iter_mut() {
+            *part = HashMap::new();
+        }
+        self.len = 0;
+        self.with_deadline = 0;
+        self.changes += 1;
+        self.deadlines.clear();
+        n
+    }
+
+    /// Keys stored, counting any past their deadline not yet swept.
+    pub fn stored_len(&self) -> usize {
+        self.len
+    }
+
+    /// Keys stored with a deadline, counting any not yet swept.
+    pub fn stored_with_deadline(&self) -> usize {
+        self.with_deadline
+    }
+
+    /// Writes applied since the keyspace was created (never goes down).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Every live entry.
+    pub fn iter_live(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.parts
+            .iter()
+            .flat_map(|p| p.iter())
+            .filter(move |(_, e)| !e.is_expired(now))
+    }
+
+    /// The live entries of one partition (a `SCAN` step).
+    pub fn iter_partition(&self, part: usize, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.parts[part]
+            .iter()
+            .filter(move |(_, e)| !e.is_expired(now))
+    }
+
+    /// A live key chosen at random, using `seed` for the choice.
+    pub fn random_key(&self, now: u64, seed: u64) -> Option<Key> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut pick = seed;
+        // Try random partitions first; fall back to a full walk so that a
+        // sparse or mostly-expired keyspace still finds its live keys.
+        for _ in 0..PARTITIONS {
+            pick = pick.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let part = &self.parts[(pick >> 33) as usize % PARTITIONS];
+            if part.is_empty() {
+                continue;
+            }
+            let skip = (pick >> 17) as usize % part.len();
+            if let Some((k, _)) = part.iter().skip(skip).find(|(_, e)| !e.is_expired(now)) {
+                return Some(k.clone());
+            }
+        }
+        self.iter_live(now).next().map(|(k, _)| k.clone())
+    }
+}
+
+/// A handle to the shared keyspace; clone it freely.
+#[derive(Clone)]
+pub struct Keyspace {
+    db: Arc<RwLock<Db>>,
+    expiry: Arc<ExpiryState>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Keyspace {
+    /// An empty keyspace with its own expiry queue.
+    pub fn new() -> Keyspace {
+        let expiry = Arc::new(ExpiryState::default());
+        Keyspace {
+            db: Arc::new(RwLock::new(Db::new(expiry.clone()))),
+            expiry,
+        }
+    }
+
+    /// A shared guard for reading. Recovers a poisoned lock.
+    pub fn read(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An exclusive guard for writing. Recovers a poisoned lock.
+    pub fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The expiry queue and its counters.
+    pub fn expiry(&self) -> &Arc<ExpiryState> {
+        &self.expiry
+    }
+
+    /// Removes every key whose deadline is at or before `now`, holding the
+    /// write lock for at most `batch` removals at a time. Returns how many.
+    pub fn expire_due(&self, now: u64, batch: usize) -> usize {
+        let mut removed = 0;
+        loop {
+            let (n, more) = self.write().sweep(now, batch);
+            removed += n;
+            if !more {
+                return removed;
+            }
+        }
+    }
+
+    /// Exact number of live keys: sweeps whatever is due first, in bounded
+    /// batches, and counts under the same lock hold as the last batch.
+    pub fn live_len(&self, now: u64) -> usize {
+        {
+            let db = self.read();
+            if db.next_deadline().is_none_or(|d| d > now) {
+                return db.stored_len();
+            }
+        }
+        loop {
+            let mut db = self.write();
+            let (_, more) = db.sweep(now, crate::expiry::SWEEP_BATCH);
+            if !more {
+                return db.stored_len();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Value {
+        Arc::from(s.as_bytes())
+    }
+
+    #[test]
+    fn expired_entries_are_invisible_and_removed_on_write() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"a", v("1"), 100, 0);
+        db.put(b"b", v("2"), 0, 0);
+        assert!(db.get(b"a", 99).is_some());
+        assert!(db.get(b"a", 100).is_none());
+        assert_eq!(db.iter_live(100).count(), 1);
+        assert!(db.get_live(b"a", 100).is_none());
+        assert_eq!(db.stored_len(), 1);
+        assert_eq!(db.stored_with_deadline(), 0);
+    }
+
+    #[test]
+    fn deadline_counters_follow_every_change() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"a", v("1"), 500, 0);
+        assert_eq!(db.stored_with_deadline(), 1);
+        db.put(b"a", v("2"), 0, 0);
+        assert_eq!(db.stored_with_deadline(), 0);
+        assert!(db.set_deadline(b"a", 900, 0));
+        assert_eq!(db.stored_with_deadline(), 1);
+        db.put_keep_ttl(b"a", v("3"), 0);
+        assert_eq!(db.get(b"a", 0).unwrap().expires_at, 900);
+        assert!(db.set_deadline(b"a", 0, 0));
+        assert_eq!(db.stored_with_deadline(), 0);
+        assert!(db.set_deadline(b"a", 5, 10), "a past deadline deletes");
+        assert_eq!(db.stored_len(), 0);
+        assert!(!db.set_deadline(b"a", 50, 10));
+    }
+
+    #[test]
+    fn live_len_never_counts_expired_keys() {
+        let ks = Keyspace::new();
+        {
+            let mut db = ks.write();
+            for i in 0..100u32 {
+                db.put(&i.to_be_bytes(), v("x"), if i % 2 == 0 { 50 } else { 0 }, 0);
+            }
+        }
+        assert_eq!(ks.live_len(49), 100);
+        assert_eq!(ks.live_len(50), 50);
+        assert_eq!(ks.read().stored_len(), 50, "due keys were swept");
+        assert_eq!(ks.expiry().expired_keys(), 50);
+    }
+
+    #[test]
+    fn sweep_respects_the_batch_limit_and_skips_stale_hints() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        for i in 0..2500u32 {
+            db.put(&i.to_be_bytes(), v("x"), 10, 0);
+        }
+        // Overwrite one key without a deadline: its hint becomes stale.
+        db.put(&0u32.to_be_bytes(), v("y"), 0, 0);
+        // The batch bounds entries popped per call, stale ones included.
+        assert_eq!(db.sweep(20, 1000), (999, true));
+        assert_eq!(db.sweep(20, 1000), (1000, true));
+        assert_eq!(db.sweep(20, 1000), (500, false));
+        assert_eq!(db.stored_len(), 1);
+        assert!(db.get(&0u32.to_be_bytes(), 20).is_some());
+    }
+
+    #[test]
+    fn re_setting_the_same_keys_keeps_the_heap_bounded() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        for round in 0..200u64 {
+            for i in 0..100u32 {
+                db.put(&i.to_be_bytes(), v("x"), 1_000_000 + round, 0);
+            }
+        }
+        assert!(db.deadline_hints() <= 2 * 100 + crate::expiry::COMPACT_FLOOR + 1);
+        assert_eq!(db.stored_with_deadline(), 100);
+    }
+}

@@ -1,0 +1,34 @@
+//! gocache: a Redis-inspired in-memory key-value server, built with the Rust
+//! standard library alone.
+//!
+//! # Layout
+//! - [`config`] parses the command line; [`log`] writes stderr log lines.
+//! - [`server`] binds, accepts (one OS thread per connection) and shuts down;
+//!   [`connection`] serves one client: read, parse, run, reply.
+//! - [`protocol`] holds the two dialects spoken on one port (the human line
+//!   protocol and RESP2/RESP3) and the reply encoders.
+//! - [`commands`] is the command table, one file per family, and dispatch.
+//! - [`keyspace`] is the `RwLock`-guarded map of keys; [`expiry`] and
+//!   [`sweeper`] remove keys on their deadlines.
+//! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
+//!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
+//!
+//! `main.rs` only parses the arguments and calls [`server::run`].
+
+#![deny(missing_docs)]
+
+pub mod log;
+
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod expiry;
+pub mod glob;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod stats;
+pub mod sweeper;

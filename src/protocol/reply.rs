@@ -1,0 +1,412 @@
+//! Replies, and their encoding in the line protocol, RESP2 and RESP3.
+//!
+//! A command builds one [`Reply`]; the connection encodes it in the dialect the
+//! request came in. The line protocol follows redis-cli's display: `OK`,
+//! `"quoted"` strings with escapes that the line parser reads back, `(nil)`,
+//! `(integer) N`, `(error) ...`, numbered array lines. RESP3-only types (maps,
+//! doubles, booleans, null, verbatim text) fall back to their RESP2 shapes on a
+//! RESP2 connection, as Redis does. Encoding only appends to a buffer.
+
+use crate::error::CommandError;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::Dialect;
+
+/// Bytes a reply carries: shared with the keyspace, owned, or static.
+#[derive(Debug, Clone)]
+pub enum Bytes {
+    /// A value shared with the keyspace (no copy was made).
+    Shared(Arc<[u8]>),
+    /// Bytes built for this reply.
+    Owned(Vec<u8>),
+    /// Constant bytes.
+    Static(&'static [u8]),
+}
+
+impl Bytes {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Shared(b) => b,
+            Bytes::Owned(b) => b,
+            Bytes::Static(b) => b,
+        }
+    }
+}
+
+/// One reply to one command.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    /// A status line, `+text`.
+    Status(Cow<'static, str>),
+    /// An error, `-PREFIX text`.
+    Error(CommandError),
+    /// `:n`
+    Integer(i64),
+    /// A bulk string.
+    Bulk(Bytes),
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    Nil,
+    /// A missing array: `*-1` in RESP2, `_` in RESP3.
+    NilArray,
+    /// An array.
+    Array(Vec<Reply>),
+    /// A map: `%` in RESP3, a flat array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set: `~` in RESP3, an array in RESP2.
+    Set(Vec<Reply>),
+    /// A double: `,` in RESP3, a bulk string in RESP2.
+    Double(f64),
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    Bool(bool),
+    /// Text meant for people (INFO): `=` verbatim in RESP3, a bulk string in RESP2.
+    Verbatim(String),
+}
+
+impl Reply {
+    /// A bulk string copied from `bytes`.
+    pub fn bulk(bytes: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::Owned(bytes.to_vec()))
+    }
+
+    /// A bulk string of `text`.
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply::Bulk(Bytes::Owned(text.into().into_bytes()))
+    }
+
+    /// A status reply of `text`.
+    pub fn status(text: &'static str) -> Reply {
+        Reply::Status(Cow::Borrowed(text))
+    }
+
+    /// Whether this reply is an error.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends this reply, encoded for `dialect`, to `out`.
+    pub fn encode(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        match dialect {
+            Dialect::Line => {
+                encode_line(self, 0, out);
+            }
+            Dialect::Resp2 => encode_resp(self, false, out),
+            Dialect::Resp3 => encode_resp(self, true, out),
+        }
+    }
+}
+
+impl From<CommandError> for Reply {
+    fn from(e: CommandError) -> Self {
+        Reply::Error(e)
+    }
+}
+
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    push_int(out, n as i64);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    header(out, b'$', bytes.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Formats a double the way Redis's `INCRBYFLOAT` and RESP3 doubles do: the
+/// shortest text that reads back to the same value, `inf`/`-inf`/`nan` aside.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d == d.trunc() && d.abs() < 1e17 {
+        return format!("{}", d as i64);
+    }
+    format!("{d}")
+}
+
+/// Strips CR and LF from error text so one error is always one line.
+fn error_line(e: &CommandError) -> String {
+    e.to_string().replace(['\r', '\n'], " ")
+}
+
+fn encode_resp(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+        Reply::Status(s) => {
+            out.push(b'+');
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Error(e) => {
+            out.push(b'-');
+            out.extend_from_slice(error_line(e).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Integer(n) => {
+            out.push(b':');
+            push_int(out, *n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Bulk(b) => bulk(out, b.as_slice()),
+        Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
+        Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
+        Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
+        Reply::Array(items) => {
+            header(out, b'*', items.len());
+            for item in items {
+                encode_resp(item, resp3, out);
+            }
+        }
+        Reply::Set(items) => {
+            header(out, if resp3 { b'~' } else { b'*' }, items.len());
+            for item in items {
+                encode_resp(item, resp3, out);
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                header(out, b'%', pairs.len());
+            } else {
+                header(out, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode_resp(k, resp3, out);
+                encode_resp(v, resp3, out);
+            }
+        }
+        Reply::Double(d) if resp3 => {
+            out.push(b',');
+            out.extend_from_slice(format_double(*d).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Double(d) => bulk(out, format_double(*d).as_bytes()),
+        Reply::Bool(b) if resp3 => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+        Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+        Reply::Verbatim(text) if resp3 => {
+            header(out, b'=', text.len() + 4);
+            out.extend_from_slice(b"txt:");
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Verbatim(text) => bulk(out, text.as_bytes()),
+    }
+}
+
+/// Appends `bytes` as a double-quoted string whose escapes the line parser
+/// reads back to the same bytes (redis-cli's `sdscatrepr`).
+pub fn quote(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Encodes `reply` as redis-cli shows it. `indent` is the column nested array
+/// lines after the first start at.
+fn encode_line(reply: &Reply, indent: usize, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Ok => out.extend_from_slice(b"OK\n"),
+        Reply::Status(s) => {
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'\n');
+        }
+        Reply::Error(e) => {
+            out.extend_from_slice(b"(error) ");
+            out.extend_from_slice(error_line(e).as_bytes());
+            out.push(b'\n');
+        }
+        Reply::Integer(n) => {
+            out.extend_from_slice(b"(integer) ");
+            push_int(out, *n);
+            out.push(b'\n');
+        }
+        Reply::Bool(b) => {
+            out.extend_from_slice(if *b {
+                b"(integer) 1\n"
+            } else {
+                b"(integer) 0\n"
+            });
+        }
+        Reply::Bulk(b) => {
+            quote(b.as_slice(), out);
+            out.push(b'\n');
+        }
+        Reply::Double(d) => {
+            quote(format_double(*d).as_bytes(), out);
+            out.push(b'\n');
+        }
+        Reply::Nil | Reply::NilArray => out.extend_from_slice(b"(nil)\n"),
+        Reply::Verbatim(text) => {
+            // People read INFO at the prompt: show its lines as they are.
+            for line in text.split_terminator('\n') {
+                out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
+                out.push(b'\n');
+            }
+        }
+        Reply::Array(items) | Reply::Set(items) => {
+            encode_line_items(items.iter(), items.len(), indent, out)
+        }
+        Reply::Map(pairs) => encode_line_items(
+            pairs.iter().flat_map(|(k, v)| [k, v]),
+            pairs.len() * 2,
+            indent,
+            out,
+        ),
+    }
+}
+
+fn encode_line_items<'a>(
+    items: impl Iterator<Item = &'a Reply>,
+    len: usize,
+    indent: usize,
+    out: &mut Vec<u8>,
+) {
+    if len == 0 {
+        out.extend_from_slice(b"(empty array)\n");
+        return;
+    }
+    let width = len.to_string().len();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.resize(out.len() + indent, b' ');
+        }
+        let label = format!("{:>width$}) ", i + 1);
+        out.extend_from_slice(label.as_bytes());
+        encode_line(item, indent + label.len(), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ArgSpans, inline};
+
+    fn line(reply: &Reply) -> String {
+        let mut out = Vec::new();
+        reply.encode(Dialect::Line, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn resp(reply: &Reply, dialect: Dialect) -> Vec<u8> {
+        let mut out = Vec::new();
+        reply.encode(dialect, &mut out);
+        out
+    }
+
+    #[test]
+    fn line_dialect_follows_redis_cli() {
+        assert_eq!(line(&Reply::Ok), "OK\n");
+        assert_eq!(line(&Reply::Integer(-3)), "(integer) -3\n");
+        assert_eq!(line(&Reply::Nil), "(nil)\n");
+        assert_eq!(line(&Reply::bulk(b"vimla")), "\"vimla\"\n");
+        assert_eq!(line(&Reply::Array(vec![])), "(empty array)\n");
+        assert_eq!(
+            line(&Reply::Error(CommandError::Syntax)),
+            "(error) ERR syntax error\n"
+        );
+        let items: Vec<Reply> = (0..10).map(|i| Reply::Integer(i)).collect();
+        let shown = line(&Reply::Array(items));
+        assert!(shown.starts_with(" 1) (integer) 0\n 2) (integer) 1\n"));
+        assert!(shown.ends_with("10) (integer) 9\n"));
+    }
+
+    #[test]
+    fn nested_arrays_indent_like_redis_cli() {
+        let r = Reply::Array(vec![
+            Reply::text("a"),
+            Reply::Array(vec![Reply::text("b"), Reply::text("c")]),
+        ]);
+        assert_eq!(line(&r), "1) \"a\"\n2) 1) \"b\"\n   2) \"c\"\n");
+    }
+
+    #[test]
+    fn every_byte_round_trips_through_quote_and_the_line_parser() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut shown = b"SET k ".to_vec();
+        quote(&all, &mut shown);
+        let mut args = ArgSpans::default();
+        inline::split(&shown, 0, &mut args).unwrap();
+        let mut out = Vec::new();
+        args.resolve(&shown, &mut out);
+        assert_eq!(out[2], &all[..]);
+    }
+
+    #[test]
+    fn quote_uses_the_named_escapes() {
+        let mut out = Vec::new();
+        quote(b"\"\\\n\r\t\x07\x08\x00\xff", &mut out);
+        assert_eq!(out, br#""\"\\\n\r\t\a\b\x00\xff""#);
+    }
+
+    #[test]
+    fn resp2_and_resp3_shapes() {
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Integer(1))]);
+        assert_eq!(resp(&map, Dialect::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(resp(&map, Dialect::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(resp(&Reply::Nil, Dialect::Resp2), b"$-1\r\n");
+        assert_eq!(resp(&Reply::Nil, Dialect::Resp3), b"_\r\n");
+        assert_eq!(resp(&Reply::Double(1.5), Dialect::Resp3), b",1.5\r\n");
+        assert_eq!(resp(&Reply::Double(1.5), Dialect::Resp2), b"$3\r\n1.5\r\n");
+        assert_eq!(resp(&Reply::Bool(true), Dialect::Resp3), b"#t\r\n");
+        assert_eq!(
+            resp(&Reply::Integer(i64::MIN), Dialect::Resp2),
+            b":-9223372036854775808\r\n"
+        );
+        assert_eq!(
+            resp(&Reply::Verbatim("hi".into()), Dialect::Resp3),
+            b"=6\r\ntxt:hi\r\n"
+        );
+    }
+
+    #[test]
+    fn doubles_format_like_redis() {
+        assert_eq!(format_double(10.5), "10.5");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(5.0e3), "5000");
+        assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
+    }
+}

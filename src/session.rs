@@ -1,0 +1,198 @@
+//! Per-connection state, and the registry of connected clients.
+//!
+//! A [`Session`] belongs to one connection thread: protocol version,
+//! authentication, a transaction being queued, counters not yet published.
+//! A [`ClientInfo`] is the part other threads may read (`CLIENT LIST`,
+//! `INFO clients`): it is shared through the [`Clients`] registry and holds
+//! only atomics and a small mutex, never the keyspace.
+
+use crate::server::Server;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Most commands one `MULTI` may queue, so a client cannot grow it forever.
+pub const MAX_QUEUED: usize = 1_000_000;
+
+/// A transaction being queued between `MULTI` and `EXEC`.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    /// Queued requests, each an owned argument list.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// Set when a command failed to queue; `EXEC` then aborts.
+    pub failed: bool,
+}
+
+impl Transaction {
+    /// Queues a copy of `argv`.
+    pub fn queue(&mut self, argv: &[&[u8]]) {
+        if self.queued.len() >= MAX_QUEUED {
+            self.failed = true;
+            return;
+        }
+        self.queued.push(argv.iter().map(|a| a.to_vec()).collect());
+    }
+}
+
+/// Counters a connection gathers per batch and then adds to the server's.
+#[derive(Debug, Default)]
+pub struct LocalCounters {
+    /// Commands run.
+    pub commands: u64,
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+}
+
+/// What other threads may see of a client.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// Unique, increasing id (`CLIENT ID`).
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub local_addr: SocketAddr,
+    /// Unix ms when it connected.
+    pub connected_at: u64,
+    /// Unix ms of its last request.
+    pub last_active: AtomicU64,
+    /// RESP version in use (2 or 3).
+    pub proto: AtomicU8,
+    /// Name set with `CLIENT SETNAME` / `HELLO SETNAME`, and library info.
+    pub names: Mutex<ClientNames>,
+}
+
+/// The strings a client may set about itself.
+#[derive(Debug, Default, Clone)]
+pub struct ClientNames {
+    /// `CLIENT SETNAME`.
+    pub name: String,
+    /// `CLIENT SETINFO LIB-NAME`.
+    pub lib_name: String,
+    /// `CLIENT SETINFO LIB-VER`.
+    pub lib_ver: String,
+    /// Last command name run.
+    pub last_command: String,
+}
+
+impl ClientInfo {
+    /// A copy of the client's names.
+    pub fn names(&self) -> ClientNames {
+        self.names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the client's names.
+    pub fn set_names(&self, f: impl FnOnce(&mut ClientNames)) {
+        f(&mut self.names.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// One `CLIENT LIST` line, without its newline.
+    pub fn list_line(&self, now: u64) -> String {
+        let names = self.names();
+        let age = now.saturating_sub(self.connected_at) / 1000;
+        let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            names.name,
+            age,
+            idle,
+            if names.last_command.is_empty() {
+                "NULL"
+            } else {
+                &names.last_command
+            },
+            self.proto.load(Ordering::Relaxed),
+            names.lib_name,
+            names.lib_ver,
+        )
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_id: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// Registers a new client and returns its info.
+    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr) -> Arc<ClientInfo> {
+        let now = crate::clock::now_ms();
+        let info = Arc::new(ClientInfo {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            addr,
+            local_addr,
+            connected_at: now,
+            last_active: AtomicU64::new(now),
+            proto: AtomicU8::new(2),
+            names: Mutex::new(ClientNames::default()),
+        });
+        self.lock().insert(info.id, info.clone());
+        info
+    }
+
+    /// Removes a client that disconnected.
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// How many clients are connected.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A copy of the list, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.by_id.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One connection's state, owned by its thread.
+pub struct Session {
+    /// What others see of this client.
+    pub client: Arc<ClientInfo>,
+    /// RESP version for RESP requests: 2 or 3.
+    pub proto: u8,
+    /// Whether `AUTH` has succeeded (or no password is set).
+    pub authenticated: bool,
+    /// A transaction being queued, between `MULTI` and `EXEC`.
+    pub multi: Option<Transaction>,
+    /// Close the connection once the current reply is written (`QUIT`).
+    pub close_after_reply: bool,
+    /// Counters not yet added to the server's.
+    pub counters: LocalCounters,
+}
+
+impl Session {
+    /// A fresh session; authenticated when the server needs no password.
+    pub fn new(client: Arc<ClientInfo>, server: &Server) -> Self {
+        Session {
+            client,
+            proto: 2,
+            authenticated: server.config.requirepass.is_none(),
+            multi: None,
+            close_after_reply: false,
+            counters: LocalCounters::default(),
+        }
+    }
+
+    /// Sets the RESP version, keeping the shared view in step.
+    pub fn set_proto(&mut self, proto: u8) {
+        self.proto = proto;
+        self.client.proto.store(proto, Ordering::Relaxed);
+    }
+}
