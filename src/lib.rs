@@ -10,6 +10,8 @@
 //! - [`commands`] is the command table, one file per family, and dispatch.
 //! - [`keyspace`] is the `RwLock`-guarded map of keys; [`expiry`] and
 //!   [`sweeper`] remove keys on their deadlines.
+//! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
+//!   start; [`signals`] turns SIGINT and SIGTERM into a graceful shutdown.
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
@@ -30,5 +32,7 @@ pub mod keyspace;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod signals;
+pub mod snapshot;
 pub mod stats;
 pub mod sweeper;

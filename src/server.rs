@@ -1,20 +1,24 @@
 //! The listener, the accept loop, housekeeping, and shutdown.
 //!
 //! Owns [`Server`], the state every connection thread shares, and [`run`],
-//! which binds, prints the listening line, starts the sweeper and the
-//! housekeeping thread, and then accepts: one OS thread per connection, up to
-//! `--max-clients`. A shutdown (signal or `SHUTDOWN`) wakes the accept loop by
-//! connecting to it, stops accepting, and ends the process. The accept loop
-//! never reads from a client and never touches the keyspace.
+//! which binds, loads the snapshot, prints the listening line, starts the
+//! sweeper, the snapshot thread and the housekeeping thread, and then accepts:
+//! one OS thread per connection, up to `--max-clients`. A shutdown (signal or
+//! `SHUTDOWN`) wakes the accept loop by connecting to it, stops accepting,
+//! freezes writes, takes the final snapshot and ends the process; if that save
+//! fails it unfreezes and serves on. The accept loop never reads from a client
+//! and touches the keyspace only for that final snapshot.
 
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::Error;
 use crate::keyspace::{Db, Keyspace};
 use crate::session::Clients;
+use crate::snapshot::{self, PointInTime, SnapshotPaths, Snapshotter};
 use crate::stats::Stats;
 use crate::sweeper::Sweeper;
 use crate::{notice, verbose, warning};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -43,6 +47,8 @@ pub enum SaveOnExit {
 pub struct ShutdownRequest {
     /// Whether to save first.
     pub save: SaveOnExit,
+    /// Exit even if the final save fails (`SHUTDOWN FORCE`).
+    pub force: bool,
     /// Told the error if the final save fails and the server keeps running.
     pub failed: Option<mpsc::Sender<String>>,
 }
@@ -63,9 +69,12 @@ pub struct Server {
     pub started: Instant,
     /// Unix ms when the server started.
     pub started_unix_ms: u64,
+    /// Saves, their schedule and their status.
+    pub snapshotter: Arc<Snapshotter>,
     connected: AtomicUsize,
     frozen: AtomicBool,
-    shutdown: Mutex<Option<ShutdownRequest>>,
+    /// Pending requests, first come first served: each is answered.
+    shutdown: Mutex<VecDeque<ShutdownRequest>>,
 }
 
 impl Server {
@@ -94,7 +103,10 @@ impl Server {
 
     /// Asks the accept loop to shut the server down.
     pub fn request_shutdown(&self, request: ShutdownRequest) {
-        *self.shutdown.lock().unwrap_or_else(PoisonError::into_inner) = Some(request);
+        self.shutdown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(request);
         // Wake the blocking accept with a connection of our own.
         let _ = TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
     }
@@ -103,7 +115,7 @@ impl Server {
         self.shutdown
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .pop_front()
     }
 }
 
@@ -144,6 +156,28 @@ pub fn run(config: Config) -> Result<i32, Error> {
             source,
         })?;
     let local_addr = listener.local_addr()?;
+    let started_unix_ms = now_ms();
+    let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
+    paths.prepare_dir()?;
+    let loading = Instant::now();
+    let loaded = snapshot::load(&paths, &keyspace, started_unix_ms)?;
+    if loaded.found {
+        notice!(
+            "DB loaded from {}: {} keys restored, {} expired while down, {} bytes in {} ms",
+            paths.file.display(),
+            loaded.loaded,
+            loaded.expired,
+            loaded.bytes,
+            loading.elapsed().as_millis()
+        );
+    }
+    let snapshotter = Arc::new(Snapshotter::new(
+        paths,
+        config.snapshot_interval_secs,
+        started_unix_ms,
+        keyspace.read().changes(),
+        &loaded,
+    ));
     let server = Arc::new(Server {
         config,
         keyspace,
@@ -151,12 +185,15 @@ pub fn run(config: Config) -> Result<i32, Error> {
         clients: Clients::default(),
         local_addr,
         started: Instant::now(),
-        started_unix_ms: now_ms(),
+        started_unix_ms,
+        snapshotter,
         connected: AtomicUsize::new(0),
         frozen: AtomicBool::new(false),
-        shutdown: Mutex::new(None),
+        shutdown: Mutex::new(VecDeque::new()),
     });
     let _sweeper = Sweeper::spawn(server.keyspace.clone())?;
+    let _snapshot_thread = server.snapshotter.spawn(server.keyspace.clone())?;
+    crate::signals::install()?;
     spawn_housekeeping(&server)?;
 
     {
@@ -189,14 +226,35 @@ pub fn run(config: Config) -> Result<i32, Error> {
     }
 }
 
+/// The reply to a `SHUTDOWN` whose final save failed (Redis's words).
+pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
 /// Stops the server: returns the exit status, or `None` to keep serving
 /// (a final save failed, as Redis refuses to exit without it).
-fn shut_down(_server: &Server, request: ShutdownRequest) -> Option<i32> {
+fn shut_down(server: &Server, request: ShutdownRequest) -> Option<i32> {
     notice!(
         "shutdown requested ({:?}); no longer accepting connections",
         request.save
     );
-    let _ = request.failed;
+    if request.save == SaveOnExit::Save {
+        // Frozen first: every write acknowledged from here on would be lost,
+        // so none is; those already applied are in the view below.
+        server.freeze_writes(true);
+        let claim = server.snapshotter.claim_final();
+        let view = PointInTime::capture(&server.keyspace, now_ms());
+        if let Err(e) = claim.save(view) {
+            if request.force {
+                warning!("the final save failed ({e}); exiting anyway (SHUTDOWN FORCE)");
+            } else {
+                warning!("the final save failed ({e}); not exiting, serving on");
+                server.freeze_writes(false);
+                if let Some(failed) = request.failed {
+                    let _ = failed.send(SHUTDOWN_FAILED.to_string());
+                }
+                return None;
+            }
+        }
+    }
     notice!("gocache is now ready to exit, bye bye");
     Some(0)
 }
@@ -247,6 +305,14 @@ fn spawn_housekeeping(server: &Arc<Server>) -> std::io::Result<()> {
         .spawn(move || {
             loop {
                 server.stats.sample_ops(now_ms());
+                if crate::signals::take_stop_request() {
+                    notice!("received SIGINT or SIGTERM, scheduling shutdown");
+                    server.request_shutdown(ShutdownRequest {
+                        save: SaveOnExit::Save,
+                        force: false,
+                        failed: None,
+                    });
+                }
                 thread::sleep(Duration::from_millis(100));
             }
         })?;

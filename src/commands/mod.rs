@@ -15,6 +15,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod persistence;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -126,6 +127,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
         .chain(transactions::COMMANDS)
+        .chain(persistence::COMMANDS)
 }
 
 /// Finds a command by name, in any letter case.

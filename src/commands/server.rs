@@ -144,7 +144,7 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
                 ("maxmemory_policy", "noeviction".into()),
             ]
         }
-        "persistence" => persistence_fields(ctx),
+        "persistence" => super::persistence::info_fields(ctx),
         "stats" => vec![
             (
                 "total_connections_received",
@@ -206,16 +206,6 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
         }
         _ => Vec::new(),
     }
-}
-
-fn persistence_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
-    let changes = ctx.read().changes();
-    vec![
-        ("loading", "0".into()),
-        ("rdb_changes_since_last_save", changes.to_string()),
-        ("rdb_bgsave_in_progress", "0".into()),
-        ("aof_enabled", "0".into()),
-    ]
 }
 
 fn human(bytes: u64) -> String {

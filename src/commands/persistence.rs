@@ -1,0 +1,155 @@
+//! Persistence commands: `SAVE`, `BGSAVE`, `LASTSAVE`, `SHUTDOWN`, and the
+//! `INFO persistence` fields.
+//!
+//! They drive the [`Snapshotter`](crate::snapshot::Snapshotter) and the
+//! server's shutdown; the saving itself lives in [`snapshot`](crate::snapshot).
+//! `SAVE` writes on the calling connection's thread, but only after dropping
+//! its read guard; it and `SHUTDOWN` are refused inside `MULTI`, so neither
+//! ever does disk I/O or waits under `EXEC`'s write guard.
+
+use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use crate::server::{SaveOnExit, ShutdownRequest};
+use crate::snapshot::{BackgroundSaveRunning, CaptureRoom};
+use std::sync::mpsc;
+
+/// This family's rows of the command table.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("save", 1, Access::Neither, save).in_multi(InMulti::Refuse),
+    CommandSpec::new("bgsave", -1, Access::Neither, bgsave),
+    CommandSpec::new("lastsave", 1, Access::Neither, lastsave),
+    CommandSpec::new("shutdown", -1, Access::Neither, shutdown).in_multi(InMulti::Refuse),
+];
+
+impl From<BackgroundSaveRunning> for CommandError {
+    fn from(_: BackgroundSaveRunning) -> Self {
+        CommandError::other("ERR Background save already in progress")
+    }
+}
+
+/// `SAVE`: `OK` once the snapshot is on disk.
+fn save(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    if ctx.in_exec() {
+        // The table refuses SAVE in MULTI; never write under EXEC's guard.
+        return Err(CommandError::other(
+            "ERR Command not allowed inside a transaction",
+        ));
+    }
+    let claim = ctx.server.snapshotter.claim_foreground()?;
+    // Each guard is a temporary, dropped at the end of its statement: the
+    // view is taken under the second alone, and released before any byte
+    // is written.
+    let expected = ctx.read().stored_len();
+    let room = CaptureRoom::for_keys(expected);
+    let view = room.capture(&ctx.read(), ctx.now);
+    match claim.save(view) {
+        Ok(_) => Ok(Reply::Ok),
+        // Redis answers a failed SAVE with a bare ERR; the log says why.
+        Err(_) => Err(CommandError::other("ERR")),
+    }
+}
+
+/// `BGSAVE [SCHEDULE]`: the snapshot thread saves; answers at once.
+fn bgsave(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    match &argv[1..] {
+        [] => {}
+        [word] if is_word(word, "schedule") => {}
+        _ => return Err(CommandError::Syntax),
+    }
+    ctx.server.snapshotter.request_background()?;
+    // Inside EXEC the save can only start once the transaction's guard is
+    // released; Redis says "scheduled" there too.
+    Ok(Reply::status(if ctx.in_exec() {
+        "Background saving scheduled"
+    } else {
+        "Background saving started"
+    }))
+}
+
+/// `LASTSAVE`: Unix seconds of the last successful save.
+fn lastsave(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    let secs = ctx.server.snapshotter.status().last_save_unix_secs;
+    Ok(Reply::Integer(i64::try_from(secs).unwrap_or(i64::MAX)))
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: no reply when the server
+/// exits; an error, and the server serving on, when the final save fails.
+fn shutdown(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
+    for arg in &argv[1..] {
+        if is_word(arg, "nosave") {
+            nosave = true;
+        } else if is_word(arg, "save") {
+            save = true;
+        } else if is_word(arg, "now") {
+            // Nothing to skip: there are no replicas to wait for.
+            now = true;
+        } else if is_word(arg, "force") {
+            force = true;
+        } else if is_word(arg, "abort") {
+            abort = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if (abort && (nosave || save || now || force)) || (nosave && save) {
+        return Err(CommandError::Syntax);
+    }
+    if abort {
+        // A shutdown here never waits for anything that could be aborted.
+        return Err(CommandError::other("ERR No shutdown in progress."));
+    }
+    let (failed, failure) = mpsc::channel();
+    ctx.server.request_shutdown(ShutdownRequest {
+        save: if nosave {
+            SaveOnExit::NoSave
+        } else {
+            SaveOnExit::Save
+        },
+        force,
+        failed: Some(failed),
+    });
+    match failure.recv() {
+        Ok(message) => Err(CommandError::other(message)),
+        // The sender is dropped unanswered only when the server is exiting:
+        // like Redis, send no reply and let the connection close with the
+        // process.
+        Err(mpsc::RecvError) => loop {
+            std::thread::park();
+        },
+    }
+}
+
+/// The `INFO persistence` fields, in Redis's order.
+pub fn info_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
+    let changes = ctx.read().changes();
+    let s = ctx.server.snapshotter.status();
+    let secs = |v: Option<u64>| v.map_or_else(|| "-1".to_string(), |s| s.to_string());
+    vec![
+        ("loading", "0".into()),
+        ("async_loading", "0".into()),
+        (
+            "rdb_changes_since_last_save",
+            changes.saturating_sub(s.changes_at_last_save).to_string(),
+        ),
+        (
+            "rdb_bgsave_in_progress",
+            u8::from(s.background_in_progress).to_string(),
+        ),
+        ("rdb_last_save_time", s.last_save_unix_secs.to_string()),
+        (
+            "rdb_last_bgsave_status",
+            if s.last_ok { "ok" } else { "err" }.into(),
+        ),
+        ("rdb_last_bgsave_time_sec", secs(s.last_background_secs)),
+        (
+            "rdb_current_bgsave_time_sec",
+            secs(s.current_background_secs),
+        ),
+        ("rdb_saves", s.saves.to_string()),
+        ("rdb_last_load_keys_expired", s.expired_at_load.to_string()),
+        ("rdb_last_load_keys_loaded", s.loaded_keys.to_string()),
+        ("aof_enabled", "0".into()),
+    ]
+}

@@ -1,0 +1,77 @@
+//! SIGINT and SIGTERM, turned into a flag the server polls.
+//!
+//! The standard library has no signal API, so this is the one module that
+//! declares a C function (`signal`) by hand, under `#[cfg(unix)]`. The handler
+//! only stores `true` to a static atomic; the housekeeping thread in
+//! [`server`](crate::server) polls [`take_stop_request`] and starts a graceful
+//! shutdown (final snapshot, exit 0). Nothing else may run in the handler. On
+//! other platforms [`install`] does nothing and the default (immediate exit)
+//! stays.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the handler, cleared by [`take_stop_request`].
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGINT or SIGTERM arrived since the last call; clears the flag.
+pub fn take_stop_request() -> bool {
+    STOP_REQUESTED.swap(false, Ordering::AcqRel)
+}
+
+/// Routes SIGINT and SIGTERM to the flag.
+pub fn install() -> io::Result<()> {
+    imp::install()
+}
+
+#[cfg(unix)]
+mod imp {
+    use super::STOP_REQUESTED;
+    use std::ffi::c_int;
+    use std::io;
+    use std::sync::atomic::Ordering;
+
+    // The same numbers on Linux, the BSDs and macOS.
+    const SIGINT: c_int = 2;
+    const SIGTERM: c_int = 15;
+    /// `SIG_ERR`, `(sighandler_t) -1`.
+    const SIG_ERR: usize = usize::MAX;
+
+    unsafe extern "C" {
+        /// `sighandler_t signal(int signum, sighandler_t handler)` from the C
+        /// library. The previous handler comes back as a plain address: it
+        /// may be `SIG_DFL` (0), `SIG_IGN` or `SIG_ERR`, none of which is a
+        /// valid Rust function pointer.
+        fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+    }
+
+    /// Runs in signal context, interrupting any thread at any instruction.
+    /// It is async-signal-safe and sound because all it does is one store to
+    /// a lock-free static atomic: no allocation, no lock, no I/O, no access
+    /// to anything the interrupted code might hold half-updated.
+    extern "C" fn on_stop_signal(_signum: c_int) {
+        STOP_REQUESTED.store(true, Ordering::Release);
+    }
+
+    pub(super) fn install() -> io::Result<()> {
+        for signum in [SIGINT, SIGTERM] {
+            // SAFETY: `signal` is called with a valid signal number and a
+            // handler of the C ABI signature `void (*)(int)` that lives for the
+            // whole program and is async-signal-safe (see `on_stop_signal`).
+            // glibc and musl give `signal` BSD semantics (the handler stays
+            // installed, interrupted system calls restart).
+            let previous = unsafe { signal(signum, on_stop_signal) };
+            if previous == SIG_ERR {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    pub(super) fn install() -> std::io::Result<()> {
+        Ok(())
+    }
+}

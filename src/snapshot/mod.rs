@@ -1,0 +1,348 @@
+//! Snapshots: the whole keyspace in one file, written crash-safely and loaded
+//! strictly at start.
+//!
+//! This module owns the snapshot file and everything about it: its format
+//! ([`format`], checksummed by our own [`crc32`]), its atomic replacement on
+//! disk ([`file`]), the point-in-time view a save writes ([`PointInTime`]),
+//! loading at start ([`load`]), and who saves when ([`saver`]: `SAVE`,
+//! `BGSAVE`, the periodic snapshot thread, the final save at shutdown, and the
+//! status `INFO` and `LASTSAVE` report).
+//!
+//! It must never hold the keyspace lock during serialisation or disk I/O: a
+//! save clones the `Arc`s of every live entry under one read guard (a
+//! reference count each, no copying of keys or values), releases the guard,
+//! and only then encodes and writes. Writers wait for that clone, never for
+//! the disk. The loader never opens the file for writing, so a snapshot it
+//! refuses is left byte for byte as it was.
+//!
+//! # File format, version 1
+//!
+//! All integers are little-endian. Offsets are in bytes from the file start.
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 8 | magic: the ASCII bytes `GOCACHE` followed by one zero byte |
+//! | 8  | 4 | format version, `u32`: `1` |
+//! | 12 | 8 | creation time, `u64` Unix milliseconds (the point in time saved) |
+//! | 20 | 8 | entry count `N`, `u64` |
+//! | 28 | … | `N` entries, back to back, in no particular order |
+//! | end − 4 | 4 | CRC-32 (IEEE: zlib's and PNG's) of every byte before it, `u32` |
+//!
+//! Each entry is:
+//!
+//! | size | field |
+//! |-----:|-------|
+//! | 1–10 | key length `K`, unsigned LEB128 (7 bits a byte, low bits first; the top bit is set on every byte but the last) |
+//! | `K`  | key bytes (any bytes) |
+//! | 1–10 | value length `V`, unsigned LEB128 |
+//! | `V`  | value bytes (any bytes) |
+//! | 1    | deadline tag: `0` = no deadline, `1` = a deadline follows |
+//! | 0 or 8 | the deadline, `u64` Unix milliseconds (never 0), present only when the tag is `1` |
+//!
+//! Deadlines are absolute, so a key keeps counting down while the server is
+//! stopped; keys whose deadline passed before loading are dropped. A reader
+//! refuses the whole file (it never loads part of one) when the magic or
+//! version is wrong, the checksum does not match, a length runs past the
+//! entries, a tag is unknown, a key repeats, or bytes follow the last entry.
+//! The smallest file, an empty snapshot, is 32 bytes.
+
+pub mod crc32;
+pub mod file;
+pub mod format;
+pub mod saver;
+
+pub use file::SnapshotPaths;
+pub use saver::{BackgroundSaveRunning, SaveStatus, SnapshotThread, Snapshotter};
+
+use crate::error::Error;
+use crate::keyspace::{Db, Key, Keyspace, Value};
+use std::io::{self, Write};
+use std::sync::Arc;
+
+/// One entry of a point-in-time view: shared, not copied.
+#[derive(Debug, Clone)]
+pub struct SnapshotEntry {
+    /// The key.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+    /// Absolute deadline in Unix ms, 0 for none.
+    pub expires_at: u64,
+}
+
+/// Memory for one capture, set aside and touched before the lock is taken,
+/// so the page faults of a large view are not paid while writers wait.
+pub struct CaptureRoom {
+    slots: Vec<Option<SnapshotEntry>>,
+}
+
+impl CaptureRoom {
+    /// Room for about `expected` entries (a little more, for keys added
+    /// between counting and capturing; any beyond that still fit).
+    pub fn for_keys(expected: usize) -> CaptureRoom {
+        let mut slots = Vec::new();
+        // Writing every slot now is what faults the pages in.
+        slots.resize_with(expected + expected / 64 + 64, || None);
+        CaptureRoom { slots }
+    }
+
+    /// Clones (by reference count) every entry of `db` live at `now`. Call it
+    /// with a guard dropped right after: its cost under the lock is one pass
+    /// over the keys and two reference counts each.
+    pub fn capture(mut self, db: &Db, now: u64) -> PointInTime {
+        let mut len = 0;
+        for (key, entry) in db.iter_live(now) {
+            let taken = Some(SnapshotEntry {
+                key: key.clone(),
+                value: entry.value.clone(),
+                expires_at: entry.expires_at,
+            });
+            match self.slots.get_mut(len) {
+                Some(slot) => *slot = taken,
+                None => self.slots.push(taken),
+            }
+            len += 1;
+        }
+        self.slots.truncate(len);
+        PointInTime {
+            slots: self.slots,
+            changes: db.changes(),
+            taken_unix_ms: now,
+        }
+    }
+}
+
+/// Every live entry as it was at one instant, ready to be written with no
+/// lock held.
+#[derive(Debug)]
+pub struct PointInTime {
+    /// Exactly the captured entries, every slot filled.
+    slots: Vec<Option<SnapshotEntry>>,
+    /// [`Db::changes`] at that instant: a later save is due when it moves.
+    pub changes: u64,
+    /// Unix ms of that instant; entries past their deadline by then are left out.
+    pub taken_unix_ms: u64,
+}
+
+impl PointInTime {
+    /// Captures `keyspace` at `now`: counts its keys under one short read
+    /// guard, prepares a [`CaptureRoom`] with no lock held, then captures
+    /// under a second read guard.
+    pub fn capture(keyspace: &Keyspace, now: u64) -> PointInTime {
+        // Two statements: the counting guard must be gone before the second
+        // is taken, or a waiting writer could wedge them both.
+        let expected = keyspace.read().stored_len();
+        let room = CaptureRoom::for_keys(expected);
+        room.capture(&keyspace.read(), now)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The entries, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &SnapshotEntry> {
+        self.slots.iter().flatten()
+    }
+
+    /// Encodes the view as a whole snapshot into `out`; returns its length.
+    pub fn encode(&self, out: impl Write) -> io::Result<u64> {
+        let mut encoder = format::Encoder::new(out, self.taken_unix_ms, self.len() as u64);
+        for e in self.entries() {
+            encoder.entry(&e.key, &e.value, e.expires_at)?;
+        }
+        encoder.finish().map(|(_, len)| len)
+    }
+}
+
+/// What loading the snapshot at start found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Whether there was a snapshot file at all.
+    pub found: bool,
+    /// Keys restored.
+    pub loaded: u64,
+    /// Keys dropped because their deadline passed while the server was down.
+    pub expired: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// When the snapshot was taken (Unix ms).
+    pub created_unix_ms: u64,
+}
+
+/// Loads the snapshot at `paths` into `keyspace` (meant to be empty, before
+/// any client is served). A missing file is an empty start; a file that is
+/// not a valid snapshot is [`Error::CorruptSnapshot`] naming it, and the
+/// keyspace must then be thrown away. Restored keys go through [`Db::put`],
+/// so their deadlines reach the deadline heap and the sweeper.
+pub fn load(paths: &SnapshotPaths, keyspace: &Keyspace, now: u64) -> Result<LoadReport, Error> {
+    let Some(bytes) = paths.read()? else {
+        return Ok(LoadReport::default());
+    };
+    let mut report = LoadReport {
+        found: true,
+        bytes: bytes.len() as u64,
+        ..LoadReport::default()
+    };
+    let mut db = keyspace.write();
+    let header = format::decode(&bytes, |key, value, expires_at| {
+        if expires_at != 0 && expires_at <= now {
+            report.expired += 1;
+            return Ok(());
+        }
+        if db.put(key, Arc::from(value), expires_at, now).is_some() {
+            return Err("the key appears twice".into());
+        }
+        report.loaded += 1;
+        Ok(())
+    })
+    .map_err(|flaw| Error::CorruptSnapshot {
+        path: paths.file.clone(),
+        reason: flaw.to_string(),
+    })?;
+    report.created_unix_ms = header.created_unix_ms;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyspace_with(entries: &[(&[u8], &[u8], u64)]) -> Keyspace {
+        let ks = Keyspace::new();
+        {
+            let mut db = ks.write();
+            for (k, v, d) in entries {
+                db.put(k, Arc::from(*v), *d, 0);
+            }
+        }
+        ks
+    }
+
+    fn save(ks: &Keyspace, paths: &SnapshotPaths, now: u64) -> PointInTime {
+        let view = PointInTime::capture(ks, now);
+        paths.replace_with(|w| view.encode(w)).unwrap();
+        view
+    }
+
+    #[test]
+    fn a_saved_keyspace_loads_back_with_values_and_deadlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "dump.gcs");
+        let ks = keyspace_with(&[
+            (b"a", b"1", 0),
+            (b"bin\r\n\0", b"\0\xff\r\n", 5_000),
+            (b"", b"empty key", 0),
+        ]);
+        let view = save(&ks, &paths, 100);
+        assert_eq!(view.len(), 3);
+
+        let restored = Keyspace::new();
+        let report = load(&paths, &restored, 200).unwrap();
+        assert_eq!((report.found, report.loaded, report.expired), (true, 3, 0));
+        assert_eq!(report.created_unix_ms, 100);
+        let db = restored.read();
+        assert_eq!(&*db.get(b"a", 200).unwrap().value, b"1");
+        let bin = db.get(b"bin\r\n\0", 200).unwrap();
+        assert_eq!((&*bin.value, bin.expires_at), (&b"\0\xff\r\n"[..], 5_000));
+        assert_eq!(
+            db.next_deadline(),
+            Some(5_000),
+            "the deadline reached the heap"
+        );
+        assert_eq!(db.stored_with_deadline(), 1);
+    }
+
+    #[test]
+    fn keys_whose_deadline_passed_are_dropped_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "dump.gcs");
+        let ks = keyspace_with(&[(b"gone", b"x", 150), (b"kept", b"y", 0)]);
+        save(&ks, &paths, 100);
+        let restored = Keyspace::new();
+        let report = load(&paths, &restored, 150).unwrap();
+        assert_eq!((report.loaded, report.expired), (1, 1));
+        assert!(restored.read().get(b"gone", 0).is_none());
+    }
+
+    #[test]
+    fn entries_already_expired_at_capture_are_not_saved() {
+        let ks = keyspace_with(&[(b"old", b"x", 50), (b"new", b"y", 0)]);
+        let view = PointInTime::capture(&ks, 60);
+        assert_eq!(view.len(), 1);
+        assert_eq!(&*view.entries().next().unwrap().key, b"new");
+    }
+
+    #[test]
+    fn a_capture_shares_values_instead_of_copying_them() {
+        let ks = keyspace_with(&[(b"k", b"v", 0)]);
+        let view = PointInTime::capture(&ks, 0);
+        let db = ks.read();
+        let shared = &view.entries().next().unwrap().value;
+        assert!(Arc::ptr_eq(shared, &db.get(b"k", 0).unwrap().value));
+    }
+
+    #[test]
+    fn a_capture_holds_keys_added_after_its_room_was_counted() {
+        let ks = Keyspace::new();
+        let room = CaptureRoom::for_keys(0);
+        {
+            let mut db = ks.write();
+            for i in 0..500u32 {
+                db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), 0, 0);
+            }
+        }
+        let view = room.capture(&ks.read(), 0);
+        assert_eq!(view.len(), 500);
+        assert_eq!(view.entries().count(), 500);
+        let room = CaptureRoom::for_keys(10_000);
+        assert_eq!(room.capture(&ks.read(), 0).entries().count(), 500);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "none.gcs");
+        let ks = Keyspace::new();
+        assert_eq!(load(&paths, &ks, 0).unwrap(), LoadReport::default());
+        assert_eq!(ks.read().stored_len(), 0);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_naming_it_and_left_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "dump.gcs");
+        save(&keyspace_with(&[(b"a", b"1", 0)]), &paths, 1);
+        let mut bytes = std::fs::read(&paths.file).unwrap();
+        bytes[30] ^= 0xFF;
+        std::fs::write(&paths.file, &bytes).unwrap();
+        let err = load(&paths, &Keyspace::new(), 0).unwrap_err();
+        assert!(matches!(err, Error::CorruptSnapshot { .. }));
+        let text = err.to_string();
+        assert!(text.contains(&paths.file.display().to_string()), "{text}");
+        assert!(text.contains("checksum mismatch"), "{text}");
+        assert_eq!(std::fs::read(&paths.file).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "dump.gcs");
+        paths
+            .replace_with(|w| {
+                let mut enc = format::Encoder::new(w, 0, 2);
+                enc.entry(b"k", b"1", 0)?;
+                enc.entry(b"k", b"2", 0)?;
+                enc.finish().map(|(_, n)| n)
+            })
+            .unwrap();
+        let err = load(&paths, &Keyspace::new(), 0).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+}
