@@ -55,9 +55,12 @@ pub use file::SnapshotPaths;
 pub use saver::{BackgroundSaveRunning, SaveStatus, SnapshotThread, Snapshotter};
 
 use crate::error::Error;
-use crate::keyspace::{Db, Key, Keyspace, Value};
+use crate::keyspace::{Db, Key, Keyspace, PARTITIONS, Value};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// One entry of a point-in-time view: shared, not copied.
 #[derive(Debug, Clone)]
@@ -70,45 +73,139 @@ pub struct SnapshotEntry {
     pub expires_at: u64,
 }
 
+/// Below this many keys one thread captures alone: starting others would
+/// cost more than it saves.
+const PARALLEL_FROM: usize = 65_536;
+/// Most threads one capture uses.
+const MAX_CAPTURE_THREADS: usize = 8;
+
 /// Memory for one capture, set aside and touched before the lock is taken,
-/// so the page faults of a large view are not paid while writers wait.
+/// so the page faults of a large view are not paid while writers wait; and
+/// the number of threads that will share the capture.
 pub struct CaptureRoom {
+    /// One allocation for every thread (each fills its own stretch), so a
+    /// large view goes back to the system in one piece when it is dropped.
     slots: Vec<Option<SnapshotEntry>>,
+    threads: usize,
 }
 
 impl CaptureRoom {
     /// Room for about `expected` entries (a little more, for keys added
     /// between counting and capturing; any beyond that still fit).
     pub fn for_keys(expected: usize) -> CaptureRoom {
+        let threads = if expected < PARALLEL_FROM {
+            1
+        } else {
+            thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_CAPTURE_THREADS)
+        };
         let mut slots = Vec::new();
         // Writing every slot now is what faults the pages in.
-        slots.resize_with(expected + expected / 64 + 64, || None);
-        CaptureRoom { slots }
+        slots.resize_with(expected + expected / 64 + 64 * threads, || None);
+        CaptureRoom { slots, threads }
     }
 
     /// Clones (by reference count) every entry of `db` live at `now`. Call it
     /// with a guard dropped right after: its cost under the lock is one pass
-    /// over the keys and two reference counts each.
+    /// over the keys and two reference counts each, shared between threads
+    /// that each take a contiguous range of the keyspace's partitions.
     pub fn capture(mut self, db: &Db, now: u64) -> PointInTime {
-        let mut len = 0;
-        for (key, entry) in db.iter_live(now) {
-            let taken = Some(SnapshotEntry {
+        let started = Instant::now();
+        let threads = self.threads;
+        let parts = |i: usize| i * PARTITIONS / threads..(i + 1) * PARTITIONS / threads;
+        let stretch = self.slots.len() / threads;
+        let mut stretches = self.slots.chunks_mut(stretch.max(1));
+        let first = stretches.next().unwrap_or_default();
+        let filled: Vec<Filled> = if threads == 1 {
+            vec![fill(db, parts(0), now, first, 0)]
+        } else {
+            thread::scope(|scope| {
+                let mut helpers = Vec::new();
+                let mut unhelped = Vec::new();
+                for (i, stretch) in (1..threads).zip(stretches) {
+                    let spawned = thread::Builder::new()
+                        .name("snapshot-capture".into())
+                        .stack_size(CAPTURE_STACK)
+                        .spawn_scoped(scope, move || fill(db, parts(i), now, stretch, i));
+                    match spawned {
+                        Ok(helper) => helpers.push(helper),
+                        // No thread: this one does that range too.
+                        Err(_) => unhelped.push(i),
+                    }
+                }
+                let mut done = vec![fill(db, parts(0), now, first, 0)];
+                for i in unhelped {
+                    done.push(fill(db, parts(i), now, &mut [], i));
+                }
+                for helper in helpers {
+                    let result = helper.join();
+                    done.push(result.unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+                }
+                done
+            })
+        };
+        let changes = db.changes();
+        let mut overflow = Vec::new();
+        let mut stretches = Vec::with_capacity(filled.len());
+        for f in filled {
+            stretches.push((f.stretch * stretch, f.count));
+            overflow.extend(f.overflow);
+        }
+        PointInTime {
+            len: stretches.iter().map(|&(_, count)| count).sum::<usize>() + overflow.len(),
+            slots: self.slots,
+            stretches,
+            overflow,
+            changes,
+            taken_unix_ms: now,
+            capture_time: started.elapsed(),
+        }
+    }
+}
+
+/// Stack of a capturing thread: it only iterates and clones.
+const CAPTURE_STACK: usize = 64 * 1024;
+
+/// What one capturing thread took: the first `count` slots of its stretch,
+/// and whatever did not fit there.
+struct Filled {
+    stretch: usize,
+    count: usize,
+    overflow: Vec<SnapshotEntry>,
+}
+
+/// Fills stretch number `index` (then an overflow list) with the live
+/// entries of `parts`.
+fn fill(
+    db: &Db,
+    parts: Range<usize>,
+    now: u64,
+    stretch: &mut [Option<SnapshotEntry>],
+    index: usize,
+) -> Filled {
+    let mut count = 0;
+    let mut overflow = Vec::new();
+    for part in parts {
+        for (key, entry) in db.iter_partition(part, now) {
+            let taken = SnapshotEntry {
                 key: key.clone(),
                 value: entry.value.clone(),
                 expires_at: entry.expires_at,
-            });
-            match self.slots.get_mut(len) {
-                Some(slot) => *slot = taken,
-                None => self.slots.push(taken),
+            };
+            match stretch.get_mut(count) {
+                Some(slot) => {
+                    *slot = Some(taken);
+                    count += 1;
+                }
+                None => overflow.push(taken),
             }
-            len += 1;
         }
-        self.slots.truncate(len);
-        PointInTime {
-            slots: self.slots,
-            changes: db.changes(),
-            taken_unix_ms: now,
-        }
+    }
+    Filled {
+        stretch: index,
+        count,
+        overflow,
     }
 }
 
@@ -116,12 +213,19 @@ impl CaptureRoom {
 /// lock held.
 #[derive(Debug)]
 pub struct PointInTime {
-    /// Exactly the captured entries, every slot filled.
+    /// The room the entries were captured into.
     slots: Vec<Option<SnapshotEntry>>,
+    /// `(start, count)`: the filled slots, one stretch per capturing thread.
+    stretches: Vec<(usize, usize)>,
+    /// Entries that did not fit in the room prepared for them.
+    overflow: Vec<SnapshotEntry>,
+    len: usize,
     /// [`Db::changes`] at that instant: a later save is due when it moves.
     pub changes: u64,
     /// Unix ms of that instant; entries past their deadline by then are left out.
     pub taken_unix_ms: u64,
+    /// How long the capture held the guard it was given.
+    pub capture_time: Duration,
 }
 
 impl PointInTime {
@@ -138,17 +242,21 @@ impl PointInTime {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.len
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
     /// The entries, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = &SnapshotEntry> {
-        self.slots.iter().flatten()
+        self.stretches
+            .iter()
+            .flat_map(|&(start, count)| &self.slots[start..start + count])
+            .flatten()
+            .chain(&self.overflow)
     }
 
     /// Encodes the view as a whole snapshot into `out`; returns its length.
@@ -303,6 +411,33 @@ mod tests {
         assert_eq!(view.entries().count(), 500);
         let room = CaptureRoom::for_keys(10_000);
         assert_eq!(room.capture(&ks.read(), 0).entries().count(), 500);
+    }
+
+    #[test]
+    fn a_large_capture_shared_between_threads_holds_every_entry_once() {
+        let ks = Keyspace::new();
+        let n = PARALLEL_FROM as u32 + 1000;
+        {
+            let mut db = ks.write();
+            for i in 0..n {
+                db.put(&i.to_be_bytes(), Arc::from(&i.to_le_bytes()[..]), 0, 0);
+            }
+        }
+        let view = PointInTime::capture(&ks, 0);
+        assert_eq!(view.len(), n as usize);
+        let mut seen = vec![false; n as usize];
+        for e in view.entries() {
+            let i = u32::from_be_bytes(e.key[..].try_into().unwrap());
+            assert_eq!(&e.value[..], &i.to_le_bytes());
+            assert!(!std::mem::replace(&mut seen[i as usize], true), "{i} twice");
+        }
+        assert!(seen.iter().all(|s| *s));
+
+        // A room counted for half the keys: every stretch overflows.
+        let room = CaptureRoom::for_keys(n as usize / 2);
+        let view = room.capture(&ks.read(), 0);
+        assert_eq!(view.len(), n as usize);
+        assert_eq!(view.entries().count(), n as usize);
     }
 
     #[test]

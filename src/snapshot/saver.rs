@@ -297,14 +297,15 @@ impl SaveClaim<'_> {
     pub fn save(mut self, view: PointInTime) -> Result<u64, Error> {
         let owner = self.owner;
         let result = owner.paths.replace_with(|w| view.encode(w));
-        let (keys, changes) = (view.len(), view.changes);
+        let (keys, changes, capture) = (view.len(), view.changes, view.capture_time);
         // Free the view before anyone can see the save as finished.
         drop(view);
         let elapsed = self.started.elapsed();
         match &result {
             Ok(bytes) => notice!(
-                "{} done: {keys} keys, {bytes} bytes written to {} in {} ms",
+                "{} done: {keys} keys ({:.1} ms under the read lock), {bytes} bytes written to {} in {} ms",
                 describe(self.trigger),
+                capture.as_secs_f64() * 1000.0,
                 owner.paths.file.display(),
                 elapsed.as_millis()
             ),
