@@ -160,7 +160,11 @@ g_mem_worst=$(memcol "${g_bg[@]}" "${g_sv[@]}" | worst)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "Data: $KEYS keys of 16-byte values; medians of $ROUNDS runs each, gocache and Redis alternating."
+if [ "$have_redis" = 1 ]; then
+  echo "Data: $KEYS keys of 16-byte values; medians of $ROUNDS runs each, gocache and Redis alternating."
+else
+  echo "Data: $KEYS keys of 16-byte values; medians of $ROUNDS runs each, gocache only (no redis-server)."
+fi
 [ "$have_redis" = 1 ] && echo "Redis: $(redis-server --version | cut -d' ' -f3), rdb_last_cow_size after the last BGSAVE: $rcow bytes."
 echo
 echo "| measure | gocache | Redis 7 | gocache / Redis |"

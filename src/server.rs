@@ -156,6 +156,7 @@ pub fn run(config: Config) -> Result<i32, Error> {
             source,
         })?;
     let local_addr = listener.local_addr()?;
+    let started = Instant::now();
     let started_unix_ms = now_ms();
     let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
     paths.prepare_dir()?;
@@ -170,6 +171,8 @@ pub fn run(config: Config) -> Result<i32, Error> {
             loaded.bytes,
             loading.elapsed().as_millis()
         );
+    } else {
+        notice!("no snapshot at {}: starting empty", paths.file.display());
     }
     let snapshotter = Arc::new(Snapshotter::new(
         paths,
@@ -184,7 +187,7 @@ pub fn run(config: Config) -> Result<i32, Error> {
         stats: Stats::default(),
         clients: Clients::default(),
         local_addr,
-        started: Instant::now(),
+        started,
         started_unix_ms,
         snapshotter,
         connected: AtomicUsize::new(0),

@@ -229,7 +229,10 @@ impl Snapshotter {
     /// The snapshot thread: runs requested and periodic background saves
     /// until told to stop.
     fn serve_background(&self, keyspace: &Keyspace) {
-        let mut next_periodic = self.interval.map(|every| Instant::now() + every);
+        // An interval too long to represent is never reached: no periodic saves.
+        let mut next_periodic = self
+            .interval
+            .and_then(|every| Instant::now().checked_add(every));
         loop {
             // Read before taking the status lock: the keyspace lock is never
             // taken while the status lock is held.
@@ -246,7 +249,7 @@ impl Snapshotter {
             }
             if let (Some(due), Some(every)) = (next_periodic, self.interval) {
                 if now >= due {
-                    next_periodic = Some(now + every);
+                    next_periodic = now.checked_add(every);
                     if trigger.is_none()
                         && state.running.is_none()
                         && changes != state.status.changes_at_last_save
