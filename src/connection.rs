@@ -133,6 +133,11 @@ impl Connection<'_> {
                 Ok(Parsed::Request { consumed }) => {
                     let session = &mut self.session;
                     let reply = spans.with_args(input, |args| dispatch(server, session, args));
+                    // `HELLO` answers in the protocol it switches to, as Redis does.
+                    let dialect = match dialect {
+                        Dialect::Line => Dialect::Line,
+                        _ => resp_dialect(self.session.proto),
+                    };
                     reply.encode(dialect, &mut self.out);
                     pos += consumed;
                     if self.session.close_after_reply {

@@ -349,7 +349,9 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let named = |names: &[&[u8]]| -> Vec<Option<&'static CommandSpec>> {
         names.iter().map(|n| super::lookup(n)).collect()
     };
-    if is_word(sub, "count") && argv.len() == 2 {
+    if is_word(sub, "count") && argv.len() != 2 {
+        Err(CommandError::WrongArity("command|count".into()))
+    } else if is_word(sub, "count") {
         Ok(Reply::Integer(table().count() as i64))
     } else if is_word(sub, "list") && argv.len() == 2 {
         Ok(Reply::Array(table().map(|c| Reply::text(c.name)).collect()))
