@@ -279,12 +279,20 @@ fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         let values = config_values(ctx);
         let pairs = values
             .into_iter()
-            .filter(|(name, _)| {
-                argv[2..]
-                    .iter()
-                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            .filter_map(|(name, value)| {
+                let shown = argv[2..].iter().find_map(|p| {
+                    let lower = p.to_ascii_lowercase();
+                    // Redis echoes an exact name as the client spelled it.
+                    glob::matches(&lower, name.as_bytes()).then(|| {
+                        if lower == name.as_bytes() {
+                            String::from_utf8_lossy(p).into_owned()
+                        } else {
+                            name.to_string()
+                        }
+                    })
+                })?;
+                Some((Reply::text(shown), Reply::text(value)))
             })
-            .map(|(name, value)| (Reply::text(name), Reply::text(value)))
             .collect();
         return Ok(Reply::Map(pairs));
     }
@@ -364,7 +372,7 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         Ok(Reply::Array(
             specs
                 .into_iter()
-                .map(|s| s.map_or(Reply::NilArray, describe))
+                .map(|s| s.map_or(Reply::Nil, describe))
                 .collect(),
         ))
     } else if is_word(sub, "docs") {
