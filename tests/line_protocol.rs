@@ -716,3 +716,68 @@ fn log_lines_have_a_timestamp_and_a_level_and_loglevel_filters() {
         );
     }
 }
+
+#[test]
+fn bind_takes_an_address() {
+    let server = Server::start_with(&["--bind", "127.0.0.1"]);
+    assert_eq!(server.addr.ip().to_string(), "127.0.0.1");
+    server.client().roundtrip("PING\n", "PONG\n");
+}
+
+#[test]
+fn garbage_input_never_takes_the_server_down() {
+    let mut server = Server::start();
+    // A fixed-seed generator: the same bytes every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces: &[&[u8]] = &[
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\n",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x",
+        b" ",
+        b"\t",
+        b"-1",
+        b"0",
+        b"9223372036854775808",
+        b"SET",
+        b"GET",
+        b"INCR",
+        b"MULTI",
+        b"EXEC",
+        b"HELLO",
+        b"3",
+        b"SCAN",
+        b"KEYS",
+        b"[",
+        b"*?",
+        b"GETRANGE",
+        b"SETRANGE",
+        b"EX",
+        b"PXAT",
+        b"\0",
+        b"\xff",
+    ];
+    for _ in 0..100 {
+        let mut garbage = Vec::new();
+        for _ in 0..(next() % 200) {
+            garbage.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let mut c = server.client();
+        // The server may close on a protocol error before reading it all.
+        let _ = std::io::Write::write_all(&mut c.stream, &garbage);
+    }
+    let mut c = server.client();
+    c.roundtrip("PING\n", "PONG\n");
+    assert!(server.is_running());
+    assert!(!server.stderr_text().contains("panicked"));
+}
