@@ -99,16 +99,22 @@ impl Connection<'_> {
         }
     }
 
-    /// Sizes the buffer for `filled` bytes plus room to read, growing to a
-    /// known request size at once and shrinking back when idle.
+    /// Sizes the buffer for `filled` bytes plus room to read, shrinking back
+    /// when idle. It grows only when full, by doubling, and never past a
+    /// known request size: memory follows the bytes that actually arrived,
+    /// so a bulk header alone cannot make the server reserve its length.
     fn fit(&mut self, filled: usize, need: usize) {
         let len = self.buf.len();
         if filled == 0 && need <= BASE_BUFFER && len > BASE_BUFFER {
             self.buf = vec![0; BASE_BUFFER];
-        } else if need > len {
-            self.buf.resize(need, 0);
         } else if filled == len {
-            self.buf.resize(len * 2, 0);
+            let doubled = len.saturating_mul(2);
+            let target = if need > len {
+                doubled.min(need)
+            } else {
+                doubled
+            };
+            self.buf.resize(target, 0);
         }
     }
 
@@ -133,6 +139,11 @@ impl Connection<'_> {
                 Ok(Parsed::Request { consumed }) => {
                     let session = &mut self.session;
                     let reply = spans.with_args(input, |args| dispatch(server, session, args));
+                    // `HELLO` answers in the protocol it switches to, as Redis does.
+                    let dialect = match dialect {
+                        Dialect::Line => Dialect::Line,
+                        _ => resp_dialect(self.session.proto),
+                    };
                     reply.encode(dialect, &mut self.out);
                     pos += consumed;
                     if self.session.close_after_reply {

@@ -9,7 +9,7 @@
 use crate::server::Server;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Most commands one `MULTI` may queue, so a client cannot grow it forever.
@@ -61,6 +61,9 @@ pub struct ClientInfo {
     pub last_active: AtomicU64,
     /// RESP version in use (2 or 3).
     pub proto: AtomicU8,
+    /// Address of the last command's table row (0: none yet); see
+    /// [`crate::commands::name_of_row`].
+    pub last_command: AtomicUsize,
     /// Name set with `CLIENT SETNAME` / `HELLO SETNAME`, and library info.
     pub names: Mutex<ClientNames>,
 }
@@ -74,8 +77,6 @@ pub struct ClientNames {
     pub lib_name: String,
     /// `CLIENT SETINFO LIB-VER`.
     pub lib_ver: String,
-    /// Last command name run.
-    pub last_command: String,
 }
 
 impl ClientInfo {
@@ -105,11 +106,7 @@ impl ClientInfo {
             names.name,
             age,
             idle,
-            if names.last_command.is_empty() {
-                "NULL"
-            } else {
-                &names.last_command
-            },
+            crate::commands::name_of_row(self.last_command.load(Ordering::Relaxed)),
             self.proto.load(Ordering::Relaxed),
             names.lib_name,
             names.lib_ver,
@@ -135,6 +132,7 @@ impl Clients {
             connected_at: now,
             last_active: AtomicU64::new(now),
             proto: AtomicU8::new(2),
+            last_command: AtomicUsize::new(0),
             names: Mutex::new(ClientNames::default()),
         });
         self.lock().insert(info.id, info.clone());

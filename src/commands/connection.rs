@@ -46,8 +46,14 @@ fn quit(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
 }
 
 /// Checks a password against `--requirepass`; `user` must be `default`.
+/// Without `--requirepass` the default user takes any password, as Redis's
+/// `nopass` default user does.
 fn check_password(ctx: &mut Context<'_>, user: &[u8], pass: &[u8]) -> Result<(), CommandError> {
     match &ctx.server.config.requirepass {
+        None if user == b"default" => {
+            ctx.session.authenticated = true;
+            Ok(())
+        }
         Some(expected) if user == b"default" && constant_time_eq(expected, pass) => {
             ctx.session.authenticated = true;
             Ok(())
@@ -114,7 +120,7 @@ fn hello(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }
     if !ctx.session.authenticated {
         return Err(CommandError::other(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(name) = setname {

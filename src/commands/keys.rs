@@ -281,7 +281,7 @@ fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let mut visited = 0;
     {
         let db = ctx.read();
-        while part < PARTITIONS && (visited < count || found.is_empty() && part < PARTITIONS) {
+        while part < PARTITIONS && visited < count {
             for (k, _) in db.iter_partition(part, ctx.now) {
                 visited += 1;
                 if strings_only && pattern.is_none_or(|p| glob::matches(p, k)) {
@@ -289,9 +289,6 @@ fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
                 }
             }
             part += 1;
-            if visited >= count {
-                break;
-            }
         }
     }
     let next = if part >= PARTITIONS { 0 } else { part };

@@ -27,6 +27,7 @@ use crate::server::Server;
 use crate::session::Session;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
 use std::sync::{OnceLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// What a handler returns: a reply, or an error that becomes one.
@@ -254,6 +255,14 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The name of the table row at address `row` (as stored in
+/// [`ClientInfo::last_command`](crate::session::ClientInfo)), or `NULL`.
+pub fn name_of_row(row: usize) -> &'static str {
+    table()
+        .find(|c| *c as *const CommandSpec as usize == row)
+        .map_or("NULL", |c| c.name)
+}
+
 /// Runs one request and returns its reply.
 pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply {
     let Some(spec) = lookup(argv[0]) else {
@@ -281,6 +290,10 @@ pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply
         }
     }
     session.counters.commands += 1;
+    session
+        .client
+        .last_command
+        .store(spec as *const CommandSpec as usize, Ordering::Relaxed);
     let mut ctx = Context::new(server, session);
     (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
 }

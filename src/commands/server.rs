@@ -269,12 +269,20 @@ fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         let values = config_values(ctx);
         let pairs = values
             .into_iter()
-            .filter(|(name, _)| {
-                argv[2..]
-                    .iter()
-                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            .filter_map(|(name, value)| {
+                let shown = argv[2..].iter().find_map(|p| {
+                    let lower = p.to_ascii_lowercase();
+                    // Redis echoes an exact name as the client spelled it.
+                    glob::matches(&lower, name.as_bytes()).then(|| {
+                        if lower == name.as_bytes() {
+                            String::from_utf8_lossy(p).into_owned()
+                        } else {
+                            name.to_string()
+                        }
+                    })
+                })?;
+                Some((Reply::text(shown), Reply::text(value)))
             })
-            .map(|(name, value)| (Reply::text(name), Reply::text(value)))
             .collect();
         return Ok(Reply::Map(pairs));
     }
@@ -339,7 +347,9 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let named = |names: &[&[u8]]| -> Vec<Option<&'static CommandSpec>> {
         names.iter().map(|n| super::lookup(n)).collect()
     };
-    if is_word(sub, "count") && argv.len() == 2 {
+    if is_word(sub, "count") && argv.len() != 2 {
+        Err(CommandError::WrongArity("command|count".into()))
+    } else if is_word(sub, "count") {
         Ok(Reply::Integer(table().count() as i64))
     } else if is_word(sub, "list") && argv.len() == 2 {
         Ok(Reply::Array(table().map(|c| Reply::text(c.name)).collect()))
@@ -352,7 +362,7 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         Ok(Reply::Array(
             specs
                 .into_iter()
-                .map(|s| s.map_or(Reply::NilArray, describe))
+                .map(|s| s.map_or(Reply::Nil, describe))
                 .collect(),
         ))
     } else if is_word(sub, "docs") {

@@ -348,7 +348,7 @@ mod tests {
             line(&Reply::Error(CommandError::Syntax)),
             "(error) ERR syntax error\n"
         );
-        let items: Vec<Reply> = (0..10).map(|i| Reply::Integer(i)).collect();
+        let items: Vec<Reply> = (0..10).map(Reply::Integer).collect();
         let shown = line(&Reply::Array(items));
         assert!(shown.starts_with(" 1) (integer) 0\n 2) (integer) 1\n"));
         assert!(shown.ends_with("10) (integer) 9\n"));

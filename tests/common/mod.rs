@@ -1,0 +1,596 @@
+//! Shared helpers for the integration tests: start the real `gocache` binary
+//! on an ephemeral port, talk to it over TCP, and read replies with deadlines.
+//!
+//! [`Server`] starts the binary with `--port 0`, a fresh temporary `--dir`
+//! and any extra flags, parses the `gocache listening on IP:PORT` line, keeps
+//! draining stdout and stderr (so the child never blocks on a full pipe), and
+//! kills the child when dropped. [`Client`] sends raw bytes and reads with a
+//! deadline: exactly N bytes, until a predicate holds, or one whole RESP
+//! reply ([`Resp`]). Nothing here sleeps to wait for a condition: every wait
+//! polls until a generous deadline.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait may take before the test fails. Generous: the
+/// tests run on a loaded two-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The path of the `gocache` binary cargo built for these tests.
+pub fn binary() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("gocache")
+}
+
+/// A running `gocache`; killed (and reaped) on drop.
+pub struct Server {
+    child: Child,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Everything written to stdout after the listening line.
+    pub stdout_rest: Arc<Mutex<Vec<u8>>>,
+    /// Everything written to stderr so far.
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+    /// The snapshot directory given with `--dir` (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server with default flags.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server with `--port 0 --dir <fresh temp dir>` followed by
+    /// `extra` (a later flag overrides an earlier one).
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(binary())
+            .arg("--port")
+            .arg("0")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gocache");
+        let stderr = drain(child.stderr.take().expect("stderr"));
+        let (line, stdout_rest) = first_line(child.stdout.take().expect("stdout"));
+        let line = match line {
+            Some(line) => line,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "gocache did not print its listening line; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr.lock().unwrap())
+                );
+            }
+        };
+        let addr = parse_listening_line(&line)
+            .unwrap_or_else(|| panic!("unexpected first stdout line {line:?}"));
+        Server {
+            child,
+            addr,
+            stdout_rest,
+            stderr,
+            dir,
+        }
+    }
+
+    /// A new connection to the server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// The stderr text so far.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process and waits for it; returns what stdout carried after
+    /// the listening line.
+    pub fn kill_and_collect_stdout(&mut self) -> Vec<u8> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        wait_for("stdout to close", || {
+            Arc::strong_count(&self.stdout_rest) == 1
+        });
+        self.stdout_rest.lock().unwrap().clone()
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses `gocache listening on IP:PORT`.
+pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    line.trim_end_matches(['\r', '\n'])
+        .strip_prefix("gocache listening on ")?
+        .parse()
+        .ok()
+}
+
+/// Reads the first stdout line (with a deadline), then keeps collecting the
+/// rest in the background. The returned buffer's `Arc` is dropped by the
+/// reader thread at end of file.
+fn first_line(stdout: ChildStdout) -> (Option<String>, Arc<Mutex<Vec<u8>>>) {
+    let rest = Arc::new(Mutex::new(Vec::new()));
+    let theirs = rest.clone();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => {
+                let _ = tx.send(Some(line));
+            }
+            _ => {
+                let _ = tx.send(None);
+                return;
+            }
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => theirs.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+        drop(theirs);
+    });
+    let line = rx.recv_timeout(DEADLINE).ok().flatten();
+    (line, rest)
+}
+
+/// Collects everything a pipe carries, in the background.
+fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let theirs = out.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => theirs.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    out
+}
+
+/// Polls `cond` until it holds; panics naming `what` after [`DEADLINE`].
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One TCP connection to the server.
+pub struct Client {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Bytes read but not yet consumed.
+    pending: Vec<u8>,
+}
+
+/// What a read found when it stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The condition held.
+    Done,
+    /// The peer closed the connection.
+    Eof,
+}
+
+impl Client {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes all of `bytes`.
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).expect("send");
+    }
+
+    /// Reads once more from the socket into `pending`, waiting at most until
+    /// `deadline`. Returns false on end of file.
+    fn fill(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out; got so far: {:?}",
+            String::from_utf8_lossy(&self.pending)
+        );
+        self.stream
+            .set_read_timeout(Some(left.min(Duration::from_millis(200))))
+            .unwrap();
+        let mut buf = [0u8; 64 * 1024];
+        match self.stream.read(&mut buf) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.pending.extend_from_slice(&buf[..n]);
+                true
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => true,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads until `done(pending)` gives `Some(n)`, then takes and returns the
+    /// first `n` bytes. Panics at the deadline or on end of file.
+    pub fn read_until(&mut self, mut done: impl FnMut(&[u8]) -> Option<usize>) -> Vec<u8> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(n) = done(&self.pending) {
+                return self.pending.drain(..n).collect();
+            }
+            if !self.fill(deadline) {
+                if let Some(n) = done(&self.pending) {
+                    return self.pending.drain(..n).collect();
+                }
+                panic!(
+                    "connection closed; got so far: {:?}",
+                    String::from_utf8_lossy(&self.pending)
+                );
+            }
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_exact_n(&mut self, n: usize) -> Vec<u8> {
+        self.read_until(|buf| (buf.len() >= n).then_some(n))
+    }
+
+    /// Reads exactly as many bytes as `expected` and asserts they are equal.
+    pub fn expect(&mut self, expected: impl AsRef<[u8]>) {
+        let expected = expected.as_ref();
+        let got = self.read_exact_n(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "raw: {got:?}"
+        );
+        assert_eq!(got, expected);
+    }
+
+    /// Sends `request` and asserts the reply is exactly `expected`.
+    pub fn roundtrip(&mut self, request: impl AsRef<[u8]>, expected: impl AsRef<[u8]>) {
+        self.send(request);
+        self.expect(expected);
+    }
+
+    /// Reads one `\n`-terminated line (the `\n` included).
+    pub fn read_line(&mut self) -> String {
+        let line = self.read_until(|buf| buf.iter().position(|&b| b == b'\n').map(|i| i + 1));
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Sends a line-protocol request and returns its whole reply, however
+    /// many lines: an `ECHO` marker follows the request, and everything
+    /// before the marker's reply is the answer.
+    pub fn line(&mut self, request: &str) -> String {
+        const MARKER: &[u8] = b"\"--end-of-reply--\"\n";
+        self.send(format!("{request}\nECHO --end-of-reply--\n"));
+        let all = self.read_until(|buf| {
+            buf.windows(MARKER.len())
+                .position(|w| w == MARKER)
+                .map(|i| i + MARKER.len())
+        });
+        String::from_utf8_lossy(&all[..all.len() - MARKER.len()]).into_owned()
+    }
+
+    /// Asserts the server closes the connection without sending anything more.
+    pub fn expect_eof(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        while self.fill(deadline) {
+            assert!(
+                self.pending.is_empty(),
+                "expected end of file, got {:?}",
+                String::from_utf8_lossy(&self.pending)
+            );
+        }
+        assert!(self.pending.is_empty(), "unexpected {:?}", self.pending);
+    }
+
+    /// Asserts nothing arrives within `quiet` (no stray reply bytes).
+    pub fn expect_silence(&mut self, quiet: Duration) {
+        let until = Instant::now() + quiet;
+        while Instant::now() < until {
+            self.stream
+                .set_read_timeout(Some(
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1)),
+                ))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("connection closed unexpectedly"),
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+        assert!(
+            self.pending.is_empty(),
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&self.pending)
+        );
+    }
+
+    /// Sends a RESP request built from `args` and reads one whole reply.
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Resp {
+        self.send(encode(args));
+        self.read_resp()
+    }
+
+    /// Like [`Client::call`], but returns the reply's raw bytes.
+    pub fn call_raw<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send(encode(args));
+        self.read_resp_raw()
+    }
+
+    /// Reads one whole RESP reply.
+    pub fn read_resp(&mut self) -> Resp {
+        let raw = self.read_resp_raw();
+        let (value, used) = parse_resp(&raw).expect("a whole reply");
+        assert_eq!(used, raw.len());
+        value
+    }
+
+    /// Reads the raw bytes of one whole RESP reply.
+    pub fn read_resp_raw(&mut self) -> Vec<u8> {
+        self.read_until(|buf| parse_resp(buf).map(|(_, n)| n))
+    }
+}
+
+/// Encodes a RESP multibulk request.
+pub fn encode<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A RESP2 or RESP3 reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resp {
+    /// `+text`
+    Simple(String),
+    /// `-text`
+    Error(String),
+    /// `:n`
+    Int(i64),
+    /// `$n` bytes
+    Bulk(Vec<u8>),
+    /// `$-1` (RESP2 null bulk)
+    NilBulk,
+    /// `*-1` (RESP2 null array)
+    NilArray,
+    /// `_` (RESP3 null)
+    Null,
+    /// `*n`
+    Array(Vec<Resp>),
+    /// `%n`
+    Map(Vec<(Resp, Resp)>),
+    /// `~n`
+    Set(Vec<Resp>),
+    /// `,text`
+    Double(String),
+    /// `#t` / `#f`
+    Bool(bool),
+    /// `=n fmt:text`: format and text.
+    Verbatim(String, Vec<u8>),
+}
+
+impl Resp {
+    /// A bulk string of `s`.
+    pub fn bulk(s: impl AsRef<[u8]>) -> Resp {
+        Resp::Bulk(s.as_ref().to_vec())
+    }
+
+    /// A simple status.
+    pub fn simple(s: &str) -> Resp {
+        Resp::Simple(s.to_string())
+    }
+
+    /// `+OK`
+    pub fn ok() -> Resp {
+        Resp::simple("OK")
+    }
+
+    /// An error reply.
+    pub fn err(s: &str) -> Resp {
+        Resp::Error(s.to_string())
+    }
+
+    /// The bytes of a bulk, simple or verbatim string.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Resp::Bulk(b) | Resp::Verbatim(_, b) => b,
+            Resp::Simple(s) | Resp::Double(s) => s.as_bytes(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    /// The text of a bulk, simple or verbatim string.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.bytes()).into_owned()
+    }
+
+    /// The integer of `:n`.
+    pub fn int(&self) -> i64 {
+        match self {
+            Resp::Int(n) => *n,
+            other => panic!("not an integer: {other:?}"),
+        }
+    }
+
+    /// The items of an array or set.
+    pub fn items(&self) -> &[Resp] {
+        match self {
+            Resp::Array(v) | Resp::Set(v) => v,
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+
+    /// Map pairs: from a `%` map, or from a flat RESP2 array.
+    pub fn pairs(&self) -> Vec<(Resp, Resp)> {
+        match self {
+            Resp::Map(p) => p.clone(),
+            Resp::Array(v) => {
+                assert!(v.len() % 2 == 0, "odd flat map: {v:?}");
+                v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect()
+            }
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    /// The value under text key `key` in a map (either shape).
+    pub fn get(&self, key: &str) -> Option<Resp> {
+        self.pairs()
+            .into_iter()
+            .find(|(k, _)| k.bytes() == key.as_bytes())
+            .map(|(_, v)| v)
+    }
+}
+
+fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    buf[from..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
+}
+
+/// Parses one whole RESP reply at the start of `buf`; returns it and the
+/// bytes it used, or `None` if more bytes are needed.
+pub fn parse_resp(buf: &[u8]) -> Option<(Resp, usize)> {
+    parse_at(buf, 0)
+}
+
+fn parse_at(buf: &[u8], at: usize) -> Option<(Resp, usize)> {
+    let kind = *buf.get(at)?;
+    let end = line_end(buf, at + 1)?;
+    let head = String::from_utf8_lossy(&buf[at + 1..end]).into_owned();
+    let after = end + 2;
+    let number = || -> i64 {
+        head.parse()
+            .unwrap_or_else(|_| panic!("bad RESP header {:?}", head))
+    };
+    let items = |n: i64, mut pos: usize| -> Option<(Vec<Resp>, usize)> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let (item, next) = parse_at(buf, pos)?;
+            out.push(item);
+            pos = next;
+        }
+        Some((out, pos))
+    };
+    Some(match kind {
+        b'+' => (Resp::Simple(head), after),
+        b'-' => (Resp::Error(head), after),
+        b':' => (Resp::Int(number()), after),
+        b',' => (Resp::Double(head), after),
+        b'_' => (Resp::Null, after),
+        b'#' => (Resp::Bool(head == "t"), after),
+        b'$' | b'=' => {
+            let n = number();
+            if n < 0 {
+                return Some((Resp::NilBulk, after));
+            }
+            let stop = after + n as usize;
+            if buf.len() < stop + 2 {
+                return None;
+            }
+            assert_eq!(&buf[stop..stop + 2], b"\r\n", "bulk not followed by CRLF");
+            let body = buf[after..stop].to_vec();
+            let value = if kind == b'$' {
+                Resp::Bulk(body)
+            } else {
+                let fmt = String::from_utf8_lossy(&body[..3]).into_owned();
+                assert_eq!(body[3], b':', "verbatim format separator");
+                Resp::Verbatim(fmt, body[4..].to_vec())
+            };
+            (value, stop + 2)
+        }
+        b'*' | b'~' => {
+            let n = number();
+            if n < 0 {
+                return Some((Resp::NilArray, after));
+            }
+            let (v, pos) = items(n, after)?;
+            (
+                if kind == b'*' {
+                    Resp::Array(v)
+                } else {
+                    Resp::Set(v)
+                },
+                pos,
+            )
+        }
+        b'%' => {
+            let (v, pos) = items(number() * 2, after)?;
+            let pairs = v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
+            (Resp::Map(pairs), pos)
+        }
+        other => panic!("unknown RESP type byte {:?}", other as char),
+    })
+}
+
+/// Shows bytes the way redis-cli (and gocache's line protocol) does: double
+/// quotes, named escapes, `\xHH` for the rest. Written independently of the
+/// server's encoder so the tests check it.
+pub fn cli_repr(bytes: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            32..=126 => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}

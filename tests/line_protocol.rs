@@ -1,0 +1,783 @@
+//! The human line protocol (issue 2), over real TCP against the real binary:
+//! the seed session byte for byte, every core command with its error cases,
+//! quoting, pipelining, concurrency, limits, and start-up behaviour.
+
+mod common;
+
+use common::{Client, DEADLINE, Server, binary, cli_repr, wait_for};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const NOT_INTEGER: &str = "(error) ERR value is not an integer or out of range\n";
+const SYNTAX: &str = "(error) ERR syntax error\n";
+
+fn invalid_expire(cmd: &str) -> String {
+    format!("(error) ERR invalid expire time in '{cmd}' command\n")
+}
+
+fn arity(cmd: &str) -> String {
+    format!("(error) ERR wrong number of arguments for '{cmd}' command\n")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Reads `(integer) N` and returns N.
+fn integer(c: &mut Client, request: &str) -> i64 {
+    c.send(format!("{request}\n"));
+    let line = c.read_line();
+    line.strip_prefix("(integer) ")
+        .and_then(|n| n.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("{request}: expected an integer, got {line:?}"))
+}
+
+/// The quoted strings of a numbered-lines array reply, sorted.
+fn sorted_items(reply: &str) -> Vec<String> {
+    if reply == "(empty array)\n" {
+        return Vec::new();
+    }
+    let mut items: Vec<String> = reply
+        .lines()
+        .map(|l| {
+            let (_, item) = l
+                .split_once(") ")
+                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            item.to_string()
+        })
+        .collect();
+    items.sort();
+    items
+}
+
+#[test]
+fn the_seed_nc_session_works_byte_for_byte() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("SET name \"vimla\"\n", "OK\n");
+    c.roundtrip("GET name\n", "\"vimla\"\n");
+    c.roundtrip("SET session_token \"abc123\" 60\n", "OK\n");
+    c.roundtrip("DELETE name\n", "OK\n");
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn ping_echo_and_quit() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("PING\n", "PONG\n");
+    c.roundtrip("PING hello\n", "\"hello\"\n");
+    c.roundtrip("PING a b\n", arity("ping"));
+    c.roundtrip("ECHO \"a b\"\n", "\"a b\"\n");
+    c.roundtrip("ECHO\n", arity("echo"));
+    c.roundtrip("QUIT\n", "OK\n");
+    c.expect_eof();
+}
+
+#[test]
+fn command_names_are_case_insensitive_and_crlf_is_accepted() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("set k v\r\n", "OK\n");
+    c.roundtrip("GeT k\r\n", "\"v\"\n");
+    c.roundtrip("pInG\n", "PONG\n");
+    c.roundtrip("gEt\n", arity("get"));
+}
+
+#[test]
+fn blank_lines_are_ignored() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("\n\r\n   \n\t\nPING\n", "PONG\n");
+    c.send("\n\n");
+    c.expect_silence(Duration::from_millis(150));
+}
+
+#[test]
+fn unknown_commands_and_wrong_arity_use_redis_7_texts() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip(
+        "foo\n",
+        "(error) ERR unknown command 'foo', with args beginning with: \n",
+    );
+    c.roundtrip(
+        "FOO a \"b c\"\n",
+        "(error) ERR unknown command 'FOO', with args beginning with: 'a' 'b c' \n",
+    );
+    c.roundtrip("GET\n", arity("get"));
+    c.roundtrip("GET a b\n", arity("get"));
+    c.roundtrip("SET a\n", arity("set"));
+    c.roundtrip("DEL\n", arity("del"));
+    c.roundtrip("DELETE\n", arity("delete"));
+    c.roundtrip("MSET a\n", arity("mset"));
+    c.roundtrip("MSET a 1 b\n", arity("mset"));
+    c.roundtrip("EXPIRE a\n", arity("expire"));
+    c.roundtrip("DBSIZE x\n", arity("dbsize"));
+    // Still usable afterwards.
+    c.roundtrip("PING\n", "PONG\n");
+}
+
+#[test]
+fn set_get_and_the_bare_ttl_form() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("GET missing\n", "(nil)\n");
+    c.roundtrip("SET k \"a b\"\n", "OK\n");
+    c.roundtrip("GET k\n", "\"a b\"\n");
+    c.roundtrip("TTL k\n", "(integer) -1\n");
+    c.roundtrip("SET k v 60\n", "OK\n");
+    let ttl = integer(&mut c, "TTL k");
+    assert!((58..=60).contains(&ttl), "ttl {ttl}");
+    // A plain SET clears the deadline, as in Redis.
+    c.roundtrip("SET k v\n", "OK\n");
+    c.roundtrip("TTL k\n", "(integer) -1\n");
+    // The bare TTL may follow NX/XX, but must be last.
+    c.roundtrip("SET k w XX 100\n", "OK\n");
+    assert!((98..=100).contains(&integer(&mut c, "TTL k")));
+    c.roundtrip("SET k w 100 XX\n", SYNTAX);
+    c.roundtrip("SET k v 0\n", invalid_expire("set"));
+    c.roundtrip("SET k v -5\n", invalid_expire("set"));
+    c.roundtrip("SET k v 1.5\n", NOT_INTEGER);
+    c.roundtrip("SET k v sixty\n", SYNTAX);
+    c.roundtrip("GET k\n", "\"w\"\n");
+}
+
+#[test]
+fn set_takes_every_redis_option() {
+    let server = Server::start();
+    let mut c = server.client();
+    // EX / PX
+    c.roundtrip("SET k v EX 100\n", "OK\n");
+    assert!((98..=100).contains(&integer(&mut c, "TTL k")));
+    c.roundtrip("SET k v PX 100000\n", "OK\n");
+    let pttl = integer(&mut c, "PTTL k");
+    assert!((90_000..=100_000).contains(&pttl), "pttl {pttl}");
+    // EXAT / PXAT, in the future and in the past.
+    let at = now_ms() / 1000 + 1000;
+    c.roundtrip(format!("SET k v EXAT {at}\n"), "OK\n");
+    c.roundtrip("EXPIRETIME k\n", format!("(integer) {at}\n"));
+    let pat = now_ms() + 500_000;
+    c.roundtrip(format!("SET k v PXAT {pat}\n"), "OK\n");
+    c.roundtrip("PEXPIRETIME k\n", format!("(integer) {pat}\n"));
+    c.roundtrip("SET k v EXAT 1\n", "OK\n");
+    c.roundtrip("GET k\n", "(nil)\n");
+    // KEEPTTL keeps the deadline; a plain SET would clear it.
+    c.roundtrip("SET k v EX 100\n", "OK\n");
+    c.roundtrip("SET k w KEEPTTL\n", "OK\n");
+    assert!((98..=100).contains(&integer(&mut c, "TTL k")));
+    c.roundtrip("GET k\n", "\"w\"\n");
+    // NX / XX
+    c.roundtrip("SET k x NX\n", "(nil)\n");
+    c.roundtrip("SET fresh x XX\n", "(nil)\n");
+    c.roundtrip("GET fresh\n", "(nil)\n");
+    c.roundtrip("SET fresh x NX\n", "OK\n");
+    c.roundtrip("SET fresh y XX\n", "OK\n");
+    c.roundtrip("GET fresh\n", "\"y\"\n");
+    // GET returns the old value whether or not the set applied.
+    c.roundtrip("SET fresh z GET\n", "\"y\"\n");
+    c.roundtrip("SET none z GET\n", "(nil)\n");
+    c.roundtrip("SET fresh q NX GET\n", "\"z\"\n");
+    c.roundtrip("GET fresh\n", "\"z\"\n");
+    c.roundtrip("SET other q XX GET\n", "(nil)\n");
+    c.roundtrip("GET other\n", "(nil)\n");
+    // Options are case-insensitive.
+    c.roundtrip("SET k v ex 100 nx\n", "(nil)\n");
+    c.roundtrip("SET k2 v px 100000 nx get\n", "(nil)\n");
+    c.roundtrip("GET k2\n", "\"v\"\n");
+}
+
+#[test]
+fn set_option_errors_match_redis() {
+    let server = Server::start();
+    let mut c = server.client();
+    let e = invalid_expire("set");
+    for (request, reply) in [
+        ("SET k v EX 0", e.as_str()),
+        ("SET k v EX -1", &e),
+        ("SET k v PX 0", &e),
+        ("SET k v EXAT 0", &e),
+        ("SET k v PXAT -5", &e),
+        ("SET k v EX 9223372036854775807", &e),
+        ("SET k v EX abc", NOT_INTEGER),
+        ("SET k v PX 1.5", NOT_INTEGER),
+        ("SET k v EX 99999999999999999999", NOT_INTEGER),
+        ("SET k v NX XX", SYNTAX),
+        ("SET k v EX 10 PX 10", SYNTAX),
+        ("SET k v KEEPTTL EX 1", SYNTAX),
+        ("SET k v EX 1 KEEPTTL", SYNTAX),
+        ("SET k v EX", SYNTAX),
+        ("SET k v bogus", SYNTAX),
+        ("SET k v 60 60", SYNTAX),
+    ] {
+        c.roundtrip(format!("{request}\n"), reply);
+    }
+    c.roundtrip("EXISTS k\n", "(integer) 0\n");
+}
+
+#[test]
+fn a_key_set_with_a_short_ttl_disappears() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("SET k v PX 50\n", "OK\n");
+    wait_for("k to expire", || c.line("GET k") == "(nil)\n");
+    c.roundtrip("EXISTS k\n", "(integer) 0\n");
+    c.roundtrip("TTL k\n", "(integer) -2\n");
+}
+
+#[test]
+fn delete_and_del_exists_and_type() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("MSET a 1 b 2 c 3\n", "OK\n");
+    c.roundtrip("DELETE a\n", "OK\n");
+    c.roundtrip("DELETE a\n", "(nil)\n");
+    c.roundtrip("EXISTS a b c b nope\n", "(integer) 3\n");
+    c.roundtrip("DEL b c nope\n", "(integer) 2\n");
+    c.roundtrip("DEL b\n", "(integer) 0\n");
+    c.roundtrip("SET s x\n", "OK\n");
+    c.roundtrip("TYPE s\n", "string\n");
+    c.roundtrip("TYPE nope\n", "none\n");
+}
+
+#[test]
+fn expire_family_ttl_pttl_and_persist() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("TTL k\n", "(integer) -2\n");
+    c.roundtrip("PTTL k\n", "(integer) -2\n");
+    c.roundtrip("EXPIRE k 10\n", "(integer) 0\n");
+    c.roundtrip("SET k v\n", "OK\n");
+    c.roundtrip("TTL k\n", "(integer) -1\n");
+    c.roundtrip("PTTL k\n", "(integer) -1\n");
+    c.roundtrip("PERSIST k\n", "(integer) 0\n");
+    c.roundtrip("EXPIRE k 100\n", "(integer) 1\n");
+    assert!((98..=100).contains(&integer(&mut c, "TTL k")));
+    c.roundtrip("PEXPIRE k 200000\n", "(integer) 1\n");
+    assert!((190_000..=200_000).contains(&integer(&mut c, "PTTL k")));
+    let at = now_ms() / 1000 + 3000;
+    c.roundtrip(format!("EXPIREAT k {at}\n"), "(integer) 1\n");
+    c.roundtrip("EXPIRETIME k\n", format!("(integer) {at}\n"));
+    let pat = now_ms() + 4_000_000;
+    c.roundtrip(format!("PEXPIREAT k {pat}\n"), "(integer) 1\n");
+    c.roundtrip("PEXPIRETIME k\n", format!("(integer) {pat}\n"));
+    // NX / XX / GT / LT conditions.
+    c.roundtrip("EXPIRE k 100 NX\n", "(integer) 0\n");
+    c.roundtrip("EXPIRE k 100 XX\n", "(integer) 1\n");
+    c.roundtrip("EXPIRE k 50 GT\n", "(integer) 0\n");
+    c.roundtrip("EXPIRE k 50 LT\n", "(integer) 1\n");
+    c.roundtrip(
+        "EXPIRE k 50 NX XX\n",
+        "(error) ERR NX and XX, GT or LT options at the same time are not compatible\n",
+    );
+    c.roundtrip(
+        "EXPIRE k 50 GT LT\n",
+        "(error) ERR GT and LT options at the same time are not compatible\n",
+    );
+    c.roundtrip(
+        "EXPIRE k 50 bogus\n",
+        "(error) ERR Unsupported option bogus\n",
+    );
+    c.roundtrip("EXPIRE k abc\n", NOT_INTEGER);
+    c.roundtrip("PERSIST k\n", "(integer) 1\n");
+    c.roundtrip("TTL k\n", "(integer) -1\n");
+    // A deadline in the past deletes the key at once.
+    c.roundtrip("EXPIRE k -1\n", "(integer) 1\n");
+    c.roundtrip("EXISTS k\n", "(integer) 0\n");
+    c.roundtrip("SET k v\n", "OK\n");
+    c.roundtrip("PEXPIREAT k 1\n", "(integer) 1\n");
+    c.roundtrip("GET k\n", "(nil)\n");
+}
+
+#[test]
+fn counters_are_64_bit_signed_with_redis_errors() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("INCR n\n", "(integer) 1\n");
+    c.roundtrip("INCRBY n 10\n", "(integer) 11\n");
+    c.roundtrip("DECR n\n", "(integer) 10\n");
+    c.roundtrip("DECRBY n 20\n", "(integer) -10\n");
+    c.roundtrip("INCRBY n -5\n", "(integer) -15\n");
+    c.roundtrip("GET n\n", "\"-15\"\n");
+    c.roundtrip("SET s abc\n", "OK\n");
+    c.roundtrip("INCR s\n", NOT_INTEGER);
+    c.roundtrip("SET s \" 1\"\n", "OK\n");
+    c.roundtrip("INCR s\n", NOT_INTEGER);
+    c.roundtrip("INCRBY n abc\n", NOT_INTEGER);
+    c.roundtrip("INCRBY n 9223372036854775808\n", NOT_INTEGER);
+    c.roundtrip("SET max 9223372036854775807\n", "OK\n");
+    c.roundtrip(
+        "INCR max\n",
+        "(error) ERR increment or decrement would overflow\n",
+    );
+    c.roundtrip("SET min -9223372036854775808\n", "OK\n");
+    c.roundtrip(
+        "DECR min\n",
+        "(error) ERR increment or decrement would overflow\n",
+    );
+    c.roundtrip(
+        "DECRBY n -9223372036854775808\n",
+        "(error) ERR decrement would overflow\n",
+    );
+    c.roundtrip("GET max\n", "\"9223372036854775807\"\n");
+    // A counter keeps its deadline.
+    c.roundtrip("SET t 1 EX 100\n", "OK\n");
+    c.roundtrip("INCR t\n", "(integer) 2\n");
+    assert!((98..=100).contains(&integer(&mut c, "TTL t")));
+}
+
+#[test]
+fn append_strlen_getdel_mget_mset_setnx() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("APPEND a hello\n", "(integer) 5\n");
+    c.roundtrip("APPEND a \" world\"\n", "(integer) 11\n");
+    c.roundtrip("STRLEN a\n", "(integer) 11\n");
+    c.roundtrip("STRLEN nope\n", "(integer) 0\n");
+    c.roundtrip("GETDEL a\n", "\"hello world\"\n");
+    c.roundtrip("GETDEL a\n", "(nil)\n");
+    c.roundtrip("MSET x 1 y 2\n", "OK\n");
+    c.roundtrip("MGET x nope y\n", "1) \"1\"\n2) (nil)\n3) \"2\"\n");
+    c.roundtrip("SETNX x 9\n", "(integer) 0\n");
+    c.roundtrip("SETNX z 9\n", "(integer) 1\n");
+    c.roundtrip("MGET x z\n", "1) \"1\"\n2) \"9\"\n");
+}
+
+#[test]
+fn keys_globs_dbsize_and_flushes() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("KEYS *\n", "(empty array)\n");
+    c.roundtrip("DBSIZE\n", "(integer) 0\n");
+    c.roundtrip(
+        "MSET hello 1 hallo 1 hxllo 1 hllo 1 heeeello 1 h*llo 1 other 1\n",
+        "OK\n",
+    );
+    c.roundtrip("DBSIZE\n", "(integer) 7\n");
+    let keys = |c: &mut Client, pattern: &str| sorted_items(&c.line(&format!("KEYS {pattern}")));
+    let q = |v: &[&str]| {
+        let mut v: Vec<String> = v.iter().map(|s| format!("\"{s}\"")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(keys(&mut c, "*").len(), 7);
+    assert_eq!(
+        keys(&mut c, "h?llo"),
+        q(&["hello", "hallo", "hxllo", "h*llo"])
+    );
+    assert_eq!(
+        keys(&mut c, "h*llo"),
+        q(&["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo"])
+    );
+    assert_eq!(keys(&mut c, "h[ae]llo"), q(&["hello", "hallo"]));
+    assert_eq!(keys(&mut c, "h[^e]llo"), q(&["hallo", "hxllo", "h*llo"]));
+    assert_eq!(keys(&mut c, "h[a-e]llo"), q(&["hello", "hallo"]));
+    assert_eq!(keys(&mut c, "h\\*llo"), q(&["h*llo"]));
+    assert_eq!(keys(&mut c, "o*"), q(&["other"]));
+    c.roundtrip("KEYS zz*\n", "(empty array)\n");
+    c.roundtrip("FLUSHDB\n", "OK\n");
+    c.roundtrip("DBSIZE\n", "(integer) 0\n");
+    c.roundtrip("SET a 1\n", "OK\n");
+    c.roundtrip("FLUSHALL\n", "OK\n");
+    c.roundtrip("KEYS *\n", "(empty array)\n");
+    c.roundtrip("FLUSHALL bogus\n", SYNTAX);
+}
+
+#[test]
+fn dbsize_never_counts_expired_keys() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("SET a 1\n", "OK\n");
+    c.roundtrip("SET b 1 PX 1\n", "OK\n");
+    wait_for("b to expire", || c.line("DBSIZE") == "(integer) 1\n");
+    c.roundtrip("KEYS *\n", "1) \"a\"\n");
+}
+
+#[test]
+fn quoting_and_every_escape() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("SET k \"a b\"\n", "OK\n");
+    c.roundtrip("GET k\n", "\"a b\"\n");
+    c.roundtrip(
+        "SET k \"q\\\" bs\\\\ n\\n r\\r t\\t a\\a b\\b x\\x41\\xff\"\n",
+        "OK\n",
+    );
+    c.roundtrip("STRLEN k\n", "(integer) 25\n");
+    c.roundtrip(
+        "GET k\n",
+        "\"q\\\" bs\\\\ n\\n r\\r t\\t a\\a b\\b xA\\xff\"\n",
+    );
+    // Single quotes are literal but for \'.
+    c.roundtrip("SET k 'it\\'s \\n \"x\"'\n", "OK\n");
+    c.roundtrip("GET k\n", "\"it's \\\\n \\\"x\\\"\"\n");
+    // Tabs separate arguments; empty strings are arguments.
+    c.roundtrip("SET\tk\t\"\"\n", "OK\n");
+    c.roundtrip("GET k\n", "\"\"\n");
+    c.roundtrip("STRLEN k\n", "(integer) 0\n");
+}
+
+#[test]
+fn unbalanced_quotes_answer_an_error_and_keep_the_connection() {
+    let server = Server::start();
+    let mut c = server.client();
+    let error = "(error) ERR Protocol error: unbalanced quotes in request\n";
+    c.roundtrip("SET k \"abc\n", error);
+    c.roundtrip("SET k 'abc\n", error);
+    c.roundtrip("SET k \"a\"b\n", error);
+    c.roundtrip("PING\n", "PONG\n");
+    c.roundtrip("GET k\n", "(nil)\n");
+}
+
+#[test]
+fn all_256_byte_values_round_trip_through_set_and_get() {
+    let server = Server::start();
+    let mut c = server.client();
+    let all: Vec<u8> = (0..=255u8).collect();
+    let escaped: String = all.iter().map(|b| format!("\\x{b:02x}")).collect();
+    c.roundtrip(format!("SET bin \"{escaped}\"\n"), "OK\n");
+    c.roundtrip("STRLEN bin\n", "(integer) 256\n");
+    let shown = cli_repr(&all);
+    c.roundtrip("GET bin\n", format!("{shown}\n"));
+    // The reply pasted back into a SET stores the same bytes.
+    c.roundtrip(format!("SET copy {shown}\n"), "OK\n");
+    c.roundtrip("GET copy\n", format!("{shown}\n"));
+    // And RESP sees the raw bytes.
+    let reply = c.call(&["GET", "copy"]);
+    assert_eq!(reply.bytes(), &all[..]);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_in_one_batch() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.roundtrip(
+        "SET a 1\nGET a\nINCR a\nGET a\nDEL a\nGET a\n",
+        "OK\n\"1\"\n(integer) 2\n\"2\"\n(integer) 1\n(nil)\n",
+    );
+    // A large batch in one write: the replies come back together, in order.
+    let n = 500;
+    let mut batch = String::new();
+    let mut expected = String::new();
+    for i in 0..n {
+        batch.push_str(&format!("SET k{i} {i}\nGET k{i}\n"));
+        expected.push_str(&format!("OK\n\"{i}\"\n"));
+    }
+    assert!(batch.len() < 16 * 1024, "fits one read");
+    c.send(&batch);
+    // One deadline for the whole batch; and the first read already holds
+    // every reply, so the server did not write once per reply.
+    let mut buf = vec![0u8; 1 << 20];
+    c.stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let first = std::io::Read::read(&mut c.stream, &mut buf).unwrap();
+    assert_eq!(
+        first,
+        expected.len(),
+        "replies of one batch should arrive in one write"
+    );
+    assert_eq!(String::from_utf8_lossy(&buf[..first]), expected);
+}
+
+#[test]
+fn fifty_clients_each_incrementing_a_thousand_times_reach_exactly_50000() {
+    let server = Server::start();
+    let addr = server.addr;
+    let workers: Vec<_> = (0..50)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                // Ten requests per write: still 1,000 separate commands each.
+                for _ in 0..100 {
+                    c.send("INCR c\n".repeat(10));
+                    for _ in 0..10 {
+                        let line = c.read_line();
+                        assert!(line.starts_with("(integer) "), "{line:?}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let mut c = server.client();
+    c.roundtrip("GET c\n", "\"50000\"\n");
+}
+
+#[test]
+fn a_reader_never_sees_half_an_mset() {
+    let server = Server::start();
+    let mut setup = server.client();
+    setup.roundtrip("MSET a 0 b 0\n", "OK\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = server.addr;
+    let writer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let start = Instant::now();
+            let mut i = 1u64;
+            while !stop.load(Ordering::Relaxed) && i <= 20_000 && start.elapsed() < DEADLINE {
+                c.roundtrip(format!("MSET a {i} b {i}\n"), "OK\n");
+                i += 1;
+            }
+        })
+    };
+    let mut reader = server.client();
+    let start = Instant::now();
+    let mut reads = 0;
+    while reads < 5_000 && start.elapsed() < Duration::from_secs(10) {
+        let reply = reader.call(&["MGET", "a", "b"]);
+        let items = reply.items();
+        assert_eq!(items[0], items[1], "saw half an MSET: {reply:?}");
+        reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+    assert!(reads > 100, "only {reads} reads");
+}
+
+#[test]
+fn a_client_over_max_clients_is_refused_at_once_and_others_keep_working() {
+    let server = Server::start_with(&["--max-clients", "2"]);
+    let mut a = server.client();
+    let mut b = server.client();
+    // Round trips make sure both are admitted before the third connects.
+    a.roundtrip("PING\n", "PONG\n");
+    b.roundtrip("PING\n", "PONG\n");
+    let mut refused = server.client();
+    // Nothing sent: the error comes as soon as the connection is accepted.
+    refused.expect("(error) ERR max number of clients reached\n");
+    refused.expect_eof();
+    a.roundtrip("SET k 1\n", "OK\n");
+    b.roundtrip("GET k\n", "\"1\"\n");
+    // When one leaves, a new client gets its slot.
+    drop(a);
+    wait_for("a freed slot", || {
+        let mut c = server.client();
+        c.send("PING\n");
+        c.read_line() == "PONG\n"
+    });
+    b.roundtrip("PING\n", "PONG\n");
+    assert!(server.stderr_text().contains("max number of clients"));
+}
+
+#[test]
+fn an_overlong_line_is_refused_and_the_connection_closed() {
+    let server = Server::start_with(&["--max-line-bytes", "64"]);
+    let error = "(error) ERR Protocol error: too big inline request\n";
+    // A whole line over the limit.
+    let mut c = server.client();
+    c.roundtrip(format!("SET k {}\n", "x".repeat(100)), error);
+    c.expect_eof();
+    // A line with no end yet, already over the limit.
+    let mut c = server.client();
+    c.roundtrip(format!("SET k {}", "x".repeat(100)), error);
+    c.expect_eof();
+    // Just under the limit still works, and others are unaffected.
+    let mut c = server.client();
+    let value = "y".repeat(64 - "SET k ".len());
+    c.roundtrip(format!("SET k {value}\n"), "OK\n");
+    c.roundtrip("GET k\n", format!("\"{value}\"\n"));
+}
+
+#[test]
+fn a_client_that_vanishes_mid_line_harms_nobody() {
+    let server = Server::start();
+    let mut watcher = server.client();
+    for partial in [
+        "SET half valu",
+        "SET \"unterminated",
+        "*3\r\n$3\r\nSET\r\n$4\r\nhalf",
+    ] {
+        let mut c = server.client();
+        c.send(partial);
+        drop(c);
+    }
+    watcher.roundtrip("PING\n", "PONG\n");
+    watcher.roundtrip("GET half\n", "(nil)\n");
+    watcher.roundtrip("DBSIZE\n", "(integer) 0\n");
+    let mut fresh = server.client();
+    fresh.roundtrip("SET x 1\n", "OK\n");
+}
+
+#[test]
+fn stdout_carries_only_the_listening_line() {
+    let mut server = Server::start();
+    let mut c = server.client();
+    c.roundtrip("SET a 1\n", "OK\n");
+    c.roundtrip(
+        "bogus\n",
+        "(error) ERR unknown command 'bogus', with args beginning with: \n",
+    );
+    c.send("SET k \"x\n");
+    c.read_line();
+    drop(c);
+    let mut over = Server::start_with(&["--max-clients", "1"]);
+    let mut first = over.client();
+    first.roundtrip("PING\n", "PONG\n");
+    let mut refused = over.client();
+    refused.read_line();
+    assert!(over.kill_and_collect_stdout().is_empty());
+    assert!(server.kill_and_collect_stdout().is_empty());
+    assert!(server.stderr_text().contains("notice"), "logs go to stderr");
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run gocache")
+}
+
+#[test]
+fn an_unknown_flag_or_bad_value_exits_2_naming_it_with_usage() {
+    for (args, named) in [
+        (&["--bogus"][..], "--bogus"),
+        (&["--port", "abc"], "--port"),
+        (&["--port", "70000"], "--port"),
+        (&["--port"], "--port"),
+        (&["--max-clients", "0"], "--max-clients"),
+        (&["--max-line-bytes", "x"], "--max-line-bytes"),
+        (&["--loglevel", "loud"], "--loglevel"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(stderr.contains("Usage: gocache"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_port_in_use_exits_1_with_a_clear_message() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["--port", &port, "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&port), "{stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--port",
+        "--bind",
+        "--max-clients",
+        "--max-line-bytes",
+        "--loglevel",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("gocache {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn log_lines_have_a_timestamp_and_a_level_and_loglevel_filters() {
+    let server = Server::start_with(&["--loglevel", "verbose"]);
+    let mut c = server.client();
+    c.roundtrip("PING\n", "PONG\n");
+    drop(c);
+    wait_for("a verbose line", || {
+        server.stderr_text().contains("[verbose]")
+    });
+    let quiet = Server::start_with(&["--loglevel", "warning"]);
+    let mut c = quiet.client();
+    c.roundtrip("PING\n", "PONG\n");
+    assert!(!quiet.stderr_text().contains("[notice]"));
+    for line in server.stderr_text().lines() {
+        assert!(
+            line.contains("[notice]") || line.contains("[verbose]") || line.contains("[warning]"),
+            "{line}"
+        );
+        assert!(
+            line.as_bytes()[0].is_ascii_digit(),
+            "timestamp first: {line}"
+        );
+    }
+}
+
+#[test]
+fn bind_takes_an_address() {
+    let server = Server::start_with(&["--bind", "127.0.0.1"]);
+    assert_eq!(server.addr.ip().to_string(), "127.0.0.1");
+    server.client().roundtrip("PING\n", "PONG\n");
+}
+
+#[test]
+fn garbage_input_never_takes_the_server_down() {
+    let mut server = Server::start();
+    // A fixed-seed generator: the same bytes every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces: &[&[u8]] = &[
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\n",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x",
+        b" ",
+        b"\t",
+        b"-1",
+        b"0",
+        b"9223372036854775808",
+        b"SET",
+        b"GET",
+        b"INCR",
+        b"MULTI",
+        b"EXEC",
+        b"HELLO",
+        b"3",
+        b"SCAN",
+        b"KEYS",
+        b"[",
+        b"*?",
+        b"GETRANGE",
+        b"SETRANGE",
+        b"EX",
+        b"PXAT",
+        b"\0",
+        b"\xff",
+    ];
+    for _ in 0..100 {
+        let mut garbage = Vec::new();
+        for _ in 0..(next() % 200) {
+            garbage.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let mut c = server.client();
+        // The server may close on a protocol error before reading it all.
+        let _ = std::io::Write::write_all(&mut c.stream, &garbage);
+    }
+    let mut c = server.client();
+    c.roundtrip("PING\n", "PONG\n");
+    assert!(server.is_running());
+    assert!(!server.stderr_text().contains("panicked"));
+}

@@ -1,0 +1,1066 @@
+//! RESP2 and RESP3 on the same port (issue 5), spoken raw over TCP against
+//! the real binary: every reply type, protocol errors and the close after
+//! them, slow requests, AUTH, transactions, SCAN's guarantee, and the
+//! introspection commands clients and tools rely on.
+
+mod common;
+
+use common::{Client, DEADLINE, Resp, Server, encode, wait_for};
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Sends `args` and asserts the raw reply bytes.
+fn exchange(c: &mut Client, args: &[&str], expected: &[u8]) {
+    c.send(encode(args));
+    c.expect(expected);
+}
+
+/// Switches `c` to RESP3 and returns the HELLO reply.
+fn hello3(c: &mut Client) -> Resp {
+    let reply = c.call(&["HELLO", "3"]);
+    assert!(matches!(reply, Resp::Map(_)), "{reply:?}");
+    reply
+}
+
+/// `INFO` text as `field -> value`.
+fn info_fields(c: &mut Client, section: &str) -> Vec<(String, String)> {
+    let text = c.call(&["INFO", section]).text();
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            (k.to_string(), v.trim_end_matches('\r').to_string())
+        })
+        .collect()
+}
+
+fn info_field(c: &mut Client, section: &str, field: &str) -> String {
+    info_fields(c, section)
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+}
+
+fn info_number(c: &mut Client, section: &str, field: &str) -> u64 {
+    info_field(c, section, field)
+        .parse()
+        .unwrap_or_else(|_| panic!("{field} is not a number"))
+}
+
+#[test]
+fn resp2_reply_types_are_byte_exact() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["PING"], b"+PONG\r\n");
+    exchange(&mut c, &["SET", "k", "vimla"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "k"], b"$5\r\nvimla\r\n");
+    exchange(&mut c, &["GET", "missing"], b"$-1\r\n");
+    exchange(&mut c, &["INCR", "n"], b":1\r\n");
+    exchange(&mut c, &["DEL", "nope"], b":0\r\n");
+    exchange(
+        &mut c,
+        &["MGET", "k", "missing"],
+        b"*2\r\n$5\r\nvimla\r\n$-1\r\n",
+    );
+    exchange(&mut c, &["KEYS", "zz*"], b"*0\r\n");
+    exchange(&mut c, &["TYPE", "k"], b"+string\r\n");
+    exchange(
+        &mut c,
+        &["GET"],
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    exchange(
+        &mut c,
+        &["NOSUCH", "a", "b"],
+        b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n",
+    );
+    exchange(
+        &mut c,
+        &["INCR", "k"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    exchange(&mut c, &["INCRBYFLOAT", "f", "10.5"], b"$4\r\n10.5\r\n");
+    exchange(&mut c, &["ECHO", ""], b"$0\r\n\r\n");
+    // The seed's DELETE answers +OK / null in RESP too.
+    exchange(&mut c, &["DELETE", "k"], b"+OK\r\n");
+    exchange(&mut c, &["DELETE", "k"], b"$-1\r\n");
+    // RESP3-only shapes fall back to RESP2 ones.
+    let info = c.call_raw(&["INFO", "server"]);
+    assert!(info.starts_with(b"$"), "INFO is a bulk string in RESP2");
+    exchange(
+        &mut c,
+        &["CONFIG", "GET", "appendonly"],
+        b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
+    );
+}
+
+#[test]
+fn resp3_reply_types_after_hello_3() {
+    let server = Server::start();
+    let mut c = server.client();
+    let id = c.call(&["CLIENT", "ID"]).int();
+    let expected = format!(
+        "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n\
+         $5\r\nproto\r\n:3\r\n$2\r\nid\r\n:{id}\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n\
+         $4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+    );
+    exchange(&mut c, &["HELLO", "3"], expected.as_bytes());
+    exchange(&mut c, &["GET", "missing"], b"_\r\n");
+    exchange(&mut c, &["MGET", "missing"], b"*1\r\n_\r\n");
+    exchange(&mut c, &["SET", "f", "10.5"], b"+OK\r\n");
+    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b",10.6\r\n");
+    exchange(&mut c, &["GET", "f"], b"$4\r\n10.6\r\n");
+    exchange(&mut c, &["INCR", "n"], b":1\r\n");
+    exchange(
+        &mut c,
+        &["CONFIG", "GET", "appendonly"],
+        b"%1\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
+    );
+    // INFO is verbatim text.
+    let info = c.call_raw(&["INFO", "server"]);
+    assert!(
+        info.starts_with(b"="),
+        "{:?}",
+        String::from_utf8_lossy(&info)
+    );
+    match common::parse_resp(&info).unwrap().0 {
+        Resp::Verbatim(fmt, text) => {
+            assert_eq!(fmt, "txt");
+            assert!(text.starts_with(b"# Server\r\n"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // COMMAND INFO flags are sets; an unknown name is null.
+    let info = c.call(&["COMMAND", "INFO", "get", "nosuch"]);
+    let get = info.items()[0].items();
+    assert_eq!(get[0], Resp::bulk("get"));
+    assert!(matches!(get[2], Resp::Set(_)), "{:?}", get[2]);
+    assert_eq!(info.items()[1], Resp::Null);
+    // Errors are the same in both versions.
+    exchange(
+        &mut c,
+        &["GET"],
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    // No supported command has a boolean reply in Redis 7.0, so `#` never
+    // appears; doubles, maps, nulls and verbatim text are covered above.
+}
+
+#[test]
+fn hello_switches_versions_and_refuses_others() {
+    let server = Server::start();
+    let mut c = server.client();
+    // HELLO with no version reports the current one, in RESP2 shape.
+    let reply = c.call(&["HELLO"]);
+    assert!(matches!(reply, Resp::Array(_)));
+    assert_eq!(reply.get("proto"), Some(Resp::Int(2)));
+    let reply = hello3(&mut c);
+    assert_eq!(reply.get("server"), Some(Resp::bulk("redis")));
+    assert_eq!(reply.get("version"), Some(Resp::bulk("7.0.15")));
+    assert_eq!(reply.get("proto"), Some(Resp::Int(3)));
+    assert_eq!(reply.get("mode"), Some(Resp::bulk("standalone")));
+    assert_eq!(reply.get("role"), Some(Resp::bulk("master")));
+    assert_eq!(reply.get("modules"), Some(Resp::Array(vec![])));
+    assert!(matches!(reply.get("id"), Some(Resp::Int(_))));
+    exchange(
+        &mut c,
+        &["HELLO", "4"],
+        b"-NOPROTO unsupported protocol version\r\n",
+    );
+    exchange(
+        &mut c,
+        &["HELLO", "1"],
+        b"-NOPROTO unsupported protocol version\r\n",
+    );
+    exchange(
+        &mut c,
+        &["HELLO", "x"],
+        b"-ERR Protocol version is not an integer or out of range\r\n",
+    );
+    // A refused HELLO leaves the connection on RESP3.
+    exchange(&mut c, &["GET", "missing"], b"_\r\n");
+    // HELLO 2 answers in RESP2 and switches back.
+    let reply = c.call(&["HELLO", "2"]);
+    assert!(matches!(reply, Resp::Array(_)), "{reply:?}");
+    assert_eq!(reply.get("proto"), Some(Resp::Int(2)));
+    exchange(&mut c, &["GET", "missing"], b"$-1\r\n");
+    // SETNAME in HELLO names the client.
+    let reply = c.call(&["HELLO", "3", "SETNAME", "worker-1"]);
+    assert_eq!(reply.get("proto"), Some(Resp::Int(3)));
+    exchange(&mut c, &["CLIENT", "GETNAME"], b"$8\r\nworker-1\r\n");
+    exchange(
+        &mut c,
+        &["HELLO", "3", "bogus"],
+        b"-ERR Syntax error in HELLO option 'bogus'\r\n",
+    );
+}
+
+#[test]
+fn pipelined_resp_requests_are_answered_in_order_in_one_batch() {
+    let server = Server::start();
+    let mut c = server.client();
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let (k, v) = (format!("k{i}"), format!("v{i}"));
+        batch.extend(encode(&["SET", &k, &v]));
+        batch.extend(encode(&["GET", &k]));
+        expected.extend_from_slice(b"+OK\r\n");
+        expected.extend_from_slice(format!("${}\r\n{v}\r\n", v.len()).as_bytes());
+    }
+    assert!(batch.len() < 16 * 1024, "fits one read");
+    c.send(&batch);
+    let mut buf = vec![0u8; 1 << 20];
+    c.stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let first = c.stream.read(&mut buf).unwrap();
+    assert_eq!(first, expected.len(), "one batch, one write");
+    assert_eq!(&buf[..first], &expected[..]);
+}
+
+#[test]
+fn both_dialects_share_one_connection() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.send(b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\nGET a\n");
+    c.expect(b"OK\n$1\r\n1\r\n\"1\"\n");
+}
+
+#[test]
+fn binary_values_with_crlf_and_nul_round_trip() {
+    let server = Server::start();
+    let mut c = server.client();
+    let key: &[u8] = b"k\r\n\0*1\r\n";
+    let value: Vec<u8> = b"a\r\nb\0c\r\n$-1\r\n*0\r\n"
+        .iter()
+        .copied()
+        .chain(0..=255u8)
+        .collect();
+    assert_eq!(c.call(&[b"SET".as_slice(), key, &value]), Resp::ok());
+    assert_eq!(c.call(&[b"GET".as_slice(), key]), Resp::Bulk(value.clone()));
+    assert_eq!(
+        c.call(&[b"STRLEN".as_slice(), key]),
+        Resp::Int(value.len() as i64)
+    );
+    assert_eq!(
+        c.call(&[b"KEYS".as_slice(), b"k*"]),
+        Resp::Array(vec![Resp::bulk(key)])
+    );
+    // The line protocol shows it in escaped form.
+    assert_eq!(
+        c.line("GET \"k\\r\\n\\x00*1\\r\\n\""),
+        format!("{}\n", common::cli_repr(&value))
+    );
+}
+
+#[test]
+fn each_protocol_error_is_answered_then_the_connection_closes() {
+    let server = Server::start_with(&["--proto-max-bulk-len", "1000"]);
+    for (request, error) in [
+        (&b"*x\r\n"[..], "invalid multibulk length"),
+        (b"*-\r\n", "invalid multibulk length"),
+        (b"*99999999999\r\n", "invalid multibulk length"),
+        (b"*1\r\n$x\r\n", "invalid bulk length"),
+        (b"*1\r\n$-1\r\n", "invalid bulk length"),
+        (b"*1\r\n$1001\r\n", "invalid bulk length"),
+        (b"*1\r\nX\r\n", "expected '$', got 'X'"),
+        (b"*2\r\n$3\r\nGET\r\n:1\r\n", "expected '$', got ':'"),
+    ] {
+        let mut c = server.client();
+        c.send(request);
+        c.expect(format!("-ERR Protocol error: {error}\r\n"));
+        c.expect_eof();
+    }
+    // Just under the bulk limit is fine, and the server is unharmed.
+    let mut c = server.client();
+    let big = "x".repeat(1000);
+    exchange(&mut c, &["SET", "big", &big], b"+OK\r\n");
+    assert_eq!(c.call(&["STRLEN", "big"]), Resp::Int(1000));
+}
+
+#[test]
+fn a_bulk_string_arriving_one_byte_at_a_time_blocks_nobody() {
+    let server = Server::start();
+    let mut slow = server.client();
+    let mut other = server.client();
+    let value = "0123456789\r\nabc";
+    let request = encode(&["SET", "slow", value]);
+    for (i, byte) in request.iter().enumerate() {
+        slow.send([*byte]);
+        if i % 4 == 0 && i + 1 < request.len() {
+            // Everyone else is served while the request is half-sent.
+            exchange(&mut other, &["PING"], b"+PONG\r\n");
+            exchange(&mut other, &["GET", "slow"], b"$-1\r\n");
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    slow.expect(b"+OK\r\n");
+    assert_eq!(other.call(&["GET", "slow"]), Resp::bulk(value));
+}
+
+#[test]
+fn auth_with_requirepass() {
+    let server = Server::start_with(&["--requirepass", "sekret"]);
+    let mut c = server.client();
+    let noauth = b"-NOAUTH Authentication required.\r\n";
+    let wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    exchange(&mut c, &["GET", "a"], noauth);
+    exchange(&mut c, &["PING"], noauth);
+    exchange(&mut c, &["SELECT", "0"], noauth);
+    exchange(
+        &mut c,
+        &["HELLO", "3"],
+        b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n",
+    );
+    exchange(&mut c, &["AUTH", "wrong"], wrongpass);
+    exchange(&mut c, &["AUTH", "default", "wrong"], wrongpass);
+    exchange(&mut c, &["AUTH", "someone", "sekret"], wrongpass);
+    exchange(&mut c, &["AUTH", "a", "b", "c"], b"-ERR syntax error\r\n");
+    exchange(
+        &mut c,
+        &["HELLO", "3", "AUTH", "default", "wrong"],
+        wrongpass,
+    );
+    exchange(&mut c, &["GET", "a"], noauth);
+    exchange(&mut c, &["AUTH", "sekret"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "a"], b"$-1\r\n");
+    // RESET forgets the authentication.
+    exchange(&mut c, &["RESET"], b"+RESET\r\n");
+    exchange(&mut c, &["GET", "a"], noauth);
+    exchange(&mut c, &["AUTH", "default", "sekret"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "a", "1"], b"+OK\r\n");
+
+    // HELLO 3 AUTH default pass authenticates and switches at once.
+    let mut h = server.client();
+    let reply = h.call(&["HELLO", "3", "AUTH", "default", "sekret"]);
+    assert_eq!(reply.get("proto"), Some(Resp::Int(3)));
+    exchange(&mut h, &["GET", "a"], b"$1\r\n1\r\n");
+    exchange(&mut h, &["GET", "nope"], b"_\r\n");
+
+    // The line protocol is guarded too; QUIT is allowed before AUTH.
+    let mut l = server.client();
+    l.roundtrip("GET a\n", "(error) NOAUTH Authentication required.\n");
+    l.roundtrip("AUTH sekret\n", "OK\n");
+    l.roundtrip("GET a\n", "\"1\"\n");
+    let mut q = server.client();
+    exchange(&mut q, &["QUIT"], b"+OK\r\n");
+    q.expect_eof();
+}
+
+#[test]
+fn auth_without_a_configured_password() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(
+        &mut c,
+        &["AUTH", "x"],
+        b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",
+    );
+    exchange(&mut c, &["AUTH", "default", "anything"], b"+OK\r\n");
+    let reply = c.call(&["HELLO", "3", "AUTH", "default", "anything"]);
+    assert_eq!(reply.get("proto"), Some(Resp::Int(3)));
+}
+
+#[test]
+fn select_only_knows_database_0() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["SELECT", "0"], b"+OK\r\n");
+    exchange(
+        &mut c,
+        &["SELECT", "1"],
+        b"-ERR DB index is out of range\r\n",
+    );
+    exchange(
+        &mut c,
+        &["SELECT", "x"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+}
+
+#[test]
+fn client_setname_getname_id_list_and_setinfo() {
+    let server = Server::start();
+    let mut c = server.client();
+    let id = c.call(&["CLIENT", "ID"]).int();
+    assert!(id > 0);
+    let mut other = server.client();
+    assert!(other.call(&["CLIENT", "ID"]).int() > id, "ids increase");
+    exchange(&mut c, &["CLIENT", "GETNAME"], b"$-1\r\n");
+    exchange(&mut c, &["CLIENT", "SETNAME", "app"], b"+OK\r\n");
+    exchange(&mut c, &["CLIENT", "GETNAME"], b"$3\r\napp\r\n");
+    exchange(
+        &mut c,
+        &["CLIENT", "SETNAME", "a b"],
+        b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
+    );
+    exchange(
+        &mut c,
+        &["CLIENT", "SETINFO", "lib-name", "redis-py"],
+        b"+OK\r\n",
+    );
+    exchange(&mut c, &["CLIENT", "SETINFO", "LIB-VER", "5.0"], b"+OK\r\n");
+    let list = c.call(&["CLIENT", "LIST"]).text();
+    let mine = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={id} ")))
+        .unwrap_or_else(|| panic!("no line for {id}: {list}"));
+    for field in [
+        "name=app",
+        "lib-name=redis-py",
+        "lib-ver=5.0",
+        "resp=2",
+        "addr=127.0.0.1:",
+    ] {
+        assert!(mine.contains(field), "{field} missing: {mine}");
+    }
+    assert_eq!(list.lines().count(), 2, "{list}");
+    exchange(
+        &mut c,
+        &["CLIENT", "ID", "x"],
+        b"-ERR wrong number of arguments for 'client|id' command\r\n",
+    );
+    exchange(
+        &mut c,
+        &["CLIENT", "BOGUS"],
+        b"-ERR unknown subcommand 'BOGUS'. Try CLIENT HELP.\r\n",
+    );
+    // In RESP3, CLIENT LIST is verbatim text.
+    hello3(&mut c);
+    assert!(matches!(c.call(&["CLIENT", "LIST"]), Resp::Verbatim(..)));
+}
+
+#[test]
+fn reset_returns_the_connection_to_a_fresh_state() {
+    let server = Server::start();
+    let mut c = server.client();
+    hello3(&mut c);
+    exchange(&mut c, &["CLIENT", "SETNAME", "x"], b"+OK\r\n");
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "a", "1"], b"+QUEUED\r\n");
+    exchange(&mut c, &["RESET"], b"+RESET\r\n");
+    exchange(&mut c, &["GET", "a"], b"$-1\r\n");
+    exchange(&mut c, &["CLIENT", "GETNAME"], b"$-1\r\n");
+    exchange(&mut c, &["EXEC"], b"-ERR EXEC without MULTI\r\n");
+}
+
+#[test]
+fn multi_exec_queues_and_runs_with_redis_replies() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["EXEC"], b"-ERR EXEC without MULTI\r\n");
+    exchange(&mut c, &["DISCARD"], b"-ERR DISCARD without MULTI\r\n");
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "a", "1"], b"+QUEUED\r\n");
+    exchange(&mut c, &["INCR", "a"], b"+QUEUED\r\n");
+    exchange(&mut c, &["GET", "a"], b"+QUEUED\r\n");
+    exchange(&mut c, &["GET", "nope"], b"+QUEUED\r\n");
+    exchange(&mut c, &["EXEC"], b"*4\r\n+OK\r\n:2\r\n$1\r\n2\r\n$-1\r\n");
+    // An empty transaction.
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["EXEC"], b"*0\r\n");
+    // A command failing at run time fails alone.
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "s", "x"], b"+QUEUED\r\n");
+    exchange(&mut c, &["INCR", "s"], b"+QUEUED\r\n");
+    exchange(&mut c, &["GET", "s"], b"+QUEUED\r\n");
+    exchange(
+        &mut c,
+        &["EXEC"],
+        b"*3\r\n+OK\r\n-ERR value is not an integer or out of range\r\n$1\r\nx\r\n",
+    );
+    // A queuing error aborts the whole transaction.
+    for bad in [&["NOSUCH"][..], &["GET"]] {
+        exchange(&mut c, &["MULTI"], b"+OK\r\n");
+        exchange(&mut c, &["SET", "a", "changed"], b"+QUEUED\r\n");
+        let reply = c.call(bad);
+        assert!(matches!(reply, Resp::Error(_)), "{reply:?}");
+        exchange(&mut c, &["SET", "b", "changed"], b"+QUEUED\r\n");
+        exchange(
+            &mut c,
+            &["EXEC"],
+            b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+        );
+        exchange(&mut c, &["GET", "a"], b"$1\r\n2\r\n");
+        exchange(&mut c, &["GET", "b"], b"$-1\r\n");
+    }
+    // DISCARD drops the queue.
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "a", "discarded"], b"+QUEUED\r\n");
+    exchange(&mut c, &["DISCARD"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "a"], b"$1\r\n2\r\n");
+    // MULTI cannot nest; the open transaction survives the error.
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(
+        &mut c,
+        &["MULTI"],
+        b"-ERR MULTI calls can not be nested\r\n",
+    );
+    exchange(&mut c, &["SET", "a", "3"], b"+QUEUED\r\n");
+    exchange(&mut c, &["EXEC"], b"*1\r\n+OK\r\n");
+    // Inside EXEC, RESP3 shapes follow the connection's version.
+    hello3(&mut c);
+    exchange(&mut c, &["MULTI"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "nope"], b"+QUEUED\r\n");
+    exchange(&mut c, &["INCRBYFLOAT", "fl", "1.5"], b"+QUEUED\r\n");
+    exchange(&mut c, &["EXEC"], b"*2\r\n_\r\n,1.5\r\n");
+}
+
+#[test]
+fn a_transaction_is_never_seen_half_done() {
+    let server = Server::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = server.addr;
+    let writer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let start = Instant::now();
+            let mut rounds = 0;
+            while !stop.load(Ordering::Relaxed) && rounds < 2_000 && start.elapsed() < DEADLINE {
+                let mut batch = encode(&["MULTI"]);
+                for _ in 0..10 {
+                    batch.extend(encode(&["INCR", "c"]));
+                }
+                batch.extend(encode(&["EXEC"]));
+                c.send(&batch);
+                for _ in 0..11 {
+                    c.read_resp();
+                }
+                let exec = c.read_resp();
+                assert_eq!(exec.items().len(), 10);
+                rounds += 1;
+            }
+        })
+    };
+    let mut reader = server.client();
+    let start = Instant::now();
+    let mut reads = 0;
+    while reads < 3_000 && start.elapsed() < Duration::from_secs(10) {
+        let n: i64 = match reader.call(&["GET", "c"]) {
+            Resp::NilBulk => 0,
+            r => r.text().parse().unwrap(),
+        };
+        assert_eq!(n % 10, 0, "saw a transaction half done: {n}");
+        reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+}
+
+#[test]
+fn scan_returns_every_key_present_throughout_while_others_churn() {
+    let server = Server::start();
+    let mut c = server.client();
+    let stable: HashSet<String> = (0..2_000).map(|i| format!("stable:{i}")).collect();
+    for chunk in stable.iter().collect::<Vec<_>>().chunks(100) {
+        let mut args = vec!["MSET".to_string()];
+        for k in chunk {
+            args.push(k.to_string());
+            args.push("v".into());
+        }
+        assert_eq!(c.call(&args), Resp::ok());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = server.addr;
+    let churn = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let mut j = 0u64;
+            while !stop.load(Ordering::Relaxed) && j < 200_000 {
+                let add = format!("churn:{j}");
+                let mut batch = encode(&["SET", &add, "x"]);
+                if j >= 50 {
+                    batch.extend(encode(&["DEL", &format!("churn:{}", j - 50)]));
+                }
+                c.send(&batch);
+                c.read_resp();
+                if j >= 50 {
+                    c.read_resp();
+                }
+                j += 1;
+            }
+        })
+    };
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = c.call(&["SCAN", &cursor, "COUNT", "10"]);
+        let items = reply.items();
+        cursor = items[0].text();
+        for k in items[1].items() {
+            seen.insert(k.text());
+        }
+        calls += 1;
+        assert!(calls < 100_000, "SCAN never came back to 0");
+        if cursor == "0" {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().expect("churn");
+    let missing: Vec<_> = stable.difference(&seen).collect();
+    assert!(missing.is_empty(), "SCAN missed {} keys", missing.len());
+    assert!(calls > 1, "COUNT 10 should take several calls");
+}
+
+#[test]
+fn scan_match_type_and_errors() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(
+        c.call(&["MSET", "user:1", "a", "user:2", "b", "other", "c"]),
+        Resp::ok()
+    );
+    let scan_all = |c: &mut Client, extra: &[&str]| -> Vec<String> {
+        let mut cursor = "0".to_string();
+        let mut keys = Vec::new();
+        loop {
+            let mut args = vec!["SCAN", cursor.as_str()];
+            args.extend_from_slice(extra);
+            let reply = c.call(&args);
+            let next = reply.items()[0].text();
+            keys.extend(reply.items()[1].items().iter().map(Resp::text));
+            cursor = next;
+            if cursor == "0" {
+                break;
+            }
+        }
+        keys.sort();
+        keys
+    };
+    assert_eq!(scan_all(&mut c, &["MATCH", "user:*"]), ["user:1", "user:2"]);
+    assert_eq!(scan_all(&mut c, &["TYPE", "string"]).len(), 3);
+    assert!(scan_all(&mut c, &["TYPE", "hash"]).is_empty());
+    assert_eq!(
+        scan_all(&mut c, &["MATCH", "o*", "COUNT", "1000"]),
+        ["other"]
+    );
+    exchange(&mut c, &["SCAN", "x"], b"-ERR invalid cursor\r\n");
+    exchange(
+        &mut c,
+        &["SCAN", "0", "COUNT", "0"],
+        b"-ERR syntax error\r\n",
+    );
+    exchange(&mut c, &["SCAN", "0", "MATCH"], b"-ERR syntax error\r\n");
+    exchange(
+        &mut c,
+        &["SCAN", "0", "BOGUS", "1"],
+        b"-ERR syntax error\r\n",
+    );
+}
+
+#[test]
+fn rename_renamenx_unlink_and_randomkey() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["RANDOMKEY"], b"$-1\r\n");
+    exchange(&mut c, &["RENAME", "nope", "x"], b"-ERR no such key\r\n");
+    exchange(&mut c, &["RENAMENX", "nope", "x"], b"-ERR no such key\r\n");
+    exchange(&mut c, &["SET", "a", "1", "EX", "100"], b"+OK\r\n");
+    exchange(&mut c, &["SET", "b", "2"], b"+OK\r\n");
+    exchange(&mut c, &["RENAME", "a", "z"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "a"], b"$-1\r\n");
+    exchange(&mut c, &["GET", "z"], b"$1\r\n1\r\n");
+    let ttl = c.call(&["TTL", "z"]).int();
+    assert!((98..=100).contains(&ttl), "RENAME keeps the TTL: {ttl}");
+    exchange(&mut c, &["RENAMENX", "z", "b"], b":0\r\n");
+    exchange(&mut c, &["RENAMENX", "z", "z"], b":0\r\n");
+    exchange(&mut c, &["RENAME", "z", "z"], b"+OK\r\n");
+    exchange(&mut c, &["RENAMENX", "z", "y"], b":1\r\n");
+    exchange(&mut c, &["RENAME", "y", "b"], b"+OK\r\n");
+    exchange(&mut c, &["GET", "b"], b"$1\r\n1\r\n");
+    exchange(&mut c, &["RANDOMKEY"], b"$1\r\nb\r\n");
+    exchange(&mut c, &["SET", "c", "3"], b"+OK\r\n");
+    let mut picked = HashSet::new();
+    for _ in 0..200 {
+        picked.insert(c.call(&["RANDOMKEY"]).text());
+    }
+    assert_eq!(picked, HashSet::from(["b".to_string(), "c".to_string()]));
+    exchange(&mut c, &["UNLINK", "b", "c", "nope"], b":2\r\n");
+    exchange(&mut c, &["DBSIZE"], b":0\r\n");
+}
+
+#[test]
+fn getset_getex_setex_psetex_msetnx() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["GETSET", "k", "1"], b"$-1\r\n");
+    exchange(&mut c, &["EXPIRE", "k", "100"], b":1\r\n");
+    exchange(&mut c, &["GETSET", "k", "2"], b"$1\r\n1\r\n");
+    exchange(&mut c, &["TTL", "k"], b":-1\r\n");
+    exchange(&mut c, &["GETEX", "nope"], b"$-1\r\n");
+    exchange(&mut c, &["GETEX", "k", "EX", "100"], b"$1\r\n2\r\n");
+    assert!((98..=100).contains(&c.call(&["TTL", "k"]).int()));
+    exchange(&mut c, &["GETEX", "k", "PERSIST"], b"$1\r\n2\r\n");
+    exchange(&mut c, &["TTL", "k"], b":-1\r\n");
+    exchange(&mut c, &["GETEX", "k", "PX", "100000"], b"$1\r\n2\r\n");
+    assert!(c.call(&["PTTL", "k"]).int() > 90_000);
+    exchange(&mut c, &["GETEX", "k"], b"$1\r\n2\r\n");
+    assert!(
+        c.call(&["PTTL", "k"]).int() > 90_000,
+        "plain GETEX keeps TTL"
+    );
+    exchange(
+        &mut c,
+        &["GETEX", "k", "EX", "0"],
+        b"-ERR invalid expire time in 'getex' command\r\n",
+    );
+    exchange(&mut c, &["GETEX", "k", "BOGUS"], b"-ERR syntax error\r\n");
+    exchange(
+        &mut c,
+        &["GETEX", "k", "EX", "1", "PX", "1"],
+        b"-ERR syntax error\r\n",
+    );
+    exchange(&mut c, &["GETEX", "k", "EXAT", "1"], b"$1\r\n2\r\n");
+    exchange(&mut c, &["EXISTS", "k"], b":0\r\n");
+    exchange(&mut c, &["SETEX", "e", "100", "v"], b"+OK\r\n");
+    assert!((98..=100).contains(&c.call(&["TTL", "e"]).int()));
+    exchange(
+        &mut c,
+        &["SETEX", "e", "0", "v"],
+        b"-ERR invalid expire time in 'setex' command\r\n",
+    );
+    exchange(
+        &mut c,
+        &["SETEX", "e", "x", "v"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    exchange(&mut c, &["PSETEX", "p", "100000", "v"], b"+OK\r\n");
+    assert!(c.call(&["PTTL", "p"]).int() > 90_000);
+    exchange(
+        &mut c,
+        &["PSETEX", "p", "-1", "v"],
+        b"-ERR invalid expire time in 'psetex' command\r\n",
+    );
+    exchange(&mut c, &["MSETNX", "m1", "1", "m2", "2"], b":1\r\n");
+    exchange(&mut c, &["MSETNX", "m2", "x", "m3", "3"], b":0\r\n");
+    exchange(
+        &mut c,
+        &["MGET", "m1", "m2", "m3"],
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n",
+    );
+    exchange(
+        &mut c,
+        &["MSETNX", "m1"],
+        b"-ERR wrong number of arguments for 'msetnx' command\r\n",
+    );
+}
+
+#[test]
+fn incrbyfloat_getrange_setrange() {
+    let server = Server::start();
+    let mut c = server.client();
+    exchange(&mut c, &["INCRBYFLOAT", "f", "10.5"], b"$4\r\n10.5\r\n");
+    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b"$4\r\n10.6\r\n");
+    exchange(&mut c, &["INCRBYFLOAT", "f", "-5"], b"$3\r\n5.6\r\n");
+    exchange(&mut c, &["INCRBYFLOAT", "i", "3.0e3"], b"$4\r\n3000\r\n");
+    exchange(
+        &mut c,
+        &["INCRBYFLOAT", "f", "abc"],
+        b"-ERR value is not a valid float\r\n",
+    );
+    exchange(
+        &mut c,
+        &["INCRBYFLOAT", "f", "inf"],
+        b"-ERR increment would produce NaN or Infinity\r\n",
+    );
+    exchange(&mut c, &["SET", "s", "abc"], b"+OK\r\n");
+    exchange(
+        &mut c,
+        &["INCRBYFLOAT", "s", "1"],
+        b"-ERR value is not a valid float\r\n",
+    );
+    exchange(&mut c, &["SET", "s", "Hello World"], b"+OK\r\n");
+    exchange(&mut c, &["GETRANGE", "s", "0", "4"], b"$5\r\nHello\r\n");
+    exchange(&mut c, &["GETRANGE", "s", "-5", "-1"], b"$5\r\nWorld\r\n");
+    exchange(
+        &mut c,
+        &["GETRANGE", "s", "0", "-1"],
+        b"$11\r\nHello World\r\n",
+    );
+    exchange(
+        &mut c,
+        &["GETRANGE", "s", "-100", "100"],
+        b"$11\r\nHello World\r\n",
+    );
+    exchange(&mut c, &["GETRANGE", "s", "5", "2"], b"$0\r\n\r\n");
+    exchange(&mut c, &["GETRANGE", "s", "-1", "-5"], b"$0\r\n\r\n");
+    exchange(&mut c, &["GETRANGE", "nope", "0", "1"], b"$0\r\n\r\n");
+    exchange(
+        &mut c,
+        &["GETRANGE", "s", "a", "1"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    exchange(&mut c, &["SETRANGE", "s", "6", "Redis"], b":11\r\n");
+    exchange(&mut c, &["GET", "s"], b"$11\r\nHello Redis\r\n");
+    exchange(&mut c, &["SETRANGE", "pad", "3", "x"], b":4\r\n");
+    exchange(&mut c, &["GET", "pad"], b"$4\r\n\0\0\0x\r\n");
+    exchange(&mut c, &["SETRANGE", "nope", "0", ""], b":0\r\n");
+    exchange(&mut c, &["EXISTS", "nope"], b":0\r\n");
+    exchange(
+        &mut c,
+        &["SETRANGE", "s", "-1", "x"],
+        b"-ERR offset is out of range\r\n",
+    );
+    exchange(
+        &mut c,
+        &["SETRANGE", "s", "536870912", "x"],
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+    );
+}
+
+#[test]
+fn info_has_every_section_and_field() {
+    let server = Server::start();
+    let mut c = server.client();
+    let all = c.call(&["INFO"]).text();
+    for header in [
+        "# Server\r\n",
+        "# Clients\r\n",
+        "# Memory\r\n",
+        "# Persistence\r\n",
+        "# Stats\r\n",
+        "# Keyspace\r\n",
+    ] {
+        assert!(all.contains(header), "{header:?} missing");
+    }
+    assert_eq!(info_field(&mut c, "server", "redis_version"), "7.0.15");
+    assert_eq!(
+        info_field(&mut c, "server", "gocache_version"),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        info_field(&mut c, "server", "tcp_port"),
+        server.addr.port().to_string()
+    );
+    assert!(info_number(&mut c, "clients", "connected_clients") >= 1);
+    assert!(info_number(&mut c, "memory", "used_memory") > 0);
+    assert!(!info_fields(&mut c, "persistence").is_empty());
+    info_number(&mut c, "stats", "instantaneous_ops_per_sec");
+    // A section asked for by name comes alone.
+    let server_only = c.call(&["INFO", "server"]).text();
+    assert!(server_only.starts_with("# Server\r\n"));
+    assert!(!server_only.contains("# Clients"));
+    assert_eq!(c.call(&["INFO", "nosuchsection"]), Resp::bulk(""));
+
+    // Counters move with the traffic.
+    let before = info_number(&mut c, "stats", "total_commands_processed");
+    for _ in 0..5 {
+        c.call(&["PING"]);
+    }
+    let after = info_number(&mut c, "stats", "total_commands_processed");
+    assert!(after >= before + 6, "{before} -> {after}");
+    assert_eq!(c.call(&["SET", "hit", "1"]), Resp::ok());
+    let hits = info_number(&mut c, "stats", "keyspace_hits");
+    let misses = info_number(&mut c, "stats", "keyspace_misses");
+    c.call(&["GET", "hit"]);
+    c.call(&["GET", "miss"]);
+    assert_eq!(info_number(&mut c, "stats", "keyspace_hits"), hits + 1);
+    assert_eq!(info_number(&mut c, "stats", "keyspace_misses"), misses + 1);
+    let expired = info_number(&mut c, "stats", "expired_keys");
+    assert_eq!(c.call(&["SET", "gone", "1", "PX", "1"]), Resp::ok());
+    wait_for("expired_keys to count the expiry", || {
+        info_number(&mut c, "stats", "expired_keys") > expired
+    });
+
+    // Keyspace: one key with a deadline, one without.
+    assert_eq!(c.call(&["SET", "ttl", "1", "EX", "100"]), Resp::ok());
+    let db0 = info_field(&mut c, "keyspace", "db0");
+    let (prefix, avg) = db0.rsplit_once(",avg_ttl=").expect("avg_ttl");
+    assert_eq!(prefix, "keys=2,expires=1");
+    let avg: u64 = avg.parse().unwrap();
+    assert!((90_000..=100_000).contains(&avg), "avg_ttl {avg}");
+    assert_eq!(c.call(&["FLUSHALL"]), Resp::ok());
+    assert!(info_fields(&mut c, "keyspace").is_empty());
+
+    // RESP3: verbatim text with the same content.
+    hello3(&mut c);
+    match c.call(&["INFO", "server"]) {
+        Resp::Verbatim(fmt, text) => {
+            assert_eq!(fmt, "txt");
+            assert!(String::from_utf8_lossy(&text).contains("redis_version:7.0.15\r\n"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn config_get_reports_the_parameters_clients_ask_for() {
+    let server = Server::start();
+    let mut c = server.client();
+    let get = |c: &mut Client, pattern: &str| c.call(&["CONFIG", "GET", pattern]);
+    let single = |c: &mut Client, name: &str| -> String {
+        let reply = get(c, name);
+        let pairs = reply.pairs();
+        assert_eq!(pairs.len(), 1, "{name}: {reply:?}");
+        assert_eq!(pairs[0].0.text(), name, "the name as asked, like Redis");
+        pairs[0].1.text()
+    };
+    single(&mut c, "save");
+    assert_eq!(single(&mut c, "appendonly"), "no");
+    assert_eq!(single(&mut c, "maxmemory"), "0");
+    assert_eq!(single(&mut c, "databases"), "1");
+    assert_eq!(single(&mut c, "port"), server.addr.port().to_string());
+    let dir = std::fs::canonicalize(server.dir.path()).unwrap();
+    assert_eq!(single(&mut c, "dir"), dir.display().to_string());
+    // Names are matched case-insensitively, patterns as globs.
+    assert_eq!(single(&mut c, "APPENDONLY"), "no");
+    let max = get(&mut c, "*max*");
+    assert!(matches!(max, Resp::Array(_)), "RESP2: a flat array");
+    let names: HashSet<String> = max.pairs().iter().map(|(k, _)| k.text()).collect();
+    for name in ["maxmemory", "maxclients", "proto-max-bulk-len"] {
+        assert!(names.contains(name), "{name} missing from *max*: {names:?}");
+    }
+    assert!(names.iter().all(|n| n.contains("max")), "{names:?}");
+    assert_eq!(get(&mut c, "nosuch"), Resp::Array(vec![]));
+    // Several patterns at once.
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "port", "databases"])
+            .pairs()
+            .len(),
+        2
+    );
+    exchange(
+        &mut c,
+        &["CONFIG", "GET"],
+        b"-ERR wrong number of arguments for 'config|get' command\r\n",
+    );
+    let set = c.call(&["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(
+        matches!(set, Resp::Error(ref e) if e.starts_with("ERR ")),
+        "{set:?}"
+    );
+    // RESP3: a map.
+    hello3(&mut c);
+    let max3 = get(&mut c, "*max*");
+    assert!(matches!(max3, Resp::Map(_)), "{max3:?}");
+    assert_eq!(max3.pairs().len(), names.len());
+    assert_eq!(
+        get(&mut c, "port"),
+        Resp::Map(vec![(
+            Resp::bulk("port"),
+            Resp::bulk(server.addr.port().to_string())
+        )])
+    );
+}
+
+#[test]
+fn save_is_empty_when_snapshots_are_off() {
+    let server = Server::start_with(&["--snapshot-interval", "0"]);
+    let mut c = server.client();
+    exchange(
+        &mut c,
+        &["CONFIG", "GET", "save"],
+        b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n",
+    );
+}
+
+#[test]
+fn command_count_and_docs() {
+    let server = Server::start();
+    let mut c = server.client();
+    let all = c.call(&["COMMAND"]);
+    let count = c.call(&["COMMAND", "COUNT"]).int();
+    assert_eq!(all.items().len() as i64, count);
+    let names: HashSet<String> = all.items().iter().map(|e| e.items()[0].text()).collect();
+    for name in [
+        "get",
+        "set",
+        "delete",
+        "del",
+        "hello",
+        "auth",
+        "scan",
+        "multi",
+        "exec",
+        "info",
+        "config",
+        "command",
+        "time",
+        "incrbyfloat",
+        "client",
+    ] {
+        assert!(names.contains(name), "{name} missing from COMMAND");
+    }
+    for entry in all.items() {
+        let e = entry.items();
+        assert_eq!(e.len(), 10, "{entry:?}");
+        assert_ne!(e[1].int(), 0, "arity of {:?}", e[0]);
+    }
+    let get = c.call(&["COMMAND", "INFO", "get"]);
+    let get = get.items()[0].items();
+    assert_eq!(get[1], Resp::Int(2));
+    assert_eq!((get[3].int(), get[4].int(), get[5].int()), (1, 1, 1));
+    let docs = c.call(&["COMMAND", "DOCS", "get", "set"]);
+    assert!(matches!(docs, Resp::Array(_)), "RESP2 flat map");
+    let doc = docs.get("get").expect("docs for get");
+    assert!(doc.get("summary").is_some(), "{doc:?}");
+    assert!(docs.get("set").is_some());
+    assert!(c.call(&["COMMAND", "DOCS"]).pairs().len() as i64 == count);
+    exchange(
+        &mut c,
+        &["COMMAND", "COUNT", "x"],
+        b"-ERR wrong number of arguments for 'command|count' command\r\n",
+    );
+    hello3(&mut c);
+    assert!(matches!(c.call(&["COMMAND", "DOCS", "get"]), Resp::Map(_)));
+}
+
+#[test]
+fn time_is_seconds_and_microseconds() {
+    let server = Server::start();
+    let mut c = server.client();
+    let reply = c.call(&["TIME"]);
+    let parts = reply.items();
+    assert_eq!(parts.len(), 2);
+    let secs: u64 = parts[0].text().parse().unwrap();
+    let micros: u64 = parts[1].text().parse().unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(secs.abs_diff(now) <= 5, "{secs} vs {now}");
+    assert!(micros < 1_000_000);
+    exchange(
+        &mut c,
+        &["TIME", "x"],
+        b"-ERR wrong number of arguments for 'time' command\r\n",
+    );
+}
+
+#[test]
+fn a_huge_declared_bulk_does_not_reserve_its_length() {
+    let server = Server::start();
+    let rss = |pid: u32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut c = server.client();
+        c.send(b"*2\r\n$3\r\nGET\r\n$500000000\r\n");
+        idle.push(c);
+    }
+    let mut probe = server.client();
+    exchange(&mut probe, &["PING"], b"+PONG\r\n");
+    // Sample for a while: the server reads the headers in its own time.
+    for _ in 0..10 {
+        let kb = rss(server.pid());
+        assert!(kb < 100 * 1024, "4 half-sent 500 MB bulks took {kb} kB");
+        thread::sleep(Duration::from_millis(50));
+    }
+    exchange(&mut probe, &["PING"], b"+PONG\r\n");
+}
