@@ -17,7 +17,7 @@
 //! drains on time. This module must never do I/O or sleep while a guard is
 //! held; it only touches memory.
 
-use crate::expiry::{DeadlineHeap, ExpiryState};
+use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -105,7 +105,13 @@ impl Db {
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
-        let old = self.parts[part].remove(key)?;
+        let map = &mut self.parts[part];
+        let old = map.remove(key)?;
+        // Give memory back after mass deletion: a partition is small, so the
+        // rehash is short, and quartering before halving keeps it amortized.
+        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+            map.shrink_to(map.len() * 2);
+        }
         self.len -= 1;
         if old.expires_at != 0 {
             self.with_deadline -= 1;
@@ -149,7 +155,14 @@ impl Db {
                 self.schedule(expires_at, stored_key);
             }
         }
-        old.filter(|o| !o.is_expired(now))
+        match old {
+            Some(o) if o.is_expired(now) => {
+                // Redis counts a key found expired by the write that replaces it.
+                self.expiry.count_expired(1);
+                None
+            }
+            old => old,
+        }
     }
 
     /// Replaces the value of a live `key`, keeping its deadline; stores it
@@ -216,17 +229,37 @@ impl Db {
         true
     }
 
-    /// Queues a deadline hint, compacting the heap when stale hints pile up.
+    /// Queues a deadline hint and tells the sweeper. Each call also advances
+    /// a heap compaction by a few entries, starting one when stale hints
+    /// outnumber live ones, so no single write pays for a whole compaction.
     fn schedule(&mut self, deadline: u64, key: Key) {
         self.deadlines.push(deadline, key);
         self.expiry.deadline_added(deadline);
         if self.deadlines.wants_compaction(self.with_deadline) {
-            let (parts, router) = (&self.parts, &self.router);
-            self.deadlines.compact(|d, k| {
-                let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
-                parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
-            });
+            self.deadlines.start_compaction();
         }
+        if self.deadlines.compacting() {
+            self.compact_some(COMPACT_STEP);
+        }
+    }
+
+    /// Advances a heap compaction by up to `max` entries; returns whether it
+    /// is finished (or none was under way).
+    pub fn compact_some(&mut self, max: usize) -> bool {
+        let (parts, router) = (&self.parts, &self.router);
+        self.deadlines.compact_step(max, |d, k| {
+            let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
+            parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
+        })
+    }
+
+    /// Arms the sweeper's alarm with the earliest queued deadline and returns
+    /// it. Reading and arming under one guard is what keeps the sweeper from
+    /// sleeping past a deadline added meanwhile (see [`ExpiryState`]).
+    pub fn arm_sweeper(&self) -> Option<u64> {
+        let next = self.deadlines.next_deadline();
+        self.expiry.arm(next);
+        next
     }
 
     /// Removes up to `batch` keys whose deadline is at or before `now`.
@@ -236,6 +269,7 @@ impl Db {
         for _ in 0..batch {
             let Some((deadline, key)) = self.deadlines.pop_due(now) else {
                 self.expiry.count_expired(removed as u64);
+                self.deadlines.release_spare_capacity();
                 return (removed, false);
             };
             let part = self.part_of(&key);
@@ -251,6 +285,9 @@ impl Db {
         }
         self.expiry.count_expired(removed as u64);
         let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
+        if !more {
+            self.deadlines.release_spare_capacity();
+        }
         (removed, more)
     }
 
@@ -262,6 +299,12 @@ impl Db {
     /// Entries in the deadline heap, stale ones included.
     pub fn deadline_hints(&self) -> usize {
         self.deadlines.len()
+    }
+
+    /// Entries in the deadline heap that no longer match their key; always
+    /// `deadline_hints() - stored_with_deadline()`.
+    pub fn stale_hints(&self) -> usize {
+        self.deadlines.stale()
     }
 
     /// Removes every key. Returns how many there were.
@@ -346,7 +389,13 @@ impl Default for Keyspace {
 impl Keyspace {
     /// An empty keyspace with its own expiry queue.
     pub fn new() -> Keyspace {
-        let expiry = Arc::new(ExpiryState::default());
+        Keyspace::with_expiry(ExpiryState::default())
+    }
+
+    /// An empty keyspace whose sweeper sleeps on `expiry` (tests use a long
+    /// maximum sleep to show that wake-ups come from the alarm, not a tick).
+    pub fn with_expiry(expiry: ExpiryState) -> Keyspace {
+        let expiry = Arc::new(expiry);
         Keyspace {
             db: Arc::new(RwLock::new(Db::new(expiry.clone()))),
             expiry,
@@ -403,6 +452,7 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expiry::SWEEP_BATCH;
 
     fn v(s: &str) -> Value {
         Arc::from(s.as_bytes())
@@ -484,5 +534,117 @@ mod tests {
         }
         assert!(db.deadline_hints() <= 2 * 100 + crate::expiry::COMPACT_FLOOR + 1);
         assert_eq!(db.stored_with_deadline(), 100);
+    }
+
+    #[test]
+    fn alternating_deadlines_on_one_key_keep_the_heap_bounded() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"k", v("x"), 0, 0);
+        for i in 0..100_000u64 {
+            db.set_deadline(b"k", 1_000_000 + (i % 2), 0);
+            assert!(db.deadline_hints() <= 2 + crate::expiry::COMPACT_FLOOR + 1);
+        }
+        assert_eq!(db.deadline_hints(), 1 + db.stale_hints());
+    }
+
+    #[test]
+    fn a_compaction_is_spread_over_many_writes() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let n = 20_000u32;
+        for round in 0..2u64 {
+            for i in 0..n {
+                db.put(&i.to_be_bytes(), v("x"), 1_000_000 + round, 0);
+            }
+        }
+        // One more round of re-sets crosses the threshold and starts one.
+        let mut i = 0u32;
+        while !db.deadlines.compacting() {
+            db.put(&i.to_be_bytes(), v("x"), 2_000_000, 0);
+            i += 1;
+        }
+        let before = db.deadline_hints();
+        db.put(&i.to_be_bytes(), v("x"), 2_000_000, 0);
+        let after = db.deadline_hints();
+        assert!(
+            after + crate::expiry::COMPACT_STEP >= before,
+            "one write did {} entries of compaction work",
+            before - after
+        );
+        assert!(db.deadlines.compacting());
+        let mut writes = 1;
+        while db.deadlines.compacting() {
+            i += 1;
+            db.put(&(i % n).to_be_bytes(), v("x"), 2_000_000, 0);
+            writes += 1;
+        }
+        assert!(writes > 1000, "finished after {writes} writes");
+        assert_eq!(db.deadline_hints(), n as usize + db.stale_hints());
+    }
+
+    #[test]
+    fn stale_count_stays_exact_under_any_mix_of_writes() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            seed >> 33
+        };
+        let mut now = 1000u64;
+        for _ in 0..200_000 {
+            let key = (next() % 64).to_be_bytes();
+            let deadline = if next() % 4 == 0 {
+                0
+            } else {
+                now + next() % 50
+            };
+            match next() % 7 {
+                0 | 1 => drop(db.put(&key, v("x"), deadline, now)),
+                2 => drop(db.set_deadline(&key, deadline, now)),
+                3 => drop(db.remove(&key, now)),
+                4 => drop(db.put_keep_ttl(&key, v("y"), now)),
+                5 => drop(db.sweep(now, 3)),
+                _ => now += next() % 5,
+            }
+            assert_eq!(
+                db.deadline_hints(),
+                db.stored_with_deadline() + db.stale_hints()
+            );
+        }
+        // Every key with a deadline still has its hint: a full sweep past all
+        // deadlines leaves no key with one, and an empty heap.
+        while db.sweep(u64::MAX - 1, 1000).1 {}
+        assert_eq!(db.stored_with_deadline(), 0);
+        assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+    }
+
+    #[test]
+    fn overwriting_an_expired_key_counts_it_as_expired() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"a", v("1"), 100, 0);
+        assert!(db.put(b"a", v("2"), 0, 200).is_none());
+        assert_eq!(ks.expiry().expired_keys(), 1);
+    }
+
+    #[test]
+    fn mass_removal_gives_partition_memory_back() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let capacity = |db: &Db| db.parts.iter().map(|p| p.capacity()).sum::<usize>();
+        for i in 0..100_000u32 {
+            db.put(&i.to_be_bytes(), v("x"), 10, 0);
+        }
+        let loaded = capacity(&db);
+        while db.sweep(10, SWEEP_BATCH).1 {}
+        assert_eq!(db.stored_len(), 0);
+        assert!(loaded > 100_000);
+        assert!(
+            capacity(&db) <= PARTITIONS * 64,
+            "{} of {loaded}",
+            capacity(&db)
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! The sweeper thread: removes every key on its deadline.
 //!
 //! It sleeps until the earliest deadline in the keyspace's heap, or until a
-//! writer adds an earlier one (see [`ExpiryState`](crate::expiry::ExpiryState)),
-//! and at least once a second. Due keys are removed in batches of at most
-//! [`SWEEP_BATCH`] per hold of the write lock, so mass expiry never stalls
-//! clients. It never does I/O.
+//! writer adds an earlier one (see [`ExpiryState`](crate::expiry::ExpiryState)
+//! for why none is missed), and wakes at least once a second so that a jump of
+//! the wall clock cannot strand it; it needs no polling tick, and writes with
+//! later deadlines never wake it. Due keys are removed in batches of at most
+//! [`SWEEP_BATCH`] heap entries per hold of the write lock, yielding between
+//! batches, so mass expiry never stalls clients. It never does I/O.
 
 use crate::clock::now_ms;
 use crate::expiry::SWEEP_BATCH;
@@ -44,9 +46,10 @@ impl Drop for Sweeper {
 fn sweep_forever(keyspace: &Keyspace) {
     let expiry = keyspace.expiry().clone();
     while !expiry.stopping() {
-        let generation = expiry.generation();
         let now = now_ms();
-        let next = keyspace.read().next_deadline();
+        // Arming under the read guard that reads the heap is what makes a
+        // deadline added after this point ring the alarm.
+        let next = keyspace.read().arm_sweeper();
         if next.is_some_and(|d| d <= now) {
             let (_, more) = keyspace.write().sweep(now, SWEEP_BATCH);
             if more {
@@ -55,13 +58,14 @@ fn sweep_forever(keyspace: &Keyspace) {
             }
             continue;
         }
-        expiry.sleep_until(next, generation, now);
+        expiry.sleep();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expiry::ExpiryState;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -88,5 +92,98 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(ks.expiry().expired_keys(), 50);
+    }
+
+    fn long_sleeping_keyspace() -> Keyspace {
+        // With a one-minute maximum sleep, anything faster than that comes
+        // from the alarm, not from the periodic wake-up.
+        Keyspace::with_expiry(ExpiryState::with_max_sleep(Duration::from_secs(60)))
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_earlier_deadline_wakes_a_sweeper_sleeping_towards_a_later_one() {
+        let ks = long_sleeping_keyspace();
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        let now = now_ms();
+        let late = now + 60_000;
+        ks.write().put(b"late", Arc::from(&b"v"[..]), late, now);
+        wait_for("a sleep towards the late deadline", || {
+            ks.expiry().asleep_towards() == Some(late)
+        });
+        let now = now_ms();
+        ks.write()
+            .put(b"soon", Arc::from(&b"v"[..]), now + 100, now);
+        wait_for("the early key to go", || ks.read().stored_len() == 1);
+        assert!(ks.read().get(b"late", now_ms()).is_some());
+        assert_eq!(ks.expiry().expired_keys(), 1);
+        wait_for("a sleep towards the late deadline again", || {
+            ks.expiry().asleep_towards() == Some(late)
+        });
+    }
+
+    #[test]
+    fn a_stream_of_writes_with_later_deadlines_does_not_keep_the_sweeper_busy() {
+        let ks = long_sleeping_keyspace();
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        wait_for("a sleep with no deadline", || {
+            ks.expiry().asleep_towards() == Some(u64::MAX)
+        });
+        let woken = ks.expiry().wakeups();
+        let first = now_ms() + 60_000;
+        for i in 0..10_000u64 {
+            let now = now_ms();
+            let mut db = ks.write();
+            db.put(
+                &(i % 2000).to_be_bytes(),
+                Arc::from(&b"v"[..]),
+                first + i,
+                now,
+            );
+            db.put(b"plain", Arc::from(&b"v"[..]), 0, now);
+        }
+        wait_for("a sleep towards the first deadline", || {
+            ks.expiry().asleep_towards() == Some(first)
+        });
+        // The first deadline woke it once; a second wake-up is tolerated (a
+        // ring racing its wake-up), thousands would be a busy loop.
+        assert!(
+            ks.expiry().wakeups() <= woken + 2,
+            "woke {} times",
+            ks.expiry().wakeups() - woken
+        );
+    }
+
+    #[test]
+    fn mass_expiry_is_swept_in_bounded_batches() {
+        let ks = Keyspace::new();
+        let now = now_ms();
+        {
+            let mut db = ks.write();
+            for i in 0..(3 * SWEEP_BATCH as u32 + 17) {
+                db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), now + 20, now);
+            }
+        }
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        wait_for("every key to go", || ks.read().stored_len() == 0);
+        assert_eq!(ks.expiry().expired_keys(), 3 * SWEEP_BATCH as u64 + 17);
+        assert_eq!(ks.read().deadline_hints(), 0);
+    }
+
+    #[test]
+    fn dropping_the_sweeper_stops_it_promptly() {
+        let ks = long_sleeping_keyspace();
+        let sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        drop(sweeper);
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
