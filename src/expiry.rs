@@ -19,8 +19,8 @@
 
 use crate::clock::now_ms;
 use crate::keyspace::Key;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::cmp::Ordering as Order;
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
@@ -38,7 +38,34 @@ pub const COMPACT_STEP: usize = 4;
 /// The longest the sweeper sleeps, so a wall-clock jump cannot strand it.
 pub const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-type Hint = Reverse<(u64, Key)>;
+/// One heap entry. Ordered by deadline alone, earliest first, so that the
+/// heap never compares keys: with thousands of keys sharing a millisecond,
+/// comparing keys would chase two pointers per comparison.
+struct Hint {
+    deadline: u64,
+    key: Key,
+}
+
+impl PartialEq for Hint {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline
+    }
+}
+
+impl Eq for Hint {}
+
+impl PartialOrd for Hint {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Hint {
+    fn cmp(&self, other: &Self) -> Order {
+        // Reversed: `BinaryHeap` is a max-heap.
+        other.deadline.cmp(&self.deadline)
+    }
+}
 
 /// A min-heap of `(deadline, key)` hints, with its exact count of stale ones.
 #[derive(Default)]
@@ -46,16 +73,18 @@ pub struct DeadlineHeap {
     heap: BinaryHeap<Hint>,
     /// The heap being compacted; drained into `heap` in deadline order.
     draining: BinaryHeap<Hint>,
-    /// The last entry kept by the compaction, to drop its duplicates (equal
-    /// entries leave a heap one after another).
-    last_kept: Option<(u64, Key)>,
+    /// The deadline of the entries the compaction kept last, and their keys,
+    /// to drop duplicates: entries leave the heap in deadline order, so a
+    /// key's duplicates leave among the entries of one deadline.
+    kept_at: u64,
+    kept_keys: HashSet<Key>,
     stale: usize,
 }
 
 impl DeadlineHeap {
     /// Adds a hint that `key` expires at `deadline`.
     pub fn push(&mut self, deadline: u64, key: Key) {
-        self.heap.push(Reverse((deadline, key)));
+        self.heap.push(Hint { deadline, key });
     }
 
     /// Notes that one entry in the heap no longer matches its key.
@@ -65,7 +94,7 @@ impl DeadlineHeap {
 
     /// The earliest deadline in the heap (maybe a stale one).
     pub fn next_deadline(&self) -> Option<u64> {
-        let first = |h: &BinaryHeap<Hint>| h.peek().map(|Reverse((d, _))| *d);
+        let first = |h: &BinaryHeap<Hint>| h.peek().map(|h| h.deadline);
         match (first(&self.heap), first(&self.draining)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -95,7 +124,7 @@ impl DeadlineHeap {
     /// Pops the earliest entry if its deadline is at or before `now`. The
     /// caller says, through [`DeadlineHeap::popped_stale`], if it was stale.
     pub fn pop_due(&mut self, now: u64) -> Option<(u64, Key)> {
-        let first = |h: &BinaryHeap<Hint>| h.peek().map(|Reverse((d, _))| *d);
+        let first = |h: &BinaryHeap<Hint>| h.peek().map(|h| h.deadline);
         let from = match (first(&self.heap), first(&self.draining)) {
             (Some(a), Some(b)) if b < a => &mut self.draining,
             (Some(_), _) => &mut self.heap,
@@ -103,7 +132,7 @@ impl DeadlineHeap {
             (None, None) => return None,
         };
         match from.peek() {
-            Some(Reverse((d, _))) if *d <= now => from.pop().map(|Reverse(e)| e),
+            Some(h) if h.deadline <= now => from.pop().map(|h| (h.deadline, h.key)),
             _ => None,
         }
     }
@@ -124,7 +153,7 @@ impl DeadlineHeap {
     pub fn start_compaction(&mut self) {
         if !self.compacting() {
             self.draining = std::mem::take(&mut self.heap);
-            self.last_kept = None;
+            self.kept_keys.clear();
         }
     }
 
@@ -138,24 +167,23 @@ impl DeadlineHeap {
         mut is_current: impl FnMut(u64, &Key) -> bool,
     ) -> bool {
         for _ in 0..max {
-            let Some(Reverse((deadline, key))) = self.draining.pop() else {
+            let Some(Hint { deadline, key }) = self.draining.pop() else {
                 break;
             };
-            let duplicate = self
-                .last_kept
-                .as_ref()
-                .is_some_and(|(d, k)| *d == deadline && *k == key);
-            if !duplicate && is_current(deadline, &key) {
-                self.last_kept = Some((deadline, key.clone()));
-                self.heap.push(Reverse((deadline, key)));
+            if deadline != self.kept_at {
+                self.kept_at = deadline;
+                self.kept_keys.clear();
+            }
+            if !self.kept_keys.contains(&key) && is_current(deadline, &key) {
+                self.kept_keys.insert(key.clone());
+                self.heap.push(Hint { deadline, key });
             } else {
                 self.popped_stale();
             }
         }
         if self.draining.is_empty() {
             self.draining = BinaryHeap::new();
-            self.last_kept = None;
-            self.release_spare_capacity();
+            self.kept_keys = HashSet::new();
             return true;
         }
         false
@@ -167,11 +195,16 @@ impl DeadlineHeap {
         self.compact_step(usize::MAX, is_current);
     }
 
+    /// Whether the heap holds less than a quarter of its room.
+    pub fn has_spare_capacity(&self) -> bool {
+        let (len, cap) = (self.heap.len(), self.heap.capacity());
+        cap > 1024 && len < cap / 4
+    }
+
     /// Gives memory back once the heap has shrunk to a quarter of its room.
     pub fn release_spare_capacity(&mut self) {
-        let (len, cap) = (self.heap.len(), self.heap.capacity());
-        if cap > 1024 && len < cap / 4 {
-            self.heap.shrink_to(len * 2);
+        if self.has_spare_capacity() {
+            self.heap.shrink_to(self.heap.len() * 2);
         }
     }
 
@@ -201,6 +234,8 @@ pub struct ExpiryState {
     /// While the sweeper waits: the alarm it waits for; 0 while it is awake.
     asleep_towards: AtomicU64,
     wakeups: AtomicU64,
+    /// Whether due keys were left after the last sweep batch.
+    behind: AtomicBool,
     expired_keys: AtomicU64,
     stop: AtomicBool,
 }
@@ -221,6 +256,7 @@ impl ExpiryState {
             max_sleep,
             asleep_towards: AtomicU64::new(0),
             wakeups: AtomicU64::new(0),
+            behind: AtomicBool::new(false),
             expired_keys: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         }
@@ -278,6 +314,19 @@ impl ExpiryState {
     /// tests and diagnostics: a busy sweeper shows here).
     pub fn wakeups(&self) -> u64 {
         self.wakeups.load(Ordering::Relaxed)
+    }
+
+    /// Records whether due keys remain after a sweep batch.
+    pub fn set_behind(&self, behind: bool) {
+        if self.behind.load(Ordering::Relaxed) != behind {
+            self.behind.store(behind, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether due keys remained after the last sweep batch: the sweeper is
+    /// working through a backlog, and clients may help.
+    pub fn behind(&self) -> bool {
+        self.behind.load(Ordering::Relaxed)
     }
 
     /// Adds `n` to the count of keys expired (on access or by the sweeper).

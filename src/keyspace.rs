@@ -14,21 +14,42 @@
 //! Deadlines are absolute Unix milliseconds stored in the entry (0 = none). A
 //! key past its deadline is invisible to every read. Each deadline set is also
 //! pushed to the [`expiry`](crate::expiry) queue, which the sweeper thread
-//! drains on time. This module must never do I/O or sleep while a guard is
-//! held; it only touches memory.
+//! drains on time, in bounded batches. While it is behind (a mass expiry),
+//! every [`Keyspace::read`] and [`Keyspace::write`] also removes a few due
+//! keys, so that the many connection threads cannot starve the one sweeper
+//! of CPU. Removal never shrinks a partition in place; the sweeper does that
+//! later, one partition per lock hold. This module must never do I/O or sleep
+//! while a guard is held; it only touches memory.
 
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// A key: shared so that the expiry queue and snapshots hold it without copying.
 pub type Key = Arc<[u8]>;
 /// A value: immutable and shared, so that a snapshot is a reference count.
 pub type Value = Arc<[u8]>;
 
+/// Most due keys a client's read or write removes while the sweeper is
+/// behind (a few microseconds of work).
+pub const HELP_BATCH: usize = 32;
+
 /// Number of hash maps the keys are spread over (a power of two).
 pub const PARTITIONS: usize = 256;
+
+fn partition_is_underfull(map: &HashMap<Key, Entry>) -> bool {
+    map.capacity() > 64 && map.len() < map.capacity() / 4
+}
+
+/// A sink for [`Db::sweep_into`] that frees what it is given at once.
+struct Discard;
+
+impl<T> Extend<T> for Discard {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        iter.into_iter().for_each(drop);
+    }
+}
 
 /// A value and its deadline.
 #[derive(Debug, Clone)]
@@ -105,20 +126,18 @@ impl Db {
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
-        let map = &mut self.parts[part];
-        let old = map.remove(key)?;
-        // Give memory back after mass deletion: a partition is small, so the
-        // rehash is short, and quartering before halving keeps it amortized.
-        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-            map.shrink_to(map.len() * 2);
-        }
+        self.take_entry(part, key).map(|(_, entry)| entry)
+    }
+
+    fn take_entry(&mut self, part: usize, key: &[u8]) -> Option<(Key, Entry)> {
+        let (stored_key, old) = self.parts[part].remove_entry(key)?;
         self.len -= 1;
         if old.expires_at != 0 {
             self.with_deadline -= 1;
             self.deadlines.mark_stale();
         }
         self.changes += 1;
-        Some(old)
+        Some((stored_key, old))
     }
 
     /// Stores `value` under `key` with `expires_at` (0 for none), replacing
@@ -265,30 +284,73 @@ impl Db {
     /// Removes up to `batch` keys whose deadline is at or before `now`.
     /// Returns how many were removed and whether more are due.
     pub fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
-        let mut removed = 0;
+        self.sweep_into(now, batch, &mut Discard)
+    }
+
+    /// Like [`Db::sweep`], but hands each removed key and entry to `removed`
+    /// instead of freeing them, so that a caller can free them after it has
+    /// released the lock. `batch` bounds the heap entries popped, stale ones
+    /// included, so one call's work is bounded whatever the heap holds.
+    pub fn sweep_into(
+        &mut self,
+        now: u64,
+        batch: usize,
+        removed: &mut impl Extend<(Key, Entry)>,
+    ) -> (usize, bool) {
+        let mut count = 0;
         for _ in 0..batch {
             let Some((deadline, key)) = self.deadlines.pop_due(now) else {
-                self.expiry.count_expired(removed as u64);
-                self.deadlines.release_spare_capacity();
-                return (removed, false);
+                break;
             };
             let part = self.part_of(&key);
             if self.parts[part]
                 .get(&*key)
                 .is_some_and(|e| e.expires_at == deadline)
             {
-                self.take(part, &key);
-                removed += 1;
+                if let Some(gone) = self.take_entry(part, &key) {
+                    removed.extend(Some(gone));
+                    count += 1;
+                }
             }
             // Either the entry was stale, or `take` just counted it as stale.
             self.deadlines.popped_stale();
         }
-        self.expiry.count_expired(removed as u64);
+        self.expiry.count_expired(count as u64);
         let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
-        if !more {
-            self.deadlines.release_spare_capacity();
+        self.expiry.set_behind(more);
+        (count, more)
+    }
+
+    /// Partitions holding less than a quarter of their room, which
+    /// [`Db::shrink_partition`] would give back.
+    pub fn underfull_partitions(&self) -> Vec<usize> {
+        (0..PARTITIONS)
+            .filter(|&i| partition_is_underfull(&self.parts[i]))
+            .collect()
+    }
+
+    /// Gives back the spare room of partition `part` if it is underfull: a
+    /// rehash of that partition alone, so one call's work is bounded by the
+    /// partition's size. Returns whether it shrank.
+    pub fn shrink_partition(&mut self, part: usize) -> bool {
+        let map = &mut self.parts[part];
+        if !partition_is_underfull(map) {
+            return false;
         }
-        (removed, more)
+        // Twice the length: halving at a quarter keeps growth and shrinkage
+        // from alternating.
+        map.shrink_to(map.len() * 2);
+        true
+    }
+
+    /// Whether the deadline heap holds less than a quarter of its room.
+    pub fn deadlines_are_underfull(&self) -> bool {
+        self.deadlines.has_spare_capacity()
+    }
+
+    /// Gives back the deadline heap's spare room if it is mostly empty.
+    pub fn shrink_deadlines(&mut self) {
+        self.deadlines.release_spare_capacity();
     }
 
     /// The earliest queued deadline (possibly a stale hint).
@@ -403,13 +465,48 @@ impl Keyspace {
     }
 
     /// A shared guard for reading. Recovers a poisoned lock.
+    ///
+    /// While the sweeper is behind (mass expiry), the caller first removes
+    /// up to [`HELP_BATCH`] due keys if the write lock is free this instant
+    /// (never waiting for it, so this cannot deadlock a thread that already
+    /// holds a guard). Connection threads would otherwise outnumber the one
+    /// sweeper thread for the CPU; this way the clients that compete with it
+    /// pay a few microseconds each, as Redis's single thread does.
     pub fn read(&self) -> RwLockReadGuard<'_, Db> {
+        if self.expiry.behind() {
+            self.help_sweep();
+        }
         self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An exclusive guard for writing. Recovers a poisoned lock.
+    /// An exclusive guard for writing. Recovers a poisoned lock. While the
+    /// sweeper is behind, the caller removes up to [`HELP_BATCH`] due keys
+    /// first (see [`Keyspace::read`]).
     pub fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if self.expiry.behind() {
+            db.sweep(crate::clock::now_ms(), HELP_BATCH);
+        }
+        db
+    }
+
+    /// A write guard without helping the sweeper: the sweeper's own.
+    pub fn write_for_sweeper(&self) -> RwLockWriteGuard<'_, Db> {
         self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read guard without helping the sweeper: the sweeper's own.
+    pub fn read_for_sweeper(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn help_sweep(&self) {
+        let mut db = match self.db.try_write() {
+            Ok(db) => db,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        db.sweep(crate::clock::now_ms(), HELP_BATCH);
     }
 
     /// The expiry queue and its counters.
@@ -641,10 +738,42 @@ mod tests {
         while db.sweep(10, SWEEP_BATCH).1 {}
         assert_eq!(db.stored_len(), 0);
         assert!(loaded > 100_000);
+        assert_eq!(db.underfull_partitions().len(), PARTITIONS);
+        for part in db.underfull_partitions() {
+            assert!(db.shrink_partition(part));
+        }
+        assert!(db.underfull_partitions().is_empty());
         assert!(
             capacity(&db) <= PARTITIONS * 64,
             "{} of {loaded}",
             capacity(&db)
         );
+    }
+
+    #[test]
+    fn clients_help_a_sweeper_that_is_behind() {
+        let ks = Keyspace::new();
+        {
+            let mut db = ks.write();
+            for i in 0..1000u32 {
+                db.put(&i.to_be_bytes(), v("x"), 10, 0);
+            }
+            // A batch that leaves due keys behind raises the flag.
+            assert_eq!(db.sweep(20, 100), (100, true));
+        }
+        assert!(ks.expiry().behind());
+        let before = ks.read_for_sweeper().stored_len();
+        drop(ks.read());
+        assert_eq!(ks.read_for_sweeper().stored_len(), before - HELP_BATCH);
+        drop(ks.write());
+        assert_eq!(ks.read_for_sweeper().stored_len(), before - 2 * HELP_BATCH);
+        // Holding a guard, a second read cannot take the write lock: it
+        // skips the help rather than deadlock.
+        let held = ks.read();
+        let again = ks.read();
+        assert_eq!(again.stored_len(), held.stored_len());
+        drop((held, again));
+        while ks.write_for_sweeper().sweep(u64::MAX - 1, 1000).1 {}
+        assert!(!ks.expiry().behind());
     }
 }

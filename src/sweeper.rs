@@ -6,7 +6,10 @@
 //! the wall clock cannot strand it; it needs no polling tick, and writes with
 //! later deadlines never wake it. Due keys are removed in batches of at most
 //! [`SWEEP_BATCH`] heap entries per hold of the write lock, yielding between
-//! batches, so mass expiry never stalls clients. It never does I/O.
+//! batches, so mass expiry never stalls clients. When nothing is due it
+//! shrinks partitions that removals left mostly empty, and once a large wave
+//! of expiry is over it asks the C allocator to return free memory to the
+//! operating system. It never does I/O.
 
 use crate::clock::now_ms;
 use crate::expiry::SWEEP_BATCH;
@@ -43,23 +46,93 @@ impl Drop for Sweeper {
     }
 }
 
+/// Keys expired since the last return of free memory to the operating
+/// system before the next one is worth its cost.
+const TRIM_AFTER_KEYS: u64 = 65_536;
+
+/// How far off the next deadline must be for an expiry wave to count as over
+/// (trimming during a wave would only return memory the wave is reusing).
+const TRIM_QUIET_MS: u64 = 1000;
+
 fn sweep_forever(keyspace: &Keyspace) {
     let expiry = keyspace.expiry().clone();
+    let mut removed = Vec::with_capacity(SWEEP_BATCH);
+    let mut expired_at_last_trim = 0;
     while !expiry.stopping() {
         let now = now_ms();
         // Arming under the read guard that reads the heap is what makes a
         // deadline added after this point ring the alarm.
-        let next = keyspace.read().arm_sweeper();
-        if next.is_some_and(|d| d <= now) {
-            let (_, more) = keyspace.write().sweep(now, SWEEP_BATCH);
-            if more {
-                // Let waiting clients at the lock between batches.
-                thread::yield_now();
+        let next = keyspace.read_for_sweeper().arm_sweeper();
+        if next.is_none_or(|d| d > now) {
+            shrink_what_removal_emptied(keyspace);
+            let expired = expiry.expired_keys();
+            let wave_over = next.is_none_or(|d| d > now + TRIM_QUIET_MS);
+            if wave_over && expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
+                expired_at_last_trim = expired;
+                allocator::return_free_memory();
             }
+            expiry.sleep();
             continue;
         }
-        expiry.sleep();
+        loop {
+            let (_, more) =
+                keyspace
+                    .write_for_sweeper()
+                    .sweep_into(now_ms(), SWEEP_BATCH, &mut removed);
+            // Free the removed keys and values outside the lock.
+            removed.clear();
+            if !more || expiry.stopping() {
+                break;
+            }
+            // Let waiting clients at the lock between batches.
+            thread::yield_now();
+        }
     }
+}
+
+/// Shrinks what mass removal left mostly empty, one partition per hold of
+/// the write lock, so no hold does more than one partition's rehash. Runs
+/// only when nothing is due; finding nothing to do costs one read guard.
+fn shrink_what_removal_emptied(keyspace: &Keyspace) {
+    let (underfull, heap_underfull) = {
+        let db = keyspace.read_for_sweeper();
+        (db.underfull_partitions(), db.deadlines_are_underfull())
+    };
+    for part in underfull {
+        keyspace.write_for_sweeper().shrink_partition(part);
+    }
+    if heap_underfull {
+        keyspace.write_for_sweeper().shrink_deadlines();
+    }
+}
+
+/// Returning free memory to the operating system: the crate's only foreign
+/// call. Freed keys leave free chunks scattered through the C allocator's
+/// heaps, which it keeps mapped; after a mass expiry that is most of the
+/// memory the keys used.
+mod allocator {
+    /// Asks glibc to hand free pages back (`madvise`), in every arena. It
+    /// takes each arena's lock in turn for a few milliseconds, so the sweeper
+    /// calls it only once an expiry wave is over.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub fn return_free_memory() {
+        unsafe extern "C" {
+            /// glibc: `int malloc_trim(size_t pad)`.
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: `malloc_trim` takes no pointer and has no precondition; it
+        // works on glibc's own bookkeeping under glibc's own locks and only
+        // releases pages that lie wholly inside free chunks, which no Rust
+        // value occupies. Rust's global allocator on this target is that
+        // same malloc, so nothing else manages those pages.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+
+    /// Other platforms: nothing to do, or no such call.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn return_free_memory() {}
 }
 
 #[cfg(test)]
