@@ -5,17 +5,19 @@
 //! for why none is missed), and wakes at least once a second so that a jump of
 //! the wall clock cannot strand it; it needs no polling tick, and writes with
 //! later deadlines never wake it. Due keys are removed in batches of at most
-//! [`SWEEP_BATCH`] heap entries per hold of the write lock, yielding between
-//! batches, so mass expiry never stalls clients. When nothing is due it
-//! shrinks partitions that removals left mostly empty, and once a large wave
-//! of expiry is over it asks the C allocator to return free memory to the
-//! operating system. It never does I/O.
+//! [`SWEEP_BATCH`] heap entries per hold of the write lock, with a short
+//! pause between holds so that waiting clients get in: mass expiry never
+//! stalls them. Between waves of expiry it shrinks the partitions that
+//! removals left mostly empty, one per hold, and after a large wave it asks
+//! the C allocator to return free memory to the operating system. It never
+//! does I/O, and it frees removed keys only after releasing the lock.
 
 use crate::clock::now_ms;
 use crate::expiry::SWEEP_BATCH;
 use crate::keyspace::Keyspace;
 use std::io;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// The running sweeper; dropping it stops and joins the thread.
 pub struct Sweeper {
@@ -50,9 +52,22 @@ impl Drop for Sweeper {
 /// system before the next one is worth its cost.
 const TRIM_AFTER_KEYS: u64 = 65_536;
 
-/// How far off the next deadline must be for an expiry wave to count as over
-/// (trimming during a wave would only return memory the wave is reusing).
-const TRIM_QUIET_MS: u64 = 1000;
+/// How far off the next deadline must be for a wave of expiry to count as
+/// over, so that memory is given back (giving it back during a wave would
+/// take the lock for memory the wave is about to empty further).
+const QUIET_MS: u64 = 1000;
+
+/// The sweeper's pause between two holds of the write lock. The lock wakes
+/// every waiting reader when a writer leaves, but a writer that comes back at
+/// once finds them still waking and sends them back to sleep; on a busy
+/// machine that starved readers for tens of milliseconds. A pause longer
+/// than a wake-up lets them in. Yielding the CPU was not enough: the readers
+/// wake on the other core.
+const PAUSE_FOR_CLIENTS: Duration = Duration::from_micros(100);
+
+fn pause_for_clients() {
+    thread::sleep(PAUSE_FOR_CLIENTS);
+}
 
 fn sweep_forever(keyspace: &Keyspace) {
     let expiry = keyspace.expiry().clone();
@@ -64,12 +79,14 @@ fn sweep_forever(keyspace: &Keyspace) {
         // deadline added after this point ring the alarm.
         let next = keyspace.read_for_sweeper().arm_sweeper();
         if next.is_none_or(|d| d > now) {
-            shrink_what_removal_emptied(keyspace);
-            let expired = expiry.expired_keys();
-            let wave_over = next.is_none_or(|d| d > now + TRIM_QUIET_MS);
-            if wave_over && expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
-                expired_at_last_trim = expired;
-                allocator::return_free_memory();
+            // Between waves of expiry, give back what the last one emptied.
+            if next.is_none_or(|d| d > now + QUIET_MS) {
+                shrink_what_removal_emptied(keyspace);
+                let expired = expiry.expired_keys();
+                if expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
+                    expired_at_last_trim = expired;
+                    allocator::return_free_memory();
+                }
             }
             expiry.sleep();
             continue;
@@ -84,15 +101,15 @@ fn sweep_forever(keyspace: &Keyspace) {
             if !more || expiry.stopping() {
                 break;
             }
-            // Let waiting clients at the lock between batches.
-            thread::yield_now();
+            pause_for_clients();
         }
     }
 }
 
 /// Shrinks what mass removal left mostly empty, one partition per hold of
-/// the write lock, so no hold does more than one partition's rehash. Runs
-/// only when nothing is due; finding nothing to do costs one read guard.
+/// the write lock (so no hold does more than one partition's rehash), with a
+/// pause for clients between holds. Finding nothing to do costs one read
+/// guard.
 fn shrink_what_removal_emptied(keyspace: &Keyspace) {
     let (underfull, heap_underfull) = {
         let db = keyspace.read_for_sweeper();
@@ -100,6 +117,7 @@ fn shrink_what_removal_emptied(keyspace: &Keyspace) {
     };
     for part in underfull {
         keyspace.write_for_sweeper().shrink_partition(part);
+        pause_for_clients();
     }
     if heap_underfull {
         keyspace.write_for_sweeper().shrink_deadlines();
@@ -140,7 +158,7 @@ mod tests {
     use super::*;
     use crate::expiry::ExpiryState;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     #[test]
     fn keys_are_removed_without_being_read() {
