@@ -232,12 +232,7 @@ mod tests {
         for i in 0..10_000u64 {
             let now = now_ms();
             let mut db = ks.write();
-            db.put(
-                &(i % 2000).to_be_bytes(),
-                Arc::from(&b"v"[..]),
-                first + i,
-                now,
-            );
+            db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), first + i, now);
             db.put(b"plain", Arc::from(&b"v"[..]), 0, now);
         }
         wait_for("a sleep towards the first deadline", || {
