@@ -14,21 +14,42 @@
 //! Deadlines are absolute Unix milliseconds stored in the entry (0 = none). A
 //! key past its deadline is invisible to every read. Each deadline set is also
 //! pushed to the [`expiry`](crate::expiry) queue, which the sweeper thread
-//! drains on time. This module must never do I/O or sleep while a guard is
-//! held; it only touches memory.
+//! drains on time, in bounded batches. While it is behind (a mass expiry),
+//! every [`Keyspace::read`] and [`Keyspace::write`] also removes a few due
+//! keys, so that the many connection threads cannot starve the one sweeper
+//! of CPU. Removal never shrinks a partition in place; the sweeper does that
+//! later, one partition per lock hold. This module must never do I/O or sleep
+//! while a guard is held; it only touches memory.
 
-use crate::expiry::{DeadlineHeap, ExpiryState};
+use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// A key: shared so that the expiry queue and snapshots hold it without copying.
 pub type Key = Arc<[u8]>;
 /// A value: immutable and shared, so that a snapshot is a reference count.
 pub type Value = Arc<[u8]>;
 
+/// Most due keys a client's read or write removes while the sweeper is
+/// behind (a few microseconds of work).
+pub const HELP_BATCH: usize = 32;
+
 /// Number of hash maps the keys are spread over (a power of two).
 pub const PARTITIONS: usize = 256;
+
+fn partition_is_underfull(map: &HashMap<Key, Entry>) -> bool {
+    map.capacity() > 64 && map.len() < map.capacity() / 4
+}
+
+/// A sink for [`Db::sweep_into`] that frees what it is given at once.
+struct Discard;
+
+impl<T> Extend<T> for Discard {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        iter.into_iter().for_each(drop);
+    }
+}
 
 /// A value and its deadline.
 #[derive(Debug, Clone)]
@@ -105,14 +126,18 @@ impl Db {
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
-        let old = self.parts[part].remove(key)?;
+        self.take_entry(part, key).map(|(_, entry)| entry)
+    }
+
+    fn take_entry(&mut self, part: usize, key: &[u8]) -> Option<(Key, Entry)> {
+        let (stored_key, old) = self.parts[part].remove_entry(key)?;
         self.len -= 1;
         if old.expires_at != 0 {
             self.with_deadline -= 1;
             self.deadlines.mark_stale();
         }
         self.changes += 1;
-        Some(old)
+        Some((stored_key, old))
     }
 
     /// Stores `value` under `key` with `expires_at` (0 for none), replacing
@@ -149,7 +174,14 @@ impl Db {
                 self.schedule(expires_at, stored_key);
             }
         }
-        old.filter(|o| !o.is_expired(now))
+        match old {
+            Some(o) if o.is_expired(now) => {
+                // Redis counts a key found expired by the write that replaces it.
+                self.expiry.count_expired(1);
+                None
+            }
+            old => old,
+        }
     }
 
     /// Replaces the value of a live `key`, keeping its deadline; stores it
@@ -216,42 +248,109 @@ impl Db {
         true
     }
 
-    /// Queues a deadline hint, compacting the heap when stale hints pile up.
+    /// Queues a deadline hint and tells the sweeper. Each call also advances
+    /// a heap compaction by a few entries, starting one when stale hints
+    /// outnumber live ones, so no single write pays for a whole compaction.
     fn schedule(&mut self, deadline: u64, key: Key) {
         self.deadlines.push(deadline, key);
         self.expiry.deadline_added(deadline);
         if self.deadlines.wants_compaction(self.with_deadline) {
-            let (parts, router) = (&self.parts, &self.router);
-            self.deadlines.compact(|d, k| {
-                let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
-                parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
-            });
+            self.deadlines.start_compaction();
         }
+        if self.deadlines.compacting() {
+            self.compact_some(COMPACT_STEP);
+        }
+    }
+
+    /// Advances a heap compaction by up to `max` entries; returns whether it
+    /// is finished (or none was under way).
+    pub fn compact_some(&mut self, max: usize) -> bool {
+        let (parts, router) = (&self.parts, &self.router);
+        self.deadlines.compact_step(max, |d, k| {
+            let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
+            parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
+        })
+    }
+
+    /// Arms the sweeper's alarm with the earliest queued deadline and returns
+    /// it. Reading and arming under one guard is what keeps the sweeper from
+    /// sleeping past a deadline added meanwhile (see [`ExpiryState`]).
+    pub fn arm_sweeper(&self) -> Option<u64> {
+        let next = self.deadlines.next_deadline();
+        self.expiry.arm(next);
+        next
     }
 
     /// Removes up to `batch` keys whose deadline is at or before `now`.
     /// Returns how many were removed and whether more are due.
     pub fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
-        let mut removed = 0;
+        self.sweep_into(now, batch, &mut Discard)
+    }
+
+    /// Like [`Db::sweep`], but hands each removed key and entry to `removed`
+    /// instead of freeing them, so that a caller can free them after it has
+    /// released the lock. `batch` bounds the heap entries popped, stale ones
+    /// included, so one call's work is bounded whatever the heap holds.
+    pub fn sweep_into(
+        &mut self,
+        now: u64,
+        batch: usize,
+        removed: &mut impl Extend<(Key, Entry)>,
+    ) -> (usize, bool) {
+        let mut count = 0;
         for _ in 0..batch {
             let Some((deadline, key)) = self.deadlines.pop_due(now) else {
-                self.expiry.count_expired(removed as u64);
-                return (removed, false);
+                break;
             };
             let part = self.part_of(&key);
             if self.parts[part]
                 .get(&*key)
                 .is_some_and(|e| e.expires_at == deadline)
             {
-                self.take(part, &key);
-                removed += 1;
+                if let Some(gone) = self.take_entry(part, &key) {
+                    removed.extend(Some(gone));
+                    count += 1;
+                }
             }
             // Either the entry was stale, or `take` just counted it as stale.
             self.deadlines.popped_stale();
         }
-        self.expiry.count_expired(removed as u64);
+        self.expiry.count_expired(count as u64);
         let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
-        (removed, more)
+        self.expiry.set_behind(more);
+        (count, more)
+    }
+
+    /// Partitions holding less than a quarter of their room, which
+    /// [`Db::shrink_partition`] would give back.
+    pub fn underfull_partitions(&self) -> Vec<usize> {
+        (0..PARTITIONS)
+            .filter(|&i| partition_is_underfull(&self.parts[i]))
+            .collect()
+    }
+
+    /// Gives back the spare room of partition `part` if it is underfull: a
+    /// rehash of that partition alone, so one call's work is bounded by the
+    /// partition's size. Returns whether it shrank.
+    pub fn shrink_partition(&mut self, part: usize) -> bool {
+        let map = &mut self.parts[part];
+        if !partition_is_underfull(map) {
+            return false;
+        }
+        // Twice the length: halving at a quarter keeps growth and shrinkage
+        // from alternating.
+        map.shrink_to(map.len() * 2);
+        true
+    }
+
+    /// Whether the deadline heap holds less than a quarter of its room.
+    pub fn deadlines_are_underfull(&self) -> bool {
+        self.deadlines.has_spare_capacity()
+    }
+
+    /// Gives back the deadline heap's spare room if it is mostly empty.
+    pub fn shrink_deadlines(&mut self) {
+        self.deadlines.release_spare_capacity();
     }
 
     /// The earliest queued deadline (possibly a stale hint).
@@ -262,6 +361,12 @@ impl Db {
     /// Entries in the deadline heap, stale ones included.
     pub fn deadline_hints(&self) -> usize {
         self.deadlines.len()
+    }
+
+    /// Entries in the deadline heap that no longer match their key; always
+    /// `deadline_hints() - stored_with_deadline()`.
+    pub fn stale_hints(&self) -> usize {
+        self.deadlines.stale()
     }
 
     /// Removes every key. Returns how many there were.
@@ -346,7 +451,13 @@ impl Default for Keyspace {
 impl Keyspace {
     /// An empty keyspace with its own expiry queue.
     pub fn new() -> Keyspace {
-        let expiry = Arc::new(ExpiryState::default());
+        Keyspace::with_expiry(ExpiryState::default())
+    }
+
+    /// An empty keyspace whose sweeper sleeps on `expiry` (tests use a long
+    /// maximum sleep to show that wake-ups come from the alarm, not a tick).
+    pub fn with_expiry(expiry: ExpiryState) -> Keyspace {
+        let expiry = Arc::new(expiry);
         Keyspace {
             db: Arc::new(RwLock::new(Db::new(expiry.clone()))),
             expiry,
@@ -354,13 +465,48 @@ impl Keyspace {
     }
 
     /// A shared guard for reading. Recovers a poisoned lock.
+    ///
+    /// While the sweeper is behind (mass expiry), the caller first removes
+    /// up to [`HELP_BATCH`] due keys if the write lock is free this instant
+    /// (never waiting for it, so this cannot deadlock a thread that already
+    /// holds a guard). Connection threads would otherwise outnumber the one
+    /// sweeper thread for the CPU; this way the clients that compete with it
+    /// pay a few microseconds each, as Redis's single thread does.
     pub fn read(&self) -> RwLockReadGuard<'_, Db> {
+        if self.expiry.behind() {
+            self.help_sweep();
+        }
         self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An exclusive guard for writing. Recovers a poisoned lock.
+    /// An exclusive guard for writing. Recovers a poisoned lock. While the
+    /// sweeper is behind, the caller removes up to [`HELP_BATCH`] due keys
+    /// first (see [`Keyspace::read`]).
     pub fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if self.expiry.behind() {
+            db.sweep(crate::clock::now_ms(), HELP_BATCH);
+        }
+        db
+    }
+
+    /// A write guard without helping the sweeper: the sweeper's own.
+    pub fn write_for_sweeper(&self) -> RwLockWriteGuard<'_, Db> {
         self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read guard without helping the sweeper: the sweeper's own.
+    pub fn read_for_sweeper(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn help_sweep(&self) {
+        let mut db = match self.db.try_write() {
+            Ok(db) => db,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        db.sweep(crate::clock::now_ms(), HELP_BATCH);
     }
 
     /// The expiry queue and its counters.
@@ -403,6 +549,7 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expiry::SWEEP_BATCH;
 
     fn v(s: &str) -> Value {
         Arc::from(s.as_bytes())
@@ -484,5 +631,149 @@ mod tests {
         }
         assert!(db.deadline_hints() <= 2 * 100 + crate::expiry::COMPACT_FLOOR + 1);
         assert_eq!(db.stored_with_deadline(), 100);
+    }
+
+    #[test]
+    fn alternating_deadlines_on_one_key_keep_the_heap_bounded() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"k", v("x"), 0, 0);
+        for i in 0..100_000u64 {
+            db.set_deadline(b"k", 1_000_000 + (i % 2), 0);
+            assert!(db.deadline_hints() <= 2 + crate::expiry::COMPACT_FLOOR + 1);
+        }
+        assert_eq!(db.deadline_hints(), 1 + db.stale_hints());
+    }
+
+    #[test]
+    fn a_compaction_is_spread_over_many_writes() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let n = 20_000u32;
+        for round in 0..2u64 {
+            for i in 0..n {
+                db.put(&i.to_be_bytes(), v("x"), 1_000_000 + round, 0);
+            }
+        }
+        // One more round of re-sets crosses the threshold and starts one.
+        let mut i = 0u32;
+        while !db.deadlines.compacting() {
+            db.put(&i.to_be_bytes(), v("x"), 2_000_000, 0);
+            i += 1;
+        }
+        let before = db.deadline_hints();
+        db.put(&i.to_be_bytes(), v("x"), 2_000_000, 0);
+        let after = db.deadline_hints();
+        assert!(
+            after + crate::expiry::COMPACT_STEP >= before,
+            "one write did {} entries of compaction work",
+            before - after
+        );
+        assert!(db.deadlines.compacting());
+        let mut writes = 1;
+        while db.deadlines.compacting() {
+            i += 1;
+            db.put(&(i % n).to_be_bytes(), v("x"), 2_000_000, 0);
+            writes += 1;
+        }
+        assert!(writes > 1000, "finished after {writes} writes");
+        assert_eq!(db.deadline_hints(), n as usize + db.stale_hints());
+    }
+
+    #[test]
+    fn stale_count_stays_exact_under_any_mix_of_writes() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            seed >> 33
+        };
+        let mut now = 1000u64;
+        for _ in 0..200_000 {
+            let key = (next() % 64).to_be_bytes();
+            let deadline = if next() % 4 == 0 {
+                0
+            } else {
+                now + next() % 50
+            };
+            match next() % 7 {
+                0 | 1 => drop(db.put(&key, v("x"), deadline, now)),
+                2 => drop(db.set_deadline(&key, deadline, now)),
+                3 => drop(db.remove(&key, now)),
+                4 => drop(db.put_keep_ttl(&key, v("y"), now)),
+                5 => drop(db.sweep(now, 3)),
+                _ => now += next() % 5,
+            }
+            assert_eq!(
+                db.deadline_hints(),
+                db.stored_with_deadline() + db.stale_hints()
+            );
+        }
+        // Every key with a deadline still has its hint: a full sweep past all
+        // deadlines leaves no key with one, and an empty heap.
+        while db.sweep(u64::MAX - 1, 1000).1 {}
+        assert_eq!(db.stored_with_deadline(), 0);
+        assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+    }
+
+    #[test]
+    fn overwriting_an_expired_key_counts_it_as_expired() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"a", v("1"), 100, 0);
+        assert!(db.put(b"a", v("2"), 0, 200).is_none());
+        assert_eq!(ks.expiry().expired_keys(), 1);
+    }
+
+    #[test]
+    fn mass_removal_gives_partition_memory_back() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let capacity = |db: &Db| db.parts.iter().map(|p| p.capacity()).sum::<usize>();
+        for i in 0..100_000u32 {
+            db.put(&i.to_be_bytes(), v("x"), 10, 0);
+        }
+        let loaded = capacity(&db);
+        while db.sweep(10, SWEEP_BATCH).1 {}
+        assert_eq!(db.stored_len(), 0);
+        assert!(loaded > 100_000);
+        assert_eq!(db.underfull_partitions().len(), PARTITIONS);
+        for part in db.underfull_partitions() {
+            assert!(db.shrink_partition(part));
+        }
+        assert!(db.underfull_partitions().is_empty());
+        assert!(
+            capacity(&db) <= PARTITIONS * 64,
+            "{} of {loaded}",
+            capacity(&db)
+        );
+    }
+
+    #[test]
+    fn clients_help_a_sweeper_that_is_behind() {
+        let ks = Keyspace::new();
+        {
+            let mut db = ks.write();
+            for i in 0..1000u32 {
+                db.put(&i.to_be_bytes(), v("x"), 10, 0);
+            }
+            // A batch that leaves due keys behind raises the flag.
+            assert_eq!(db.sweep(20, 100), (100, true));
+        }
+        assert!(ks.expiry().behind());
+        let before = ks.read_for_sweeper().stored_len();
+        drop(ks.read());
+        assert_eq!(ks.read_for_sweeper().stored_len(), before - HELP_BATCH);
+        drop(ks.write());
+        assert_eq!(ks.read_for_sweeper().stored_len(), before - 2 * HELP_BATCH);
+        // Holding a guard, a second read cannot take the write lock: it
+        // skips the help rather than deadlock.
+        let held = ks.read();
+        let again = ks.read();
+        assert_eq!(again.stored_len(), held.stored_len());
+        drop((held, again));
+        while ks.write_for_sweeper().sweep(u64::MAX - 1, 1000).1 {}
+        assert!(!ks.expiry().behind());
     }
 }

@@ -1,16 +1,23 @@
 //! The sweeper thread: removes every key on its deadline.
 //!
 //! It sleeps until the earliest deadline in the keyspace's heap, or until a
-//! writer adds an earlier one (see [`ExpiryState`](crate::expiry::ExpiryState)),
-//! and at least once a second. Due keys are removed in batches of at most
-//! [`SWEEP_BATCH`] per hold of the write lock, so mass expiry never stalls
-//! clients. It never does I/O.
+//! writer adds an earlier one (see [`ExpiryState`](crate::expiry::ExpiryState)
+//! for why none is missed), and wakes at least once a second so that a jump of
+//! the wall clock cannot strand it; it needs no polling tick, and writes with
+//! later deadlines never wake it. Due keys are removed in batches of at most
+//! [`SWEEP_BATCH`] heap entries per hold of the write lock, with a short
+//! pause between holds so that waiting clients get in: mass expiry never
+//! stalls them. Between waves of expiry it shrinks the partitions that
+//! removals left mostly empty, one per hold, and after a large wave it asks
+//! the C allocator to return free memory to the operating system. It never
+//! does I/O, and it frees removed keys only after releasing the lock.
 
 use crate::clock::now_ms;
 use crate::expiry::SWEEP_BATCH;
 use crate::keyspace::Keyspace;
 use std::io;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// The running sweeper; dropping it stops and joins the thread.
 pub struct Sweeper {
@@ -41,29 +48,117 @@ impl Drop for Sweeper {
     }
 }
 
+/// Keys expired since the last return of free memory to the operating
+/// system before the next one is worth its cost.
+const TRIM_AFTER_KEYS: u64 = 65_536;
+
+/// How far off the next deadline must be for a wave of expiry to count as
+/// over, so that memory is given back (giving it back during a wave would
+/// take the lock for memory the wave is about to empty further).
+const QUIET_MS: u64 = 1000;
+
+/// The sweeper's pause between two holds of the write lock. The lock wakes
+/// every waiting reader when a writer leaves, but a writer that comes back at
+/// once finds them still waking and sends them back to sleep; on a busy
+/// machine that starved readers for tens of milliseconds. A pause longer
+/// than a wake-up lets them in. Yielding the CPU was not enough: the readers
+/// wake on the other core.
+const PAUSE_FOR_CLIENTS: Duration = Duration::from_micros(100);
+
+fn pause_for_clients() {
+    thread::sleep(PAUSE_FOR_CLIENTS);
+}
+
 fn sweep_forever(keyspace: &Keyspace) {
     let expiry = keyspace.expiry().clone();
+    let mut removed = Vec::with_capacity(SWEEP_BATCH);
+    let mut expired_at_last_trim = 0;
     while !expiry.stopping() {
-        let generation = expiry.generation();
         let now = now_ms();
-        let next = keyspace.read().next_deadline();
-        if next.is_some_and(|d| d <= now) {
-            let (_, more) = keyspace.write().sweep(now, SWEEP_BATCH);
-            if more {
-                // Let waiting clients at the lock between batches.
-                thread::yield_now();
+        // Arming under the read guard that reads the heap is what makes a
+        // deadline added after this point ring the alarm.
+        let next = keyspace.read_for_sweeper().arm_sweeper();
+        if next.is_none_or(|d| d > now) {
+            // Between waves of expiry, give back what the last one emptied.
+            if next.is_none_or(|d| d > now + QUIET_MS) {
+                shrink_what_removal_emptied(keyspace);
+                let expired = expiry.expired_keys();
+                if expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
+                    expired_at_last_trim = expired;
+                    allocator::return_free_memory();
+                }
             }
+            expiry.sleep();
             continue;
         }
-        expiry.sleep_until(next, generation, now);
+        loop {
+            let (_, more) =
+                keyspace
+                    .write_for_sweeper()
+                    .sweep_into(now_ms(), SWEEP_BATCH, &mut removed);
+            // Free the removed keys and values outside the lock.
+            removed.clear();
+            if !more || expiry.stopping() {
+                break;
+            }
+            pause_for_clients();
+        }
     }
+}
+
+/// Shrinks what mass removal left mostly empty, one partition per hold of
+/// the write lock (so no hold does more than one partition's rehash), with a
+/// pause for clients between holds. Finding nothing to do costs one read
+/// guard.
+fn shrink_what_removal_emptied(keyspace: &Keyspace) {
+    let (underfull, heap_underfull) = {
+        let db = keyspace.read_for_sweeper();
+        (db.underfull_partitions(), db.deadlines_are_underfull())
+    };
+    for part in underfull {
+        keyspace.write_for_sweeper().shrink_partition(part);
+        pause_for_clients();
+    }
+    if heap_underfull {
+        keyspace.write_for_sweeper().shrink_deadlines();
+    }
+}
+
+/// Returning free memory to the operating system: the crate's only foreign
+/// call. Freed keys leave free chunks scattered through the C allocator's
+/// heaps, which it keeps mapped; after a mass expiry that is most of the
+/// memory the keys used.
+mod allocator {
+    /// Asks glibc to hand free pages back (`madvise`), in every arena. It
+    /// takes each arena's lock in turn for a few milliseconds, so the sweeper
+    /// calls it only once an expiry wave is over.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub fn return_free_memory() {
+        unsafe extern "C" {
+            /// glibc: `int malloc_trim(size_t pad)`.
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: `malloc_trim` takes no pointer and has no precondition; it
+        // works on glibc's own bookkeeping under glibc's own locks and only
+        // releases pages that lie wholly inside free chunks, which no Rust
+        // value occupies. Rust's global allocator on this target is that
+        // same malloc, so nothing else manages those pages.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+
+    /// Other platforms: nothing to do, or no such call.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn return_free_memory() {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expiry::ExpiryState;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     #[test]
     fn keys_are_removed_without_being_read() {
@@ -88,5 +183,93 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(ks.expiry().expired_keys(), 50);
+    }
+
+    fn long_sleeping_keyspace() -> Keyspace {
+        // With a one-minute maximum sleep, anything faster than that comes
+        // from the alarm, not from the periodic wake-up.
+        Keyspace::with_expiry(ExpiryState::with_max_sleep(Duration::from_secs(60)))
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_earlier_deadline_wakes_a_sweeper_sleeping_towards_a_later_one() {
+        let ks = long_sleeping_keyspace();
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        let now = now_ms();
+        let late = now + 60_000;
+        ks.write().put(b"late", Arc::from(&b"v"[..]), late, now);
+        wait_for("a sleep towards the late deadline", || {
+            ks.expiry().asleep_towards() == Some(late)
+        });
+        let now = now_ms();
+        ks.write()
+            .put(b"soon", Arc::from(&b"v"[..]), now + 100, now);
+        wait_for("the early key to go", || ks.read().stored_len() == 1);
+        assert!(ks.read().get(b"late", now_ms()).is_some());
+        assert_eq!(ks.expiry().expired_keys(), 1);
+        wait_for("a sleep towards the late deadline again", || {
+            ks.expiry().asleep_towards() == Some(late)
+        });
+    }
+
+    #[test]
+    fn a_stream_of_writes_with_later_deadlines_does_not_keep_the_sweeper_busy() {
+        let ks = long_sleeping_keyspace();
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        wait_for("a sleep with no deadline", || {
+            ks.expiry().asleep_towards() == Some(u64::MAX)
+        });
+        let woken = ks.expiry().wakeups();
+        let first = now_ms() + 60_000;
+        for i in 0..10_000u64 {
+            let now = now_ms();
+            let mut db = ks.write();
+            db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), first + i, now);
+            db.put(b"plain", Arc::from(&b"v"[..]), 0, now);
+        }
+        wait_for("a sleep towards the first deadline", || {
+            ks.expiry().asleep_towards() == Some(first)
+        });
+        // The first deadline woke it once; a second wake-up is tolerated (a
+        // ring racing its wake-up), thousands would be a busy loop.
+        assert!(
+            ks.expiry().wakeups() <= woken + 2,
+            "woke {} times",
+            ks.expiry().wakeups() - woken
+        );
+    }
+
+    #[test]
+    fn mass_expiry_is_swept_in_bounded_batches() {
+        let ks = Keyspace::new();
+        let now = now_ms();
+        {
+            let mut db = ks.write();
+            for i in 0..(3 * SWEEP_BATCH as u32 + 17) {
+                db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), now + 20, now);
+            }
+        }
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        wait_for("every key to go", || ks.read().stored_len() == 0);
+        assert_eq!(ks.expiry().expired_keys(), 3 * SWEEP_BATCH as u64 + 17);
+        assert_eq!(ks.read().deadline_hints(), 0);
+    }
+
+    #[test]
+    fn dropping_the_sweeper_stops_it_promptly() {
+        let ks = long_sleeping_keyspace();
+        let sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        drop(sweeper);
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -1,0 +1,317 @@
+//! Active expiry, end to end: the real binary on an ephemeral port, spoken to
+//! in RESP. Keys must disappear on their deadlines without anyone reading
+//! them, in deadline order, and never early.
+//!
+//! `DBSIZE` and `KEYS` would hide or sweep an expired key themselves, so the
+//! proof that the sweeper removed a key is `INFO stats` `expired_keys`, which
+//! only removals advance; `EXISTS` and `KEYS` never remove anything.
+//! Every wait polls with a generous deadline: CI is a loaded 2-core machine.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long any condition may take to come true before the test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("gocache"))
+            .args(["--port", "0", "--snapshot-interval", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gocache");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("gocache listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server {
+            child,
+            addr,
+            _stdout: stdout,
+        }
+    }
+
+    fn client(&self) -> Client {
+        let stream = TcpStream::connect(&self.addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    /// Sends one command and returns its whole reply, bytes as sent.
+    fn call(&mut self, args: &[&str]) -> Vec<u8> {
+        self.send(args);
+        self.reply()
+    }
+
+    fn send(&mut self, args: &[&str]) {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        self.writer.write_all(&req).expect("send");
+    }
+
+    fn reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_value(&mut out);
+        out
+    }
+
+    fn read_value(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.reader.read_until(b'\n', out).expect("read a reply");
+        let line = String::from_utf8_lossy(&out[start..])
+            .trim_end()
+            .to_string();
+        let n: i64 = line[1..].parse().unwrap_or(-1);
+        match line.as_bytes()[0] {
+            b'$' if n >= 0 => {
+                let mut body = vec![0; n as usize + 2];
+                self.reader.read_exact(&mut body).expect("read a bulk");
+                out.extend_from_slice(&body);
+            }
+            b'*' => {
+                for _ in 0..n.max(0) {
+                    self.read_value(out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The `expired_keys` counter from `INFO stats`.
+    fn expired_keys(&mut self) -> u64 {
+        let info = String::from_utf8(self.call(&["INFO", "stats"])).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .expect("INFO stats has expired_keys")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Polls until `expired_keys` reaches `n`; fails if it passes it.
+    fn wait_expired(&mut self, n: u64) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let seen = self.expired_keys();
+            assert!(seen <= n, "expired_keys is {seen}, expected {n}");
+            if seen == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "expired_keys stuck at {seen}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The keys of a `KEYS` reply, in any order.
+fn key_names(reply: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(reply);
+    let mut names: Vec<String> = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.starts_with('$') && !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_key_set_with_px_200_is_swept_without_being_read() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.call(&["SET", "short", "v", "PX", "200"]), b"+OK\r\n");
+    assert_eq!(c.call(&["SET", "plain", "v"]), b"+OK\r\n");
+    // Nothing reads the key: only the sweeper can advance the counter.
+    c.wait_expired(1);
+    assert_eq!(c.call(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(c.call(&["KEYS", "*"]), b"*1\r\n$5\r\nplain\r\n");
+}
+
+#[test]
+fn overwriting_without_a_ttl_cancels_the_expiry() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.call(&["SET", "k", "old", "PX", "300"]), b"+OK\r\n");
+    assert_eq!(c.call(&["SET", "k", "new"]), b"+OK\r\n");
+    // A marker set afterwards expires no earlier than k would have.
+    assert_eq!(c.call(&["SET", "marker", "v", "PX", "300"]), b"+OK\r\n");
+    c.wait_expired(1);
+    assert_eq!(c.call(&["GET", "k"]), b"$3\r\nnew\r\n");
+    assert_eq!(c.call(&["TTL", "k"]), b":-1\r\n");
+    assert_eq!(c.call(&["DBSIZE"]), b":1\r\n");
+}
+
+#[test]
+fn persist_cancels_the_expiry() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.call(&["SET", "k", "v", "PX", "300"]), b"+OK\r\n");
+    assert_eq!(c.call(&["PERSIST", "k"]), b":1\r\n");
+    assert_eq!(c.call(&["SET", "marker", "v", "PX", "300"]), b"+OK\r\n");
+    c.wait_expired(1);
+    assert_eq!(c.call(&["EXISTS", "k"]), b":1\r\n");
+    assert_eq!(c.call(&["TTL", "k"]), b":-1\r\n");
+}
+
+#[test]
+fn a_second_expire_moves_the_deadline_later_and_the_key_survives_the_first() {
+    let server = Server::start();
+    let mut c = server.client();
+    assert_eq!(c.call(&["SET", "k", "v"]), b"+OK\r\n");
+    assert_eq!(c.call(&["PEXPIRE", "k", "300"]), b":1\r\n");
+    let moved_at = now_ms();
+    assert_eq!(c.call(&["PEXPIRE", "k", "1500"]), b":1\r\n");
+    assert_eq!(c.call(&["SET", "marker", "v", "PX", "300"]), b"+OK\r\n");
+    c.wait_expired(1);
+    assert_eq!(c.call(&["EXISTS", "k"]), b":1\r\n");
+    // And it does go on its new deadline, swept like any other.
+    c.wait_expired(2);
+    assert!(
+        now_ms() >= moved_at + 1500,
+        "k went before its new deadline"
+    );
+    assert_eq!(c.call(&["DBSIZE"]), b":0\r\n");
+}
+
+#[test]
+fn many_keys_with_different_ttls_disappear_in_deadline_order_and_never_early() {
+    let server = Server::start();
+    let mut c = server.client();
+    const N: usize = 5;
+    const SPACING_MS: u64 = 300;
+    // Set the latest first, so no key's deadline depends on how fast the
+    // others were set; `set_before[i]` bounds key i's deadline from below.
+    let mut set_before = [0u64; N];
+    for i in (0..N).rev() {
+        set_before[i] = now_ms();
+        let ttl = (SPACING_MS * (i as u64 + 1)).to_string();
+        assert_eq!(
+            c.call(&["SET", &format!("k{i}"), "v", "PX", &ttl]),
+            b"+OK\r\n"
+        );
+    }
+    let earliest_deadline = |i: usize| set_before[i] + SPACING_MS * (i as u64 + 1);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        // One KEYS reply is one instant's view of the keyspace.
+        let present = key_names(&c.call(&["KEYS", "*"]));
+        let expired = c.expired_keys();
+        let seen_at = now_ms();
+        let gone: Vec<bool> = (0..N)
+            .map(|i| !present.contains(&format!("k{i}")))
+            .collect();
+        for i in 0..N {
+            if gone[i] {
+                assert!(
+                    gone[..i].iter().all(|g| *g),
+                    "k{i} went before an earlier key: {present:?}"
+                );
+            }
+        }
+        let due = (0..N).filter(|&i| earliest_deadline(i) <= seen_at).count();
+        assert!(
+            expired as usize <= due,
+            "{expired} swept but only {due} due"
+        );
+        if expired as usize == N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {expired} of {N} keys swept"
+        );
+        thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(c.call(&["DBSIZE"]), b":0\r\n");
+}
+
+#[test]
+fn a_deadline_in_the_past_deletes_the_key_at_once() {
+    let server = Server::start();
+    let mut c = server.client();
+    for k in ["a", "b", "c", "d"] {
+        assert_eq!(c.call(&["SET", k, "v"]), b"+OK\r\n");
+    }
+    assert_eq!(c.call(&["EXPIRE", "a", "-1"]), b":1\r\n");
+    assert_eq!(c.call(&["EXPIREAT", "b", "1"]), b":1\r\n");
+    assert_eq!(c.call(&["PEXPIREAT", "c", "1"]), b":1\r\n");
+    assert_eq!(c.call(&["GETEX", "d", "PXAT", "1"]), b"$1\r\nv\r\n");
+    assert_eq!(c.call(&["EXISTS", "a", "b", "c", "d"]), b":0\r\n");
+    assert_eq!(c.call(&["DBSIZE"]), b":0\r\n");
+    // Deleted, not left behind for the sweeper: once a later marker has been
+    // swept, the counter holds the marker alone. (Redis 7.0 counts such a
+    // deletion as a DEL, not as an expiry; gocache does the same.)
+    assert_eq!(c.call(&["SET", "marker", "v", "PX", "100"]), b"+OK\r\n");
+    c.wait_expired(1);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.expired_keys(), 1);
+
+    assert_eq!(c.call(&["SET", "e", "v", "PXAT", "1"]), b"+OK\r\n");
+    assert_eq!(c.call(&["EXISTS", "e"]), b":0\r\n");
+    assert_eq!(c.call(&["DBSIZE"]), b":0\r\n");
+}
+
+#[test]
+fn info_stats_expired_keys_counts_every_swept_key() {
+    let server = Server::start();
+    let mut c = server.client();
+    // Pipelined: 200 keys with short, different TTLs and 10 without.
+    for i in 0..200 {
+        let ttl = (100 + i % 50).to_string();
+        c.send(&["SET", &format!("t{i}"), "v", "PX", &ttl]);
+    }
+    for i in 0..10 {
+        c.send(&["SET", &format!("p{i}"), "v"]);
+    }
+    for _ in 0..210 {
+        assert_eq!(c.reply(), b"+OK\r\n");
+    }
+    c.wait_expired(200);
+    assert_eq!(c.call(&["DBSIZE"]), b":10\r\n");
+    assert_eq!(c.expired_keys(), 200);
+}
