@@ -108,8 +108,8 @@ where
             "--port" => config.port = number(&flag, &value()?)?,
             "--bind" => config.bind = value()?,
             "--max-clients" => config.max_clients = positive(&flag, &value()?)?,
-            "--max-line-bytes" => config.max_line_bytes = positive(&flag, &value()?)?,
-            "--proto-max-bulk-len" => config.proto_max_bulk_len = positive(&flag, &value()?)?,
+            "--max-line-bytes" => config.max_line_bytes = byte_limit(&flag, &value()?)?,
+            "--proto-max-bulk-len" => config.proto_max_bulk_len = byte_limit(&flag, &value()?)?,
             "--loglevel" => {
                 let v = value()?;
                 config.log_level = Level::parse(&v).ok_or_else(|| {
@@ -156,6 +156,18 @@ fn positive(flag: &str, v: &str) -> Result<usize, Error> {
     }
 }
 
+/// A size limit for client-sent strings: at least 1, and small enough for a
+/// stored entry's 32-bit lengths.
+fn byte_limit(flag: &str, v: &str) -> Result<usize, Error> {
+    match positive(flag, v)? {
+        n if n > crate::entry::MAX_LEN => Err(Error::Usage(format!(
+            "invalid value '{v}' for '{flag}': at most {}",
+            crate::entry::MAX_LEN
+        ))),
+        n => Ok(n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +206,7 @@ mod tests {
             &["--port"],
             &["--max-clients", "0"],
             &["--loglevel", "loud"],
+            &["--proto-max-bulk-len", "4294967296"],
         ] {
             let err = parse(args.iter().copied()).unwrap_err();
             assert_eq!(err.exit_status(), 2, "{args:?}");

@@ -11,6 +11,12 @@
 //! stable cursor (the partition index) and keep any one rehash small, so a
 //! growing keyspace never stalls writers for a whole-table resize.
 //!
+//! Each key is one [`Entry`]: key bytes, value bytes and deadline in a single
+//! shared allocation, so a partition is a `HashSet<Entry>` with 8-byte
+//! buckets looked up by key bytes. Sharing makes a snapshot or a `GET` reply a
+//! reference count, not a copy; a value is never changed in place, only
+//! replaced.
+//!
 //! Deadlines are absolute Unix milliseconds stored in the entry (0 = none). A
 //! key past its deadline is invisible to every read. Each deadline set is also
 //! pushed to the [`expiry`](crate::expiry) queue, which the sweeper thread
@@ -21,15 +27,15 @@
 //! later, one partition per lock hold. This module must never do I/O or sleep
 //! while a guard is held; it only touches memory.
 
+pub use crate::entry::Entry;
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-/// A key: shared so that the expiry queue and snapshots hold it without copying.
+/// A key as the deadline heap holds it: the key bytes alone, so that a stale
+/// hint never keeps an overwritten value alive.
 pub type Key = Arc<[u8]>;
-/// A value: immutable and shared, so that a snapshot is a reference count.
-pub type Value = Arc<[u8]>;
 
 /// Most due keys a client's read or write removes while the sweeper is
 /// behind (a few microseconds of work).
@@ -38,7 +44,7 @@ pub const HELP_BATCH: usize = 32;
 /// Number of hash maps the keys are spread over (a power of two).
 pub const PARTITIONS: usize = 256;
 
-fn partition_is_underfull(map: &HashMap<Key, Entry>) -> bool {
+fn partition_is_underfull(map: &HashSet<Entry>) -> bool {
     map.capacity() > 64 && map.len() < map.capacity() / 4
 }
 
@@ -51,33 +57,14 @@ impl<T> Extend<T> for Discard {
     }
 }
 
-/// A value and its deadline.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// The string value.
-    pub value: Value,
-    /// Absolute deadline in Unix milliseconds, 0 for none.
-    pub expires_at: u64,
-}
-
-impl Entry {
-    /// Whether the entry's deadline has passed at `now`.
-    pub fn is_expired(&self, now: u64) -> bool {
-        self.expires_at != 0 && self.expires_at <= now
-    }
-
-    /// The deadline, if any.
-    pub fn deadline(&self) -> Option<u64> {
-        (self.expires_at != 0).then_some(self.expires_at)
-    }
-}
-
 /// The maps and counters the lock guards.
 pub struct Db {
-    parts: Box<[HashMap<Key, Entry>]>,
+    parts: Box<[HashSet<Entry>]>,
     router: RandomState,
     len: usize,
     with_deadline: usize,
+    /// Sum of every stored deadline, for `INFO`'s average TTL in O(1).
+    deadline_sum: u128,
     changes: u64,
     deadlines: DeadlineHeap,
     expiry: Arc<ExpiryState>,
@@ -86,10 +73,11 @@ pub struct Db {
 impl Db {
     fn new(expiry: Arc<ExpiryState>) -> Db {
         Db {
-            parts: (0..PARTITIONS).map(|_| HashMap::new()).collect(),
+            parts: (0..PARTITIONS).map(|_| HashSet::new()).collect(),
             router: RandomState::new(),
             len: 0,
             with_deadline: 0,
+            deadline_sum: 0,
             changes: 0,
             deadlines: DeadlineHeap::default(),
             expiry,
@@ -126,52 +114,50 @@ impl Db {
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
-        self.take_entry(part, key).map(|(_, entry)| entry)
-    }
-
-    fn take_entry(&mut self, part: usize, key: &[u8]) -> Option<(Key, Entry)> {
-        let (stored_key, old) = self.parts[part].remove_entry(key)?;
+        let old = self.parts[part].take(key)?;
         self.len -= 1;
-        if old.expires_at != 0 {
-            self.with_deadline -= 1;
+        self.forget_deadline(old.expires_at());
+        if old.expires_at() != 0 {
             self.deadlines.mark_stale();
         }
         self.changes += 1;
-        Some((stored_key, old))
+        Some(old)
+    }
+
+    /// Counts a deadline (0: none) in the deadline counters.
+    fn count_deadline(&mut self, expires_at: u64) {
+        if expires_at != 0 {
+            self.with_deadline += 1;
+            self.deadline_sum += u128::from(expires_at);
+        }
+    }
+
+    /// Takes a deadline (0: none) out of the deadline counters.
+    fn forget_deadline(&mut self, expires_at: u64) {
+        if expires_at != 0 {
+            self.with_deadline -= 1;
+            self.deadline_sum -= u128::from(expires_at);
+        }
     }
 
     /// Stores `value` under `key` with `expires_at` (0 for none), replacing
     /// any previous entry, and returns the previous live entry.
-    pub fn put(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) -> Option<Entry> {
+    pub fn put(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) -> Option<Entry> {
         let part = self.part_of(key);
         self.changes += 1;
-        let entry = Entry { value, expires_at };
-        let (old, stored_key) = match self.parts[part].get_key_value(key) {
-            Some((k, _)) => {
-                let k = k.clone();
-                let old = self.parts[part].insert(k.clone(), entry);
-                (old, k)
-            }
-            None => {
-                let k: Key = Arc::from(key);
-                self.parts[part].insert(k.clone(), entry);
-                self.len += 1;
-                (None, k)
-            }
-        };
-        let old_deadline = old.as_ref().map_or(0, |o| o.expires_at);
-        if old_deadline != 0 {
-            self.with_deadline -= 1;
+        let old = self.parts[part].replace(Entry::new(key, value, expires_at));
+        let old_deadline = old.as_ref().map_or(0, Entry::expires_at);
+        if old.is_none() {
+            self.len += 1;
         }
-        if expires_at != 0 {
-            self.with_deadline += 1;
-        }
+        self.forget_deadline(old_deadline);
+        self.count_deadline(expires_at);
         if old_deadline != expires_at {
             if old_deadline != 0 {
                 self.deadlines.mark_stale();
             }
             if expires_at != 0 {
-                self.schedule(expires_at, stored_key);
+                self.schedule(expires_at, Arc::from(key));
             }
         }
         match old {
@@ -185,22 +171,21 @@ impl Db {
     }
 
     /// Replaces the value of a live `key`, keeping its deadline; stores it
-    /// without a deadline when absent.
-    pub fn put_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) -> Option<Entry> {
-        let expires_at = self.get_live(key, now).map_or(0, |e| e.expires_at);
-        let part = self.part_of(key);
-        if expires_at != 0 {
-            // Same deadline: replace in place; the queued hint stays valid.
-            if let Some(entry) = self.parts[part].get_mut(key) {
-                let old = std::mem::replace(&mut entry.value, value);
-                self.changes += 1;
-                return Some(Entry {
-                    value: old,
-                    expires_at,
-                });
-            }
+    /// without a deadline when absent. The queued hint stays valid, since the
+    /// key and its deadline are unchanged.
+    pub fn put_keep_ttl(&mut self, key: &[u8], value: &[u8], now: u64) -> Option<Entry> {
+        let expires_at = self.get_live(key, now).map_or(0, Entry::expires_at);
+        self.put(key, value, expires_at, now)
+    }
+
+    /// Makes room for `additional` more keys spread evenly over the
+    /// partitions (loading a snapshot), so that they are not rehashed as
+    /// they arrive.
+    pub fn reserve(&mut self, additional: usize) {
+        let per_part = additional.div_ceil(PARTITIONS);
+        for part in self.parts.iter_mut() {
+            part.reserve(per_part);
         }
-        self.put(key, value, 0, now)
     }
 
     /// Removes `key`; returns its entry if it was live.
@@ -222,28 +207,24 @@ impl Db {
         if expires_at != 0 && expires_at <= now {
             return self.take(part, key).is_some();
         }
-        let Some((k, entry)) = self.parts[part].get_key_value(key) else {
+        let Some(entry) = self.parts[part].get(key) else {
             return false;
         };
-        if entry.expires_at == expires_at {
+        let had = entry.expires_at();
+        if had == expires_at {
             return true;
         }
-        let k = k.clone();
-        let had = entry.expires_at != 0;
-        if let Some(entry) = self.parts[part].get_mut(key) {
-            entry.expires_at = expires_at;
-        }
+        // Entries are shared only with snapshots (which copied the deadline
+        // when they were taken) and replies (which read the value alone).
+        entry.set_expires_at(expires_at);
         self.changes += 1;
-        match (had, expires_at != 0) {
-            (false, true) => self.with_deadline += 1,
-            (true, false) => self.with_deadline -= 1,
-            _ => {}
-        }
-        if had {
+        self.forget_deadline(had);
+        self.count_deadline(expires_at);
+        if had != 0 {
             self.deadlines.mark_stale();
         }
         if expires_at != 0 {
-            self.schedule(expires_at, k);
+            self.schedule(expires_at, Arc::from(key));
         }
         true
     }
@@ -268,7 +249,7 @@ impl Db {
         let (parts, router) = (&self.parts, &self.router);
         self.deadlines.compact_step(max, |d, k| {
             let part = (router.hash_one(&**k) as usize) & (PARTITIONS - 1);
-            parts[part].get(&**k).is_some_and(|e| e.expires_at == d)
+            parts[part].get(&**k).is_some_and(|e| e.expires_at() == d)
         })
     }
 
@@ -295,7 +276,7 @@ impl Db {
         &mut self,
         now: u64,
         batch: usize,
-        removed: &mut impl Extend<(Key, Entry)>,
+        removed: &mut impl Extend<Entry>,
     ) -> (usize, bool) {
         let mut count = 0;
         for _ in 0..batch {
@@ -305,9 +286,9 @@ impl Db {
             let part = self.part_of(&key);
             if self.parts[part]
                 .get(&*key)
-                .is_some_and(|e| e.expires_at == deadline)
+                .is_some_and(|e| e.expires_at() == deadline)
             {
-                if let Some(gone) = self.take_entry(part, &key) {
+                if let Some(gone) = self.take(part, &key) {
                     removed.extend(Some(gone));
                     count += 1;
                 }
@@ -373,10 +354,11 @@ impl Db {
     pub fn clear(&mut self) -> usize {
         let n = self.len;
         for part in self.parts.iter_mut() {
-            *part = HashMap::new();
+            *part = HashSet::new();
         }
         self.len = 0;
         self.with_deadline = 0;
+        self.deadline_sum = 0;
         self.changes += 1;
         self.deadlines.clear();
         n
@@ -392,28 +374,36 @@ impl Db {
         self.with_deadline
     }
 
+    /// Mean time left, in ms, over the keys with a deadline (0 if none);
+    /// keys past their deadline but not yet swept count as 0.
+    pub fn average_ttl(&self, now: u64) -> u64 {
+        if self.with_deadline == 0 {
+            return 0;
+        }
+        let mean = self.deadline_sum / self.with_deadline as u128;
+        u64::try_from(mean).unwrap_or(u64::MAX).saturating_sub(now)
+    }
+
     /// Writes applied since the keyspace was created (never goes down).
     pub fn changes(&self) -> u64 {
         self.changes
     }
 
     /// Every live entry.
-    pub fn iter_live(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+    pub fn iter_live(&self, now: u64) -> impl Iterator<Item = &Entry> {
         self.parts
             .iter()
             .flat_map(|p| p.iter())
-            .filter(move |(_, e)| !e.is_expired(now))
+            .filter(move |e| !e.is_expired(now))
     }
 
     /// The live entries of one partition (a `SCAN` step).
-    pub fn iter_partition(&self, part: usize, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.parts[part]
-            .iter()
-            .filter(move |(_, e)| !e.is_expired(now))
+    pub fn iter_partition(&self, part: usize, now: u64) -> impl Iterator<Item = &Entry> {
+        self.parts[part].iter().filter(move |e| !e.is_expired(now))
     }
 
-    /// A live key chosen at random, using `seed` for the choice.
-    pub fn random_key(&self, now: u64, seed: u64) -> Option<Key> {
+    /// A live entry chosen at random, using `seed` for the choice.
+    pub fn random_entry(&self, now: u64, seed: u64) -> Option<Entry> {
         if self.len == 0 {
             return None;
         }
@@ -427,11 +417,11 @@ impl Db {
                 continue;
             }
             let skip = (pick >> 17) as usize % part.len();
-            if let Some((k, _)) = part.iter().skip(skip).find(|(_, e)| !e.is_expired(now)) {
-                return Some(k.clone());
+            if let Some(e) = part.iter().skip(skip).find(|e| !e.is_expired(now)) {
+                return Some(e.clone());
             }
         }
-        self.iter_live(now).next().map(|(k, _)| k.clone())
+        self.iter_live(now).next().cloned()
     }
 }
 
@@ -551,8 +541,8 @@ mod tests {
     use super::*;
     use crate::expiry::SWEEP_BATCH;
 
-    fn v(s: &str) -> Value {
-        Arc::from(s.as_bytes())
+    fn v(s: &str) -> &[u8] {
+        s.as_bytes()
     }
 
     #[test]
@@ -580,7 +570,7 @@ mod tests {
         assert!(db.set_deadline(b"a", 900, 0));
         assert_eq!(db.stored_with_deadline(), 1);
         db.put_keep_ttl(b"a", v("3"), 0);
-        assert_eq!(db.get(b"a", 0).unwrap().expires_at, 900);
+        assert_eq!(db.get(b"a", 0).unwrap().expires_at(), 900);
         assert!(db.set_deadline(b"a", 0, 0));
         assert_eq!(db.stored_with_deadline(), 0);
         assert!(db.set_deadline(b"a", 5, 10), "a past deadline deletes");

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod entry;
 pub mod error;
 pub mod expiry;
 pub mod glob;

@@ -157,7 +157,6 @@ mod allocator {
 mod tests {
     use super::*;
     use crate::expiry::ExpiryState;
-    use std::sync::Arc;
     use std::time::Instant;
 
     #[test]
@@ -168,14 +167,9 @@ mod tests {
         {
             let mut db = ks.write();
             for i in 0..50u32 {
-                db.put(
-                    &i.to_be_bytes(),
-                    Arc::from(&b"v"[..]),
-                    now + 50 + u64::from(i),
-                    now,
-                );
+                db.put(&i.to_be_bytes(), &b"v"[..], now + 50 + u64::from(i), now);
             }
-            db.put(b"keep", Arc::from(&b"v"[..]), 0, now);
+            db.put(b"keep", &b"v"[..], 0, now);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while ks.read().stored_len() > 1 {
@@ -205,13 +199,12 @@ mod tests {
         let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
         let now = now_ms();
         let late = now + 60_000;
-        ks.write().put(b"late", Arc::from(&b"v"[..]), late, now);
+        ks.write().put(b"late", &b"v"[..], late, now);
         wait_for("a sleep towards the late deadline", || {
             ks.expiry().asleep_towards() == Some(late)
         });
         let now = now_ms();
-        ks.write()
-            .put(b"soon", Arc::from(&b"v"[..]), now + 100, now);
+        ks.write().put(b"soon", &b"v"[..], now + 100, now);
         wait_for("the early key to go", || ks.read().stored_len() == 1);
         assert!(ks.read().get(b"late", now_ms()).is_some());
         assert_eq!(ks.expiry().expired_keys(), 1);
@@ -232,8 +225,8 @@ mod tests {
         for i in 0..10_000u64 {
             let now = now_ms();
             let mut db = ks.write();
-            db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), first + i, now);
-            db.put(b"plain", Arc::from(&b"v"[..]), 0, now);
+            db.put(&i.to_be_bytes(), &b"v"[..], first + i, now);
+            db.put(b"plain", &b"v"[..], 0, now);
         }
         wait_for("a sleep towards the first deadline", || {
             ks.expiry().asleep_towards() == Some(first)
@@ -254,7 +247,7 @@ mod tests {
         {
             let mut db = ks.write();
             for i in 0..(3 * SWEEP_BATCH as u32 + 17) {
-                db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), now + 20, now);
+                db.put(&i.to_be_bytes(), &b"v"[..], now + 20, now);
             }
         }
         let _sweeper = Sweeper::spawn(ks.clone()).unwrap();

@@ -7,7 +7,7 @@
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
 use crate::error::CommandError;
 use crate::glob;
-use crate::keyspace::{Key, PARTITIONS};
+use crate::keyspace::{Entry, PARTITIONS};
 use crate::protocol::{Bytes, Reply};
 
 /// This family's rows of the command table.
@@ -135,7 +135,7 @@ fn expire_generic(
         at as u64
     };
     let mut db = ctx.write();
-    let Some(current) = db.get_live(argv[1], now).map(|e| e.expires_at) else {
+    let Some(current) = db.get_live(argv[1], now).map(|e| e.expires_at()) else {
         return Ok(Reply::Integer(0));
     };
     let allowed = match cond {
@@ -212,7 +212,9 @@ fn pexpiretime(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 fn persist(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let mut db = ctx.write();
-    let had = db.get_live(argv[1], now).is_some_and(|e| e.expires_at != 0);
+    let had = db
+        .get_live(argv[1], now)
+        .is_some_and(|e| e.expires_at() != 0);
     if had {
         db.set_deadline(argv[1], 0, now);
     }
@@ -225,10 +227,10 @@ fn key_type(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::status(if found { "string" } else { "none" }))
 }
 
-fn key_replies(keys: Vec<Key>) -> Reply {
+fn key_replies(keys: Vec<Entry>) -> Reply {
     Reply::Array(
         keys.into_iter()
-            .map(|k| Reply::Bulk(Bytes::Shared(k)))
+            .map(|k| Reply::Bulk(Bytes::Key(k)))
             .collect(),
     )
 }
@@ -237,11 +239,11 @@ fn key_replies(keys: Vec<Key>) -> Reply {
 fn keys(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let pattern = argv[1];
     let match_all = pattern == b"*";
-    let found: Vec<Key> = ctx
+    let found: Vec<Entry> = ctx
         .read()
         .iter_live(ctx.now)
-        .filter(|(k, _)| match_all || glob::matches(pattern, k))
-        .map(|(k, _)| k.clone())
+        .filter(|e| match_all || glob::matches(pattern, e.key()))
+        .cloned()
         .collect();
     Ok(key_replies(found))
 }
@@ -277,14 +279,14 @@ fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         }
     }
     let mut part = cursor as usize;
-    let mut found: Vec<Key> = Vec::new();
+    let mut found: Vec<Entry> = Vec::new();
     let mut visited = 0;
     {
         let db = ctx.read();
         while part < PARTITIONS && visited < count {
-            for (k, _) in db.iter_partition(part, ctx.now) {
+            for k in db.iter_partition(part, ctx.now) {
                 visited += 1;
-                if strings_only && pattern.is_none_or(|p| glob::matches(p, k)) {
+                if strings_only && pattern.is_none_or(|p| glob::matches(p, k.key())) {
                     found.push(k.clone());
                 }
             }
@@ -303,8 +305,8 @@ fn randomkey(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     let seed = crate::clock::now_us() ^ ctx.session.client.id.rotate_left(32);
     Ok(ctx
         .read()
-        .random_key(ctx.now, seed)
-        .map_or(Reply::Nil, |k| Reply::Bulk(Bytes::Shared(k))))
+        .random_entry(ctx.now, seed)
+        .map_or(Reply::Nil, |k| Reply::Bulk(Bytes::Key(k))))
 }
 
 /// Moves `src` to `dst` keeping its deadline; `only_if_new` is `RENAMENX`.
@@ -326,7 +328,7 @@ fn rename_generic(
         return Ok(false);
     }
     db.remove(src, now);
-    db.put(dst, entry.value, entry.expires_at, now);
+    db.put(dst, entry.value(), entry.expires_at(), now);
     Ok(true)
 }
 

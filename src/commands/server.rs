@@ -189,16 +189,10 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
             if keys == 0 {
                 return Vec::new();
             }
-            let (mut expires, mut ttl_sum) = (0u64, 0u64);
-            if db.stored_with_deadline() > 0 {
-                for (_, e) in db.iter_live(now) {
-                    if let Some(d) = e.deadline() {
-                        expires += 1;
-                        ttl_sum += d - now;
-                    }
-                }
-            }
-            let avg_ttl = ttl_sum.checked_div(expires).unwrap_or(0);
+            // Counted under the same guard as the keys, after the sweep
+            // `live_len` did, so nothing past its deadline is left in them.
+            let expires = db.stored_with_deadline();
+            let avg_ttl = db.average_ttl(now);
             vec![(
                 "db0",
                 format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),

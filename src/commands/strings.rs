@@ -1,14 +1,14 @@
 //! String commands: `SET` and its options, `GET`, counters, ranges, and the
 //! multi-key `MGET`/`MSET` family.
 //!
-//! Values are immutable `Arc<[u8]>`; a command that changes a value builds a
+//! Values are immutable [`Entry`] bytes; a command that changes a value builds a
 //! new one. Every command takes one guard, read or write, for its whole run,
 //! so each is atomic (an `MSET` is never seen half-applied).
 
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
 use crate::error::CommandError;
+use crate::keyspace::Entry;
 use crate::protocol::{Bytes, Reply, reply::format_double};
-use std::sync::Arc;
 
 /// Largest string a command may build (Redis's proto-max-bulk-len default).
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
@@ -38,15 +38,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setrange", 4, Access::Write, setrange).keys(1, 1, 1),
 ];
 
-fn value(bytes: &[u8]) -> Arc<[u8]> {
-    Arc::from(bytes)
+/// A reply carrying an entry's value (shared, not copied), or nil.
+fn value_reply(entry: Option<Entry>) -> Reply {
+    entry.map_or(Reply::Nil, |e| Reply::Bulk(Bytes::Value(e)))
 }
 
 /// `GET key`
 fn get(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let found = ctx.read().get(argv[1], ctx.now).map(|e| e.value.clone());
+    let found = ctx.read().get(argv[1], ctx.now).cloned();
     ctx.count_lookup(found.is_some());
-    Ok(found.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::Shared(v))))
+    Ok(value_reply(found))
 }
 
 /// When a `SET` applies, relative to the key existing.
@@ -169,7 +170,7 @@ fn set_with(
     key: &[u8],
     val: &[u8],
     opts: SetOptions,
-) -> (bool, Option<Arc<[u8]>>) {
+) -> (bool, Option<Entry>) {
     let now = ctx.now;
     let mut db = ctx.write();
     let old = db.get_live(key, now).cloned();
@@ -181,21 +182,24 @@ fn set_with(
     if allowed {
         match opts.deadline {
             NewDeadline::Clear => {
-                db.put(key, value(val), 0, now);
+                db.put(key, val, 0, now);
             }
             NewDeadline::Keep => {
-                db.put_keep_ttl(key, value(val), now);
+                db.put_keep_ttl(key, val, now);
             }
             NewDeadline::At(at) if at <= now => {
-                // Already past: Redis sets and deletes at once.
+                // Already past: Redis sets the key and expires it at once,
+                // counting it in expired_keys.
                 db.remove(key, now);
+                drop(db);
+                ctx.server.keyspace.expiry().count_expired(1);
             }
             NewDeadline::At(at) => {
-                db.put(key, value(val), at, now);
+                db.put(key, val, at, now);
             }
         }
     }
-    (allowed, old.map(|e| e.value))
+    (allowed, old)
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] | [ttl-seconds]`
@@ -203,7 +207,7 @@ fn set(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let opts = parse_set_options(&argv[3..], ctx.now)?;
     let (applied, old) = set_with(ctx, argv[1], argv[2], opts);
     Ok(match (opts.get, applied) {
-        (true, _) => old.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::Shared(v))),
+        (true, _) => value_reply(old),
         (false, true) => Reply::Ok,
         (false, false) => Reply::Nil,
     })
@@ -254,7 +258,7 @@ fn getset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         deadline: NewDeadline::Clear,
     };
     let (_, old) = set_with(ctx, argv[1], argv[2], opts);
-    Ok(old.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::Shared(v))))
+    Ok(value_reply(old))
 }
 
 /// `GETDEL key`
@@ -262,7 +266,7 @@ fn getdel(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let old = ctx.write().remove(argv[1], now);
     ctx.count_lookup(old.is_some());
-    Ok(old.map_or(Reply::Nil, |e| Reply::Bulk(Bytes::Shared(e.value))))
+    Ok(value_reply(old))
 }
 
 /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`
@@ -278,33 +282,25 @@ fn getex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         _ => return Err(CommandError::Syntax),
     };
     let mut db = ctx.write();
-    let found = db.get_live(argv[1], now).map(|e| e.value.clone());
+    let found = db.get_live(argv[1], now).cloned();
     if let (Some(_), Some(at)) = (&found, change) {
         db.set_deadline(argv[1], at, now);
     }
     drop(db);
     ctx.count_lookup(found.is_some());
-    Ok(found.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::Shared(v))))
+    Ok(value_reply(found))
 }
 
 /// `MGET key [key ...]`
 fn mget(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let db = ctx.read();
-    let found: Vec<Option<Arc<[u8]>>> = argv[1..]
-        .iter()
-        .map(|k| db.get(k, now).map(|e| e.value.clone()))
-        .collect();
+    let found: Vec<Option<Entry>> = argv[1..].iter().map(|k| db.get(k, now).cloned()).collect();
     drop(db);
     let hits = found.iter().filter(|v| v.is_some()).count() as u64;
     ctx.session.counters.hits += hits;
     ctx.session.counters.misses += found.len() as u64 - hits;
-    Ok(Reply::Array(
-        found
-            .into_iter()
-            .map(|v| v.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::Shared(v))))
-            .collect(),
-    ))
+    Ok(Reply::Array(found.into_iter().map(value_reply).collect()))
 }
 
 fn pairs<'a>(
@@ -323,7 +319,7 @@ fn mset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let mut db = ctx.write();
     for kv in pairs {
-        db.put(kv[0], value(kv[1]), 0, now);
+        db.put(kv[0], kv[1], 0, now);
     }
     Ok(Reply::Ok)
 }
@@ -337,7 +333,7 @@ fn msetnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         return Ok(Reply::Integer(0));
     }
     for kv in pairs {
-        db.put(kv[0], value(kv[1]), 0, now);
+        db.put(kv[0], kv[1], 0, now);
     }
     Ok(Reply::Integer(1))
 }
@@ -347,13 +343,13 @@ fn add(ctx: &mut Context<'_>, key: &[u8], by: i64) -> CommandResult {
     let now = ctx.now;
     let mut db = ctx.write();
     let current = match db.get_live(key, now) {
-        Some(e) => crate::protocol::resp::parse_i64(&e.value).ok_or(CommandError::NotInteger)?,
+        Some(e) => crate::protocol::resp::parse_i64(e.value()).ok_or(CommandError::NotInteger)?,
         None => 0,
     };
     let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
     let mut digits = Vec::with_capacity(20);
     Reply::Integer(next).encode(crate::protocol::Dialect::Resp2, &mut digits);
-    db.put_keep_ttl(key, value(&digits[1..digits.len() - 2]), now);
+    db.put_keep_ttl(key, &digits[1..digits.len() - 2], now);
     Ok(Reply::Integer(next))
 }
 
@@ -402,7 +398,7 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let mut db = ctx.write();
     let current = match db.get_live(argv[1], now) {
-        Some(e) => parse_float(&e.value).ok_or(CommandError::NotFloat)?,
+        Some(e) => parse_float(e.value()).ok_or(CommandError::NotFloat)?,
         None => 0.0,
     };
     let next = current + by;
@@ -412,7 +408,7 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ));
     }
     let text = format_double(next);
-    db.put_keep_ttl(argv[1], value(text.as_bytes()), now);
+    db.put_keep_ttl(argv[1], text.as_bytes(), now);
     Ok(Reply::Double(next))
 }
 
@@ -422,13 +418,13 @@ fn append(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let mut db = ctx.write();
     let mut joined = db
         .get_live(argv[1], now)
-        .map_or_else(Vec::new, |e| e.value.to_vec());
+        .map_or_else(Vec::new, |e| e.value().to_vec());
     if joined.len() + argv[2].len() > MAX_STRING {
         return Err(too_big());
     }
     joined.extend_from_slice(argv[2]);
     let len = joined.len();
-    db.put_keep_ttl(argv[1], Arc::from(joined), now);
+    db.put_keep_ttl(argv[1], &joined, now);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -441,16 +437,17 @@ fn strlen(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let len = ctx
         .read()
         .get(argv[1], ctx.now)
-        .map_or(0, |e| e.value.len());
+        .map_or(0, |e| e.value().len());
     Ok(Reply::Integer(len as i64))
 }
 
 /// `GETRANGE key start end` (inclusive; negative counts from the end)
 fn getrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let (start, end) = (parse_int(argv[2])?, parse_int(argv[3])?);
-    let Some(v) = ctx.read().get(argv[1], ctx.now).map(|e| e.value.clone()) else {
+    let Some(entry) = ctx.read().get(argv[1], ctx.now).cloned() else {
         return Ok(Reply::bulk(b""));
     };
+    let v = entry.value();
     let len = v.len() as i64;
     if len == 0 || (start < 0 && end < 0 && start > end) {
         return Ok(Reply::bulk(b""));
@@ -472,21 +469,23 @@ fn setrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let patch = argv[3];
     let now = ctx.now;
     let mut db = ctx.write();
-    let current = db.get_live(argv[1], now).map(|e| e.value.clone());
+    let current = db.get_live(argv[1], now).cloned();
     if patch.is_empty() {
-        return Ok(Reply::Integer(current.map_or(0, |v| v.len() as i64)));
+        return Ok(Reply::Integer(
+            current.map_or(0, |v| v.value().len() as i64),
+        ));
     }
     let offset = offset as usize;
     if offset.saturating_add(patch.len()) > MAX_STRING {
         return Err(too_big());
     }
-    let mut bytes = current.map_or_else(Vec::new, |v| v.to_vec());
+    let mut bytes = current.map_or_else(Vec::new, |v| v.value().to_vec());
     if bytes.len() < offset + patch.len() {
         bytes.resize(offset + patch.len(), 0);
     }
     bytes[offset..offset + patch.len()].copy_from_slice(patch);
     let len = bytes.len();
-    db.put_keep_ttl(argv[1], Arc::from(bytes), now);
+    db.put_keep_ttl(argv[1], &bytes, now);
     Ok(Reply::Integer(len as i64))
 }
 

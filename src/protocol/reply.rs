@@ -7,6 +7,7 @@
 //! doubles, booleans, null, verbatim text) fall back to their RESP2 shapes on a
 //! RESP2 connection, as Redis does. Encoding only appends to a buffer.
 
+use crate::entry::Entry;
 use crate::error::CommandError;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -22,6 +23,10 @@ pub enum Bytes {
     Owned(Vec<u8>),
     /// Constant bytes.
     Static(&'static [u8]),
+    /// The value of a stored entry (no copy was made).
+    Value(Entry),
+    /// The key of a stored entry (no copy was made).
+    Key(Entry),
 }
 
 impl Bytes {
@@ -31,6 +36,8 @@ impl Bytes {
             Bytes::Shared(b) => b,
             Bytes::Owned(b) => b,
             Bytes::Static(b) => b,
+            Bytes::Value(e) => e.value(),
+            Bytes::Key(e) => e.key(),
         }
     }
 }

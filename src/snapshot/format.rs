@@ -180,6 +180,17 @@ pub fn decode(
     bytes: &[u8],
     visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
 ) -> Result<Header, Corruption> {
+    decode_with_header(bytes, |_| {}, visit)
+}
+
+/// Like [`decode`], and calls `on_header` once the checksum has been
+/// verified, before the first entry is visited (a loader sizes its tables
+/// from it).
+pub fn decode_with_header(
+    bytes: &[u8],
+    on_header: impl FnOnce(&Header),
+    visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
+) -> Result<Header, Corruption> {
     let min = HEADER_LEN + TRAILER_LEN;
     if bytes.len() < min {
         return Err(Corruption {
@@ -217,7 +228,7 @@ pub fn decode(
         let mismatch = format!(
             "checksum mismatch: the file says {stored:#010x}, its first {body_len} bytes give {computed:#010x}"
         );
-        return Err(match entries(body, |_, _, _| Ok(())) {
+        return Err(match entries(body, |_| {}, |_, _, _| Ok(())) {
             Err(mut flaw) => {
                 flaw.reason = format!("{}; {mismatch}", flaw.reason);
                 flaw
@@ -225,12 +236,13 @@ pub fn decode(
             Ok(_) => Corruption::at(body_len, mismatch),
         });
     }
-    entries(body, visit)
+    entries(body, on_header, visit)
 }
 
 /// Walks the entries of `body` (the file without its checksum).
 fn entries(
     body: &[u8],
+    on_header: impl FnOnce(&Header),
     mut visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
 ) -> Result<Header, Corruption> {
     let u64_at = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
@@ -238,6 +250,7 @@ fn entries(
         created_unix_ms: u64_at(12),
         entries: u64_at(20),
     };
+    on_header(&header);
     let mut pos = HEADER_LEN;
     for index in 0..header.entries {
         let start = pos;

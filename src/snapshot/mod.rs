@@ -55,21 +55,20 @@ pub use file::SnapshotPaths;
 pub use saver::{BackgroundSaveRunning, SaveStatus, SnapshotThread, Snapshotter};
 
 use crate::error::Error;
-use crate::keyspace::{Db, Key, Keyspace, PARTITIONS, Value};
+use crate::keyspace::{Db, Entry, Keyspace, PARTITIONS};
 use std::io::{self, Write};
 use std::ops::Range;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// One entry of a point-in-time view: shared, not copied.
+/// One entry of a point-in-time view: the stored entry shared, not copied,
+/// and its deadline as it was at that instant (a later `EXPIRE` changes the
+/// shared entry's deadline in place, never this copy).
 #[derive(Debug, Clone)]
 pub struct SnapshotEntry {
-    /// The key.
-    pub key: Key,
-    /// The value.
-    pub value: Value,
-    /// Absolute deadline in Unix ms, 0 for none.
+    /// The key and value.
+    pub entry: Entry,
+    /// Absolute deadline in Unix ms, 0 for none, at the capture.
     pub expires_at: u64,
 }
 
@@ -187,11 +186,10 @@ fn fill(
     let mut count = 0;
     let mut overflow = Vec::new();
     for part in parts {
-        for (key, entry) in db.iter_partition(part, now) {
+        for entry in db.iter_partition(part, now) {
             let taken = SnapshotEntry {
-                key: key.clone(),
-                value: entry.value.clone(),
-                expires_at: entry.expires_at,
+                entry: entry.clone(),
+                expires_at: entry.expires_at(),
             };
             match stretch.get_mut(count) {
                 Some(slot) => {
@@ -263,7 +261,7 @@ impl PointInTime {
     pub fn encode(&self, out: impl Write) -> io::Result<u64> {
         let mut encoder = format::Encoder::new(out, self.taken_unix_ms, self.len() as u64);
         for e in self.entries() {
-            encoder.entry(&e.key, &e.value, e.expires_at)?;
+            encoder.entry(e.entry.key(), e.entry.value(), e.expires_at)?;
         }
         encoder.finish().map(|(_, len)| len)
     }
@@ -299,20 +297,33 @@ pub fn load(paths: &SnapshotPaths, keyspace: &Keyspace, now: u64) -> Result<Load
         ..LoadReport::default()
     };
     let mut db = keyspace.write();
-    let header = format::decode(&bytes, |key, value, expires_at| {
+    // Size the tables once from the verified header; the count is bounded by
+    // the file's length (an entry takes at least 3 bytes) so that no header
+    // can make the loader reserve more than the file could hold.
+    let declared = std::cell::Cell::new(None);
+    let on_header = |h: &format::Header| {
+        let bound = (bytes.len() / 3) as u64;
+        declared.set(Some(h.entries.min(bound) as usize));
+    };
+    let mut visit = |key: &[u8], value: &[u8], expires_at: u64| {
+        if let Some(n) = declared.take() {
+            db.reserve(n);
+        }
         if expires_at != 0 && expires_at <= now {
             report.expired += 1;
             return Ok(());
         }
-        if db.put(key, Arc::from(value), expires_at, now).is_some() {
+        if db.put(key, value, expires_at, now).is_some() {
             return Err("the key appears twice".into());
         }
         report.loaded += 1;
         Ok(())
-    })
-    .map_err(|flaw| Error::CorruptSnapshot {
-        path: paths.file.clone(),
-        reason: flaw.to_string(),
+    };
+    let header = format::decode_with_header(&bytes, on_header, &mut visit).map_err(|flaw| {
+        Error::CorruptSnapshot {
+            path: paths.file.clone(),
+            reason: flaw.to_string(),
+        }
     })?;
     report.created_unix_ms = header.created_unix_ms;
     Ok(report)
@@ -327,7 +338,7 @@ mod tests {
         {
             let mut db = ks.write();
             for (k, v, d) in entries {
-                db.put(k, Arc::from(*v), *d, 0);
+                db.put(k, v, *d, 0);
             }
         }
         ks
@@ -356,9 +367,9 @@ mod tests {
         assert_eq!((report.found, report.loaded, report.expired), (true, 3, 0));
         assert_eq!(report.created_unix_ms, 100);
         let db = restored.read();
-        assert_eq!(&*db.get(b"a", 200).unwrap().value, b"1");
+        assert_eq!(db.get(b"a", 200).unwrap().value(), b"1");
         let bin = db.get(b"bin\r\n\0", 200).unwrap();
-        assert_eq!((&*bin.value, bin.expires_at), (&b"\0\xff\r\n"[..], 5_000));
+        assert_eq!((bin.value(), bin.expires_at()), (&b"\0\xff\r\n"[..], 5_000));
         assert_eq!(
             db.next_deadline(),
             Some(5_000),
@@ -384,7 +395,7 @@ mod tests {
         let ks = keyspace_with(&[(b"old", b"x", 50), (b"new", b"y", 0)]);
         let view = PointInTime::capture(&ks, 60);
         assert_eq!(view.len(), 1);
-        assert_eq!(&*view.entries().next().unwrap().key, b"new");
+        assert_eq!(view.entries().next().unwrap().entry.key(), b"new");
     }
 
     #[test]
@@ -392,8 +403,8 @@ mod tests {
         let ks = keyspace_with(&[(b"k", b"v", 0)]);
         let view = PointInTime::capture(&ks, 0);
         let db = ks.read();
-        let shared = &view.entries().next().unwrap().value;
-        assert!(Arc::ptr_eq(shared, &db.get(b"k", 0).unwrap().value));
+        let shared = &view.entries().next().unwrap().entry;
+        assert!(shared.shares_allocation_with(db.get(b"k", 0).unwrap()));
     }
 
     #[test]
@@ -403,7 +414,7 @@ mod tests {
         {
             let mut db = ks.write();
             for i in 0..500u32 {
-                db.put(&i.to_be_bytes(), Arc::from(&b"v"[..]), 0, 0);
+                db.put(&i.to_be_bytes(), &b"v"[..], 0, 0);
             }
         }
         let view = room.capture(&ks.read(), 0);
@@ -420,15 +431,15 @@ mod tests {
         {
             let mut db = ks.write();
             for i in 0..n {
-                db.put(&i.to_be_bytes(), Arc::from(&i.to_le_bytes()[..]), 0, 0);
+                db.put(&i.to_be_bytes(), &i.to_le_bytes()[..], 0, 0);
             }
         }
         let view = PointInTime::capture(&ks, 0);
         assert_eq!(view.len(), n as usize);
         let mut seen = vec![false; n as usize];
         for e in view.entries() {
-            let i = u32::from_be_bytes(e.key[..].try_into().unwrap());
-            assert_eq!(&e.value[..], &i.to_le_bytes());
+            let i = u32::from_be_bytes(e.entry.key().try_into().unwrap());
+            assert_eq!(e.entry.value(), &i.to_le_bytes());
             assert!(!std::mem::replace(&mut seen[i as usize], true), "{i} twice");
         }
         assert!(seen.iter().all(|s| *s));
