@@ -249,7 +249,7 @@ mod tests {
         set.insert(Entry::new(b"a", b"1", 0));
         set.insert(Entry::new(b"b", b"2", 0));
         assert_eq!(set.get(&b"a"[..]).unwrap().value(), b"1");
-        assert!(set.get(&b"c"[..]).is_none());
+        assert!(!set.contains(&b"c"[..]));
         // Replacing keeps one entry per key.
         set.replace(Entry::new(b"a", b"3", 0));
         assert_eq!(set.len(), 2);

@@ -8,10 +8,15 @@
 //! - [`protocol`] holds the two dialects spoken on one port (the human line
 //!   protocol and RESP2/RESP3) and the reply encoders.
 //! - [`commands`] is the command table, one file per family, and dispatch.
-//! - [`keyspace`] is the `RwLock`-guarded map of keys; [`expiry`] and
-//!   [`sweeper`] remove keys on their deadlines.
+//! - [`keyspace`] is the `RwLock`-guarded map of keys, each an [`entry`] (key,
+//!   value and deadline in one shared allocation); [`expiry`] and [`sweeper`]
+//!   remove keys on their deadlines.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
-//!   start; [`signals`] turns SIGINT and SIGTERM into a graceful shutdown.
+//!   start; [`os`] declares what std lacks from the C library (SIGINT and
+//!   SIGTERM for a graceful shutdown, returning freed memory).
+//!
+//! `unsafe` lives in two small modules only: [`entry`] (the allocation) and
+//! [`os`] (the C declarations), each with a comment on why it is sound.
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
@@ -30,10 +35,10 @@ pub mod error;
 pub mod expiry;
 pub mod glob;
 pub mod keyspace;
+pub mod os;
 pub mod protocol;
 pub mod server;
 pub mod session;
-pub mod signals;
 pub mod snapshot;
 pub mod stats;
 pub mod sweeper;

@@ -196,7 +196,7 @@ pub fn run(config: Config) -> Result<i32, Error> {
     });
     let _sweeper = Sweeper::spawn(server.keyspace.clone())?;
     let _snapshot_thread = server.snapshotter.spawn(server.keyspace.clone())?;
-    crate::signals::install()?;
+    crate::os::install()?;
     spawn_housekeeping(&server)?;
 
     {
@@ -308,7 +308,7 @@ fn spawn_housekeeping(server: &Arc<Server>) -> std::io::Result<()> {
         .spawn(move || {
             loop {
                 server.stats.sample_ops(now_ms());
-                if crate::signals::take_stop_request() {
+                if crate::os::take_stop_request() {
                     notice!("received SIGINT or SIGTERM, scheduling shutdown");
                     server.request_shutdown(ShutdownRequest {
                         save: SaveOnExit::Save,

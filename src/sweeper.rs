@@ -85,7 +85,7 @@ fn sweep_forever(keyspace: &Keyspace) {
                 let expired = expiry.expired_keys();
                 if expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
                     expired_at_last_trim = expired;
-                    allocator::return_free_memory();
+                    crate::os::return_free_memory();
                 }
             }
             expiry.sleep();
@@ -122,35 +122,6 @@ fn shrink_what_removal_emptied(keyspace: &Keyspace) {
     if heap_underfull {
         keyspace.write_for_sweeper().shrink_deadlines();
     }
-}
-
-/// Returning free memory to the operating system: the crate's only foreign
-/// call. Freed keys leave free chunks scattered through the C allocator's
-/// heaps, which it keeps mapped; after a mass expiry that is most of the
-/// memory the keys used.
-mod allocator {
-    /// Asks glibc to hand free pages back (`madvise`), in every arena. It
-    /// takes each arena's lock in turn for a few milliseconds, so the sweeper
-    /// calls it only once an expiry wave is over.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    pub fn return_free_memory() {
-        unsafe extern "C" {
-            /// glibc: `int malloc_trim(size_t pad)`.
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: `malloc_trim` takes no pointer and has no precondition; it
-        // works on glibc's own bookkeeping under glibc's own locks and only
-        // releases pages that lie wholly inside free chunks, which no Rust
-        // value occupies. Rust's global allocator on this target is that
-        // same malloc, so nothing else manages those pages.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-
-    /// Other platforms: nothing to do, or no such call.
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    pub fn return_free_memory() {}
 }
 
 #[cfg(test)]

@@ -7,111 +7,34 @@
 //! only removals advance; `EXISTS` and `KEYS` never remove anything.
 //! Every wait polls with a generous deadline: CI is a loaded 2-core machine.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
+mod common;
+
+use common::Server;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long any condition may take to come true before the test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    _stdout: BufReader<ChildStdout>,
-}
+/// A RESP client whose replies are compared as the bytes sent.
+struct Client(common::Client);
 
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("gocache"))
-            .args(["--port", "0", "--snapshot-interval", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gocache");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("gocache listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server {
-            child,
-            addr,
-            _stdout: stdout,
-        }
-    }
-
-    fn client(&self) -> Client {
-        let stream = TcpStream::connect(&self.addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+fn client(server: &Server) -> Client {
+    Client(server.client())
 }
 
 impl Client {
     /// Sends one command and returns its whole reply, bytes as sent.
     fn call(&mut self, args: &[&str]) -> Vec<u8> {
-        self.send(args);
-        self.reply()
+        self.0.call_raw(args)
     }
 
     fn send(&mut self, args: &[&str]) {
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        self.writer.write_all(&req).expect("send");
+        self.0.send(common::encode(args));
     }
 
     fn reply(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.read_value(&mut out);
-        out
-    }
-
-    fn read_value(&mut self, out: &mut Vec<u8>) {
-        let start = out.len();
-        self.reader.read_until(b'\n', out).expect("read a reply");
-        let line = String::from_utf8_lossy(&out[start..])
-            .trim_end()
-            .to_string();
-        let n: i64 = line[1..].parse().unwrap_or(-1);
-        match line.as_bytes()[0] {
-            b'$' if n >= 0 => {
-                let mut body = vec![0; n as usize + 2];
-                self.reader.read_exact(&mut body).expect("read a bulk");
-                out.extend_from_slice(&body);
-            }
-            b'*' => {
-                for _ in 0..n.max(0) {
-                    self.read_value(out);
-                }
-            }
-            _ => {}
-        }
+        self.0.read_resp_raw()
     }
 
     /// The `expired_keys` counter from `INFO stats`.
@@ -163,7 +86,7 @@ fn key_names(reply: &[u8]) -> Vec<String> {
 #[test]
 fn a_key_set_with_px_200_is_swept_without_being_read() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     assert_eq!(c.call(&["SET", "short", "v", "PX", "200"]), b"+OK\r\n");
     assert_eq!(c.call(&["SET", "plain", "v"]), b"+OK\r\n");
     // Nothing reads the key: only the sweeper can advance the counter.
@@ -175,7 +98,7 @@ fn a_key_set_with_px_200_is_swept_without_being_read() {
 #[test]
 fn overwriting_without_a_ttl_cancels_the_expiry() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     assert_eq!(c.call(&["SET", "k", "old", "PX", "300"]), b"+OK\r\n");
     assert_eq!(c.call(&["SET", "k", "new"]), b"+OK\r\n");
     // A marker set afterwards expires no earlier than k would have.
@@ -189,7 +112,7 @@ fn overwriting_without_a_ttl_cancels_the_expiry() {
 #[test]
 fn persist_cancels_the_expiry() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     assert_eq!(c.call(&["SET", "k", "v", "PX", "300"]), b"+OK\r\n");
     assert_eq!(c.call(&["PERSIST", "k"]), b":1\r\n");
     assert_eq!(c.call(&["SET", "marker", "v", "PX", "300"]), b"+OK\r\n");
@@ -201,7 +124,7 @@ fn persist_cancels_the_expiry() {
 #[test]
 fn a_second_expire_moves_the_deadline_later_and_the_key_survives_the_first() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     assert_eq!(c.call(&["SET", "k", "v"]), b"+OK\r\n");
     assert_eq!(c.call(&["PEXPIRE", "k", "300"]), b":1\r\n");
     let moved_at = now_ms();
@@ -221,7 +144,7 @@ fn a_second_expire_moves_the_deadline_later_and_the_key_survives_the_first() {
 #[test]
 fn many_keys_with_different_ttls_disappear_in_deadline_order_and_never_early() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     const N: usize = 5;
     const SPACING_MS: u64 = 300;
     // Set the latest first, so no key's deadline depends on how fast the
@@ -273,7 +196,7 @@ fn many_keys_with_different_ttls_disappear_in_deadline_order_and_never_early() {
 #[test]
 fn a_deadline_in_the_past_deletes_the_key_at_once() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     for k in ["a", "b", "c", "d"] {
         assert_eq!(c.call(&["SET", k, "v"]), b"+OK\r\n");
     }
@@ -302,7 +225,7 @@ fn a_deadline_in_the_past_deletes_the_key_at_once() {
 #[test]
 fn info_stats_expired_keys_counts_every_swept_key() {
     let server = Server::start();
-    let mut c = server.client();
+    let mut c = client(&server);
     // Pipelined: 200 keys with short, different TTLs and 10 without.
     for i in 0..200 {
         let ttl = (100 + i % 50).to_string();

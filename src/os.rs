@@ -1,7 +1,12 @@
-//! SIGINT and SIGTERM, turned into a flag the server polls.
+//! What the standard library lacks, declared by hand from the C library: the
+//! one module with `extern "C"`.
 //!
-//! The standard library has no signal API, so this is the one module that
-//! declares a C function (`signal`) by hand, under `#[cfg(unix)]`. The handler
+//! - SIGINT and SIGTERM, turned into a flag the server polls (`signal`).
+//! - Giving freed heap memory back to the operating system after a mass
+//!   expiry (glibc's `malloc_trim`), see [`return_free_memory`].
+//!
+//! Signals: the standard library has no signal API, so `signal` is declared
+//! under `#[cfg(unix)]`. The handler
 //! only stores `true` to a static atomic; the housekeeping thread in
 //! [`server`](crate::server) polls [`take_stop_request`] and starts a graceful
 //! shutdown (final snapshot, exit 0). Nothing else may run in the handler. On
@@ -75,3 +80,29 @@ mod imp {
         Ok(())
     }
 }
+
+// Returning free memory: freed keys leave free chunks scattered through the C
+// allocator's heaps, which it keeps mapped; after a mass expiry that is most
+// of the memory the keys used.
+/// Asks glibc to hand free pages back (`madvise`), in every arena. It
+/// takes each arena's lock in turn for a few milliseconds, so the sweeper
+/// calls it only once an expiry wave is over.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn return_free_memory() {
+    unsafe extern "C" {
+        /// glibc: `int malloc_trim(size_t pad)`.
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: `malloc_trim` takes no pointer and has no precondition; it
+    // works on glibc's own bookkeeping under glibc's own locks and only
+    // releases pages that lie wholly inside free chunks, which no Rust
+    // value occupies. Rust's global allocator on this target is that
+    // same malloc, so nothing else manages those pages.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+/// Other platforms: nothing to do, or no such call.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn return_free_memory() {}
