@@ -8,7 +8,10 @@
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
 use crate::error::CommandError;
 use crate::keyspace::Entry;
-use crate::protocol::{Bytes, Reply, reply::format_double};
+use crate::protocol::{
+    Bytes, Reply,
+    reply::{format_double, format_int},
+};
 
 /// Largest string a command may build (Redis's proto-max-bulk-len default).
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
@@ -173,6 +176,14 @@ fn set_with(
 ) -> (bool, Option<Entry>) {
     let now = ctx.now;
     let mut db = ctx.write();
+    if opts.condition == Condition::Always {
+        // The common SET: one lookup, the replaced entry comes back from put.
+        match opts.deadline {
+            NewDeadline::Clear => return (true, db.put(key, val, 0, now)),
+            NewDeadline::At(at) if at > now => return (true, db.put(key, val, at, now)),
+            _ => {}
+        }
+    }
     let old = db.get_live(key, now).cloned();
     let allowed = match opts.condition {
         Condition::Always => true,
@@ -342,14 +353,16 @@ fn msetnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 fn add(ctx: &mut Context<'_>, key: &[u8], by: i64) -> CommandResult {
     let now = ctx.now;
     let mut db = ctx.write();
-    let current = match db.get_live(key, now) {
-        Some(e) => crate::protocol::resp::parse_i64(e.value()).ok_or(CommandError::NotInteger)?,
-        None => 0,
+    let (current, expires_at) = match db.get_live(key, now) {
+        Some(e) => (
+            crate::protocol::resp::parse_i64(e.value()).ok_or(CommandError::NotInteger)?,
+            e.expires_at(),
+        ),
+        None => (0, 0),
     };
     let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
-    let mut digits = Vec::with_capacity(20);
-    Reply::Integer(next).encode(crate::protocol::Dialect::Resp2, &mut digits);
-    db.put_keep_ttl(key, &digits[1..digits.len() - 2], now);
+    let mut digits = [0u8; 20];
+    db.put(key, format_int(next, &mut digits), expires_at, now);
     Ok(Reply::Integer(next))
 }
 

@@ -112,8 +112,8 @@ impl From<CommandError> for Reply {
     }
 }
 
-fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
+/// Writes `n` in decimal into `buf`, returning the digits (no allocation).
+pub fn format_int(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     let mut v = n.unsigned_abs();
     loop {
@@ -125,9 +125,16 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
         }
     }
     if n < 0 {
-        out.push(b'-');
+        // i64::MIN has 19 digits, so there is always room for the sign.
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
+    &buf[i..]
+}
+
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(format_int(n, &mut buf));
 }
 
 fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
