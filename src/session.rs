@@ -15,23 +15,34 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Most commands one `MULTI` may queue, so a client cannot grow it forever.
 pub const MAX_QUEUED: usize = 1_000_000;
 
+/// Most argument bytes one `MULTI` may queue (Redis's query-buffer limit).
+pub const MAX_QUEUED_BYTES: usize = 1 << 30;
+
 /// A transaction being queued between `MULTI` and `EXEC`.
 #[derive(Debug, Default)]
 pub struct Transaction {
     /// Queued requests, each an owned argument list.
     pub queued: Vec<Vec<Vec<u8>>>,
+    /// Argument bytes queued so far.
+    pub queued_bytes: usize,
     /// Set when a command failed to queue; `EXEC` then aborts.
     pub failed: bool,
 }
 
 impl Transaction {
-    /// Queues a copy of `argv`.
-    pub fn queue(&mut self, argv: &[&[u8]]) {
-        if self.queued.len() >= MAX_QUEUED {
+    /// Queues a copy of `argv`; refuses (and dooms the transaction) past
+    /// [`MAX_QUEUED`] commands or [`MAX_QUEUED_BYTES`] bytes.
+    pub fn queue(&mut self, argv: &[&[u8]]) -> Result<(), crate::error::CommandError> {
+        let bytes: usize = argv.iter().map(|a| a.len()).sum();
+        if self.queued.len() >= MAX_QUEUED || self.queued_bytes + bytes > MAX_QUEUED_BYTES {
             self.failed = true;
-            return;
+            return Err(crate::error::CommandError::other(
+                "ERR transaction too large: too many commands or bytes queued",
+            ));
         }
+        self.queued_bytes += bytes;
         self.queued.push(argv.iter().map(|a| a.to_vec()).collect());
+        Ok(())
     }
 }
 
@@ -192,5 +203,21 @@ impl Session {
     pub fn set_proto(&mut self, proto: u8) {
         self.proto = proto;
         self.client.proto.store(proto, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_refuses_more_bytes_than_the_limit_and_is_doomed() {
+        let mut tx = Transaction::default();
+        assert!(tx.queue(&[b"SET", b"k", b"v"]).is_ok());
+        // Zeroed and never touched: the allocator maps it lazily.
+        let huge = vec![0u8; MAX_QUEUED_BYTES];
+        assert!(tx.queue(&[b"SET", b"k", &huge]).is_err());
+        assert!(tx.failed);
+        assert_eq!(tx.queued.len(), 1);
     }
 }

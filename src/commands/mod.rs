@@ -277,8 +277,10 @@ pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply
     if let Some(tx) = session.multi.as_mut() {
         match spec.in_multi {
             InMulti::Queue => {
-                tx.queue(argv);
-                return Reply::status("QUEUED");
+                return match tx.queue(argv) {
+                    Ok(()) => Reply::status("QUEUED"),
+                    Err(e) => Reply::Error(e),
+                };
             }
             InMulti::Refuse => {
                 return reject(

@@ -313,6 +313,13 @@ pub fn load(paths: &SnapshotPaths, keyspace: &Keyspace, now: u64) -> Result<Load
             report.expired += 1;
             return Ok(());
         }
+        if key.len() > crate::entry::MAX_LEN || value.len() > crate::entry::MAX_LEN {
+            return Err(format!(
+                "an entry of {} + {} bytes is larger than a key or value can be",
+                key.len(),
+                value.len()
+            ));
+        }
         if db.put(key, value, expires_at, now).is_some() {
             return Err("the key appears twice".into());
         }
