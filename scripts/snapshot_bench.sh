@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Snapshot cost on this machine: gocache against Redis's BGSAVE.
 #
-# Builds gocache in release and the measuring client (scripts/
-# snapshot_bench_client.rs, std only) with rustc into target/, starts gocache
-# and redis-server on free loopback ports, loads the same KEYS keys (default
-# 1,000,000) of 16-byte values into each, then alternates gocache and Redis:
+# Builds gocache in release and the load generator (scripts/loadgen.rs, std
+# only) with rustc into target/, starts gocache and redis-server on free
+# loopback ports, loads the same KEYS keys (default 1,000,000; key:0000000 ..)
+# of distinct 16-byte values into each, then alternates gocache and Redis:
 #   - one save while a client times every SET and the server's memory is
-#     sampled: gocache BGSAVE, Redis BGSAVE, gocache SAVE, ROUNDS times;
-#   - a restart on the saved file, timed from exec to the ready line, ROUNDS
-#     times each.
+#     sampled (loadgen save-latency): gocache BGSAVE, Redis BGSAVE, gocache
+#     SAVE, ROUNDS times;
+#   - a restart on the saved file, timed from exec to the ready line (loadgen
+#     ready-time), ROUNDS times each.
 # Prints a markdown table of medians and gocache/Redis ratios, and the issue's
 # targets. Everything lives in a temporary directory under target/ (the same
 # disk the build uses), every server is stopped by PID on exit, and a watchdog
@@ -50,11 +51,13 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   echo "NOTE: redis-server or redis-cli is missing: measuring gocache alone, no Redis column." >&2
 fi
 
-echo "building gocache (release) and the measuring client..." >&2
+echo "building gocache (release) and the load generator..." >&2
 cargo build --release --quiet
 mkdir -p target
-client=target/snapshot_bench_client
-rustc -O --edition 2021 -o "$client" scripts/snapshot_bench_client.rs
+loadgen=target/loadgen
+rustc -O --edition 2021 scripts/loadgen.rs -o "$loadgen"
+# The keys every loadgen run below fills, rewrites or reads.
+keyopts=(--keys "$KEYS" --prefix key: --key-digits 7 --value-size 16 --values distinct)
 tmp=$(mktemp -d -p "$PWD/target" snapshot-bench.XXXXXX)
 mkdir -p "$tmp/gocache" "$tmp/redis"
 
@@ -70,7 +73,7 @@ wait_for() { # what, command...
   exit 1
 }
 
-gport=$("$client" port)
+gport=$("$loadgen" free-port)
 target/release/gocache --port "$gport" --dir "$tmp/gocache" --snapshot-interval 0 \
   >"$tmp/gocache.out" 2>"$tmp/gocache.err" &
 gpid=$!
@@ -78,7 +81,7 @@ pids+=("$gpid")
 wait_for gocache grep -q "listening on" "$tmp/gocache.out"
 
 if [ "$have_redis" = 1 ]; then
-  rport=$("$client" port)
+  rport=$("$loadgen" free-port)
   redis-server --save '' --appendonly no --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" \
     >"$tmp/redis.out" 2>&1 &
   rpid=$!
@@ -87,8 +90,8 @@ if [ "$have_redis" = 1 ]; then
 fi
 
 echo "loading $KEYS keys of 16-byte values..." >&2
-echo "  gocache: $("$client" fill "$gport" "$KEYS")" >&2
-[ "$have_redis" = 1 ] && echo "  redis:   $("$client" fill "$rport" "$KEYS")" >&2
+echo "  gocache: $("$loadgen" fill --addr "127.0.0.1:$gport" "${keyopts[@]}")" >&2
+[ "$have_redis" = 1 ] && echo "  redis:   $("$loadgen" fill --addr "127.0.0.1:$rport" "${keyopts[@]}")" >&2
 
 # field NAME LINE: the value of NAME=... in LINE
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
@@ -97,14 +100,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a=="-" || b=="-" || b==0) print "
 memratio() { awk -v p="$(field mem_peak_kb "$1")" -v b="$(field mem_before_kb "$1")" -v h="$(field hwm_kb "$1")" \
   'BEGIN { if (h>p) p=h; printf "%.3f\n", p/b }'; }
 
+measure() { # PORT PID save|bgsave
+  "$loadgen" save-latency --addr "127.0.0.1:$1" --pid "$2" --command "$3" "${keyopts[@]}"
+}
+
 declare -a g_bg r_bg g_sv
 for round in $(seq 1 "$ROUNDS"); do
   echo "save round $round/$ROUNDS..." >&2
-  line=$("$client" measure "$gport" "$gpid" bgsave); g_bg+=("$line"); echo "  gocache BGSAVE: $line" >&2
+  line=$(measure "$gport" "$gpid" bgsave); g_bg+=("$line"); echo "  gocache BGSAVE: $line" >&2
   if [ "$have_redis" = 1 ]; then
-    line=$("$client" measure "$rport" "$rpid" bgsave); r_bg+=("$line"); echo "  redis   BGSAVE: $line" >&2
+    line=$(measure "$rport" "$rpid" bgsave); r_bg+=("$line"); echo "  redis   BGSAVE: $line" >&2
   fi
-  line=$("$client" measure "$gport" "$gpid" save); g_sv+=("$line"); echo "  gocache SAVE:   $line" >&2
+  line=$(measure "$gport" "$gpid" save); g_sv+=("$line"); echo "  gocache SAVE:   $line" >&2
 done
 gsize=$(stat -c %s "$tmp/gocache/dump.gcs")
 rsize="-"
@@ -119,12 +126,12 @@ pids=()
 declare -a g_load r_load
 for round in $(seq 1 "$ROUNDS"); do
   echo "restart round $round/$ROUNDS..." >&2
-  p=$("$client" port)
-  line=$(timeout 120 "$client" startup "listening on" -- $(gocache_cmd "$p")); g_load+=("$(field ready_ms "$line")")
+  p=$("$loadgen" free-port)
+  line=$(timeout 120 "$loadgen" ready-time --pattern "listening on" -- $(gocache_cmd "$p")); g_load+=("$(field ready_ms "$line")")
   echo "  gocache: $line" >&2
   if [ "$have_redis" = 1 ]; then
-    p=$("$client" port)
-    line=$(timeout 120 "$client" startup "Ready to accept connections" -- \
+    p=$("$loadgen" free-port)
+    line=$(timeout 120 "$loadgen" ready-time --pattern "Ready to accept connections" -- \
       redis-server --save '' --appendonly no --port "$p" --bind 127.0.0.1 --dir "$tmp/redis")
     r_load+=("$(field ready_ms "$line")")
     echo "  redis:   $line" >&2

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Client, DEADLINE, Resp, Server, encode, wait_for};
+use common::{Client, DEADLINE, Resp, Server, encode, info_field, info_fields, wait_for};
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
@@ -24,28 +24,6 @@ fn hello3(c: &mut Client) -> Resp {
     let reply = c.call(&["HELLO", "3"]);
     assert!(matches!(reply, Resp::Map(_)), "{reply:?}");
     reply
-}
-
-/// `INFO` text as `field -> value`.
-fn info_fields(c: &mut Client, section: &str) -> Vec<(String, String)> {
-    let text = c.call(&["INFO", section]).text();
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l
-                .split_once(':')
-                .unwrap_or_else(|| panic!("bad line {l:?}"));
-            (k.to_string(), v.trim_end_matches('\r').to_string())
-        })
-        .collect()
-}
-
-fn info_field(c: &mut Client, section: &str, field: &str) -> String {
-    info_fields(c, section)
-        .into_iter()
-        .find(|(k, _)| k == field)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
 }
 
 fn info_number(c: &mut Client, section: &str, field: &str) -> u64 {
@@ -910,7 +888,7 @@ fn config_get_reports_the_parameters_clients_ask_for() {
     assert_eq!(single(&mut c, "maxmemory"), "0");
     assert_eq!(single(&mut c, "databases"), "1");
     assert_eq!(single(&mut c, "port"), server.addr.port().to_string());
-    let dir = std::fs::canonicalize(server.dir.path()).unwrap();
+    let dir = std::fs::canonicalize(server.dir()).unwrap();
     assert_eq!(single(&mut c, "dir"), dir.display().to_string());
     // Names are matched case-insensitively, patterns as globs.
     assert_eq!(single(&mut c, "APPENDONLY"), "no");

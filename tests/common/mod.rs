@@ -1,19 +1,24 @@
 //! Shared helpers for the integration tests: start the real `gocache` binary
 //! on an ephemeral port, talk to it over TCP, and read replies with deadlines.
 //!
-//! [`Server`] starts the binary with `--port 0`, a fresh temporary `--dir`
-//! and any extra flags, parses the `gocache listening on IP:PORT` line, keeps
-//! draining stdout and stderr (so the child never blocks on a full pipe), and
-//! kills the child when dropped. [`Client`] sends raw bytes and reads with a
-//! deadline: exactly N bytes, until a predicate holds, or one whole RESP
-//! reply ([`Resp`]). Nothing here sleeps to wait for a condition: every wait
-//! polls until a generous deadline.
+//! [`Server`] starts the binary with `--port 0`, a `--dir` (a fresh temporary
+//! one, or the caller's so that a later start finds what an earlier one
+//! saved) and any extra flags, parses the `gocache listening on IP:PORT`
+//! line, keeps draining stdout and stderr (so the child never blocks on a
+//! full pipe), and kills the child when dropped. [`start_expecting_failure`]
+//! runs a start that must end before listening and returns what it printed.
+//! [`Client`] sends raw bytes and reads with a deadline: exactly N bytes,
+//! until a predicate holds, or one whole RESP reply ([`Resp`]); its `try_`
+//! forms report a closed connection instead of failing the test, for clients
+//! that expect the server to die under them. Nothing here sleeps to wait for
+//! a condition: every wait polls until a generous deadline.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -37,8 +42,12 @@ pub struct Server {
     pub stdout_rest: Arc<Mutex<Vec<u8>>>,
     /// Everything written to stderr so far.
     pub stderr: Arc<Mutex<Vec<u8>>>,
-    /// The snapshot directory given with `--dir` (removed on drop).
-    pub dir: tempfile::TempDir,
+    /// The snapshot directory given with `--dir`.
+    dir: PathBuf,
+    /// The temporary directory behind `dir` when [`Server::start_with`] made
+    /// it (removed on drop, after the child is killed); `None` when the
+    /// caller owns `dir`.
+    temp_dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -50,19 +59,18 @@ impl Server {
     /// Starts a server with `--port 0 --dir <fresh temp dir>` followed by
     /// `extra` (a later flag overrides an earlier one).
     pub fn start_with(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(binary())
-            .arg("--port")
-            .arg("0")
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn gocache");
-        let stderr = drain(child.stderr.take().expect("stderr"));
+        let temp_dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::start_in(temp_dir.path(), extra);
+        server.temp_dir = Some(temp_dir);
+        server
+    }
+
+    /// Starts a server with `--port 0 --dir <dir>` followed by `extra`. The
+    /// caller owns `dir` and keeps it past this server, so a later start can
+    /// load what this one saved.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = spawn(dir, extra);
+        let (stderr, _) = drain(child.stderr.take().expect("stderr"));
         let (line, stdout_rest) = first_line(child.stdout.take().expect("stdout"));
         let line = match line {
             Some(line) => line,
@@ -82,8 +90,14 @@ impl Server {
             addr,
             stdout_rest,
             stderr,
-            dir,
+            dir: dir.to_path_buf(),
+            temp_dir: None,
         }
+    }
+
+    /// The snapshot directory given with `--dir`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A new connection to the server.
@@ -101,11 +115,21 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Kills the process (SIGKILL: no chance to save) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit on its own and returns how it ended.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_exit(&mut self.child, "gocache to exit")
+    }
+
     /// Kills the process and waits for it; returns what stdout carried after
     /// the listening line.
     pub fn kill_and_collect_stdout(&mut self) -> Vec<u8> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         wait_for("stdout to close", || {
             Arc::strong_count(&self.stdout_rest) == 1
         });
@@ -120,8 +144,61 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+    }
+}
+
+/// Spawns `gocache --port 0 --dir <dir> <extra>` with piped stdout and stderr.
+fn spawn(dir: &Path, extra: &[&str]) -> Child {
+    Command::new(binary())
+        .arg("--port")
+        .arg("0")
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gocache")
+}
+
+/// Polls `child` until it exits; panics naming `what` after [`DEADLINE`].
+fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
+    let mut status = None;
+    wait_for(what, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    status.expect("exited")
+}
+
+/// What a start that ended on its own printed, and how it ended.
+pub struct FailedStart {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+/// Starts `gocache --port 0 --dir <dir> <extra>` expecting it to exit on its
+/// own (before or instead of listening); returns its whole output once both
+/// pipes have closed.
+pub fn start_expecting_failure(dir: &Path, extra: &[&str]) -> FailedStart {
+    let mut child = spawn(dir, extra);
+    let (stdout, stdout_reader) = drain(child.stdout.take().expect("stdout"));
+    let (stderr, stderr_reader) = drain(child.stderr.take().expect("stderr"));
+    let status = wait_exit(&mut child, "the failing start to exit");
+    // The pipes reach end of file with the exit.
+    stdout_reader.join().unwrap();
+    stderr_reader.join().unwrap();
+    let text = |b: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&b.lock().unwrap()).into_owned();
+    FailedStart {
+        status,
+        stdout: text(&stdout),
+        stderr: text(&stderr),
     }
 }
 
@@ -165,11 +242,12 @@ fn first_line(stdout: ChildStdout) -> (Option<String>, Arc<Mutex<Vec<u8>>>) {
     (line, rest)
 }
 
-/// Collects everything a pipe carries, in the background.
-fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+/// Collects everything a pipe carries, in the background; the thread ends
+/// at end of file.
+fn drain(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, thread::JoinHandle<()>) {
     let out = Arc::new(Mutex::new(Vec::new()));
     let theirs = out.clone();
-    thread::spawn(move || {
+    let reader = thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
             match pipe.read(&mut buf) {
@@ -178,7 +256,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
             }
         }
     });
-    out
+    (out, reader)
 }
 
 /// Polls `cond` until it holds; panics naming `what` after [`DEADLINE`].
@@ -220,32 +298,49 @@ impl Client {
 
     /// Writes all of `bytes`.
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stream.write_all(bytes.as_ref()).expect("send");
+        self.try_send(bytes).expect("send");
+    }
+
+    /// Writes all of `bytes`, reporting a failure (the server is gone)
+    /// instead of failing the test.
+    pub fn try_send(&mut self, bytes: impl AsRef<[u8]>) -> io::Result<()> {
+        self.stream.write_all(bytes.as_ref())
     }
 
     /// Reads once more from the socket into `pending`, waiting at most until
-    /// `deadline`. Returns false on end of file.
+    /// `deadline`. Returns false on end of file; panics at the deadline or on
+    /// a read error.
     fn fill(&mut self, deadline: Instant) -> bool {
+        match self.read_some(deadline) {
+            Ok(open) => open,
+            Err(e) if e.kind() == ErrorKind::TimedOut => panic!(
+                "timed out; got so far: {:?}",
+                String::from_utf8_lossy(&self.pending)
+            ),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Like [`Client::fill`], but a timeout is `Err(TimedOut)` and a read
+    /// error is returned as it is.
+    fn read_some(&mut self, deadline: Instant) -> io::Result<bool> {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "timed out; got so far: {:?}",
-            String::from_utf8_lossy(&self.pending)
-        );
+        if left.is_zero() {
+            return Err(io::Error::new(ErrorKind::TimedOut, "deadline passed"));
+        }
         self.stream
-            .set_read_timeout(Some(left.min(Duration::from_millis(200))))
-            .unwrap();
+            .set_read_timeout(Some(left.min(Duration::from_millis(200))))?;
         let mut buf = [0u8; 64 * 1024];
         match self.stream.read(&mut buf) {
-            Ok(0) => false,
+            Ok(0) => Ok(false),
             Ok(n) => {
                 self.pending.extend_from_slice(&buf[..n]);
-                true
+                Ok(true)
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => true,
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
-            Err(e) => panic!("read failed: {e}"),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(true),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -374,6 +469,47 @@ impl Client {
     pub fn read_resp_raw(&mut self) -> Vec<u8> {
         self.read_until(|buf| parse_resp(buf).map(|(_, n)| n))
     }
+
+    /// Reads one whole RESP reply, reporting end of file, a read error or
+    /// the deadline as an error instead of failing the test.
+    pub fn try_read_resp(&mut self) -> io::Result<Resp> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some((value, used)) = parse_resp(&self.pending) {
+                self.pending.drain(..used);
+                return Ok(value);
+            }
+            if !self.read_some(deadline)? {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "connection closed mid-reply",
+                ));
+            }
+        }
+    }
+}
+
+/// `INFO <section>` as `field -> value` pairs, in order.
+pub fn info_fields(c: &mut Client, section: &str) -> Vec<(String, String)> {
+    let text = c.call(&["INFO", section]).text();
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            (k.to_string(), v.trim_end_matches('\r').to_string())
+        })
+        .collect()
+}
+
+/// One field of `INFO <section>`; panics if it is missing.
+pub fn info_field(c: &mut Client, section: &str, field: &str) -> String {
+    info_fields(c, section)
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
 }
 
 /// Encodes a RESP multibulk request.
