@@ -141,11 +141,6 @@ impl Entry {
     pub fn shares_allocation_with(&self, other: &Entry) -> bool {
         self.ptr == other.ptr
     }
-
-    /// Bytes this entry's allocation asks of the allocator.
-    pub fn allocation_size(&self) -> usize {
-        HEADER + self.key().len() + self.value().len()
-    }
 }
 
 impl Clone for Entry {

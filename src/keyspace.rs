@@ -552,19 +552,6 @@ impl Keyspace {
         &self.expiry
     }
 
-    /// Removes every key whose deadline is at or before `now`, holding the
-    /// write lock for at most `batch` removals at a time. Returns how many.
-    pub fn expire_due(&self, now: u64, batch: usize) -> usize {
-        let mut removed = 0;
-        loop {
-            let (n, more) = self.write().sweep(now, batch);
-            removed += n;
-            if !more {
-                return removed;
-            }
-        }
-    }
-
     /// Exact number of live keys: sweeps whatever is due first, in bounded
     /// batches, and counts under the same lock hold as the last batch.
     pub fn live_len(&self, now: u64) -> usize {

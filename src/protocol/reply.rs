@@ -10,19 +10,14 @@
 use crate::entry::Entry;
 use crate::error::CommandError;
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use super::Dialect;
 
-/// Bytes a reply carries: shared with the keyspace, owned, or static.
+/// Bytes a reply carries: shared with the keyspace, or built for the reply.
 #[derive(Debug, Clone)]
 pub enum Bytes {
-    /// A value shared with the keyspace (no copy was made).
-    Shared(Arc<[u8]>),
     /// Bytes built for this reply.
     Owned(Vec<u8>),
-    /// Constant bytes.
-    Static(&'static [u8]),
     /// The value of a stored entry (no copy was made).
     Value(Entry),
     /// The key of a stored entry (no copy was made).
@@ -33,9 +28,7 @@ impl Bytes {
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
-            Bytes::Shared(b) => b,
             Bytes::Owned(b) => b,
-            Bytes::Static(b) => b,
             Bytes::Value(e) => e.value(),
             Bytes::Key(e) => e.key(),
         }
@@ -87,11 +80,6 @@ impl Reply {
     /// A status reply of `text`.
     pub fn status(text: &'static str) -> Reply {
         Reply::Status(Cow::Borrowed(text))
-    }
-
-    /// Whether this reply is an error.
-    pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
     }
 
     /// Appends this reply, encoded for `dialect`, to `out`.
