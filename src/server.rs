@@ -148,6 +148,7 @@ impl Drop for ConnectionSlot {
 /// Binds, serves until shut down, and returns the process exit status.
 pub fn run(config: Config) -> Result<i32, Error> {
     crate::log::set_level(config.log_level);
+    crate::os::tune_allocator();
     let keyspace = Keyspace::new();
     let addr = format!("{}:{}", config.bind, config.port);
     let listener =
