@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{Client, DEADLINE, Server, binary, cli_repr, wait_for};
+use common::{Churn, Client, DEADLINE, Server, binary, cli_repr, wait_for};
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -516,20 +514,9 @@ fn a_reader_never_sees_half_an_mset() {
     let server = Server::start();
     let mut setup = server.client();
     setup.roundtrip("MSET a 0 b 0\n", "OK\n");
-    let stop = Arc::new(AtomicBool::new(false));
-    let addr = server.addr;
-    let writer = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut c = Client::connect(addr);
-            let start = Instant::now();
-            let mut i = 1u64;
-            while !stop.load(Ordering::Relaxed) && i <= 20_000 && start.elapsed() < DEADLINE {
-                c.roundtrip(format!("MSET a {i} b {i}\n"), "OK\n");
-                i += 1;
-            }
-        })
-    };
+    let writer = Churn::start(server.addr, 20_000, |c, i| {
+        c.roundtrip(format!("MSET a {n} b {n}\n", n = i + 1), "OK\n");
+    });
     let mut reader = server.client();
     let start = Instant::now();
     let mut reads = 0;
@@ -539,8 +526,7 @@ fn a_reader_never_sees_half_an_mset() {
         assert_eq!(items[0], items[1], "saw half an MSET: {reply:?}");
         reads += 1;
     }
-    stop.store(true, Ordering::Relaxed);
-    writer.join().expect("writer");
+    writer.finish();
     assert!(reads > 100, "only {reads} reads");
 }
 

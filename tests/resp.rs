@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{Client, DEADLINE, Resp, Server, encode, info_field, info_fields, wait_for};
+use common::{Churn, Client, DEADLINE, Resp, Server, encode, info_field, info_fields, wait_for};
 use std::collections::HashSet;
 use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -493,30 +491,19 @@ fn multi_exec_queues_and_runs_with_redis_replies() {
 #[test]
 fn a_transaction_is_never_seen_half_done() {
     let server = Server::start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let addr = server.addr;
-    let writer = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut c = Client::connect(addr);
-            let start = Instant::now();
-            let mut rounds = 0;
-            while !stop.load(Ordering::Relaxed) && rounds < 2_000 && start.elapsed() < DEADLINE {
-                let mut batch = encode(&["MULTI"]);
-                for _ in 0..10 {
-                    batch.extend(encode(&["INCR", "c"]));
-                }
-                batch.extend(encode(&["EXEC"]));
-                c.send(&batch);
-                for _ in 0..11 {
-                    c.read_resp();
-                }
-                let exec = c.read_resp();
-                assert_eq!(exec.items().len(), 10);
-                rounds += 1;
-            }
-        })
-    };
+    let writer = Churn::start(server.addr, 2_000, |c, _| {
+        let mut batch = encode(&["MULTI"]);
+        for _ in 0..10 {
+            batch.extend(encode(&["INCR", "c"]));
+        }
+        batch.extend(encode(&["EXEC"]));
+        c.send(&batch);
+        for _ in 0..11 {
+            c.read_resp();
+        }
+        let exec = c.read_resp();
+        assert_eq!(exec.items().len(), 10);
+    });
     let mut reader = server.client();
     let start = Instant::now();
     let mut reads = 0;
@@ -528,8 +515,7 @@ fn a_transaction_is_never_seen_half_done() {
         assert_eq!(n % 10, 0, "saw a transaction half done: {n}");
         reads += 1;
     }
-    stop.store(true, Ordering::Relaxed);
-    writer.join().expect("writer");
+    writer.finish();
 }
 
 #[test]
@@ -545,28 +531,18 @@ fn scan_returns_every_key_present_throughout_while_others_churn() {
         }
         assert_eq!(c.call(&args), Resp::ok());
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let addr = server.addr;
-    let churn = {
-        let stop = stop.clone();
-        thread::spawn(move || {
-            let mut c = Client::connect(addr);
-            let mut j = 0u64;
-            while !stop.load(Ordering::Relaxed) && j < 200_000 {
-                let add = format!("churn:{j}");
-                let mut batch = encode(&["SET", &add, "x"]);
-                if j >= 50 {
-                    batch.extend(encode(&["DEL", &format!("churn:{}", j - 50)]));
-                }
-                c.send(&batch);
-                c.read_resp();
-                if j >= 50 {
-                    c.read_resp();
-                }
-                j += 1;
-            }
-        })
-    };
+    let churn = Churn::start(server.addr, 200_000, |c, j| {
+        let add = format!("churn:{j}");
+        let mut batch = encode(&["SET", &add, "x"]);
+        if j >= 50 {
+            batch.extend(encode(&["DEL", &format!("churn:{}", j - 50)]));
+        }
+        c.send(&batch);
+        c.read_resp();
+        if j >= 50 {
+            c.read_resp();
+        }
+    });
     let mut seen = HashSet::new();
     let mut cursor = "0".to_string();
     let mut calls = 0;
@@ -583,8 +559,7 @@ fn scan_returns_every_key_present_throughout_while_others_churn() {
             break;
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    churn.join().expect("churn");
+    churn.finish();
     let missing: Vec<_> = stable.difference(&seen).collect();
     assert!(missing.is_empty(), "SCAN missed {} keys", missing.len());
     assert!(calls > 1, "COUNT 10 should take several calls");

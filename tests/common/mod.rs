@@ -19,6 +19,7 @@ use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -729,4 +730,40 @@ pub fn cli_repr(bytes: &[u8]) -> String {
     }
     s.push('"');
     s
+}
+
+/// A client on its own connection and thread, running `step(client, i)` for
+/// i = 0, 1, ... until [`Churn::finish`], `rounds` steps, or [`DEADLINE`]:
+/// the writer side of "a reader never sees ..." tests.
+pub struct Churn {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Churn {
+    /// Starts the loop against `addr`.
+    pub fn start(
+        addr: SocketAddr,
+        rounds: u64,
+        mut step: impl FnMut(&mut Client, u64) + Send + 'static,
+    ) -> Churn {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let start = Instant::now();
+            let mut i = 0;
+            while !flag.load(Ordering::Relaxed) && i < rounds && start.elapsed() < DEADLINE {
+                step(&mut c, i);
+                i += 1;
+            }
+        });
+        Churn { stop, thread }
+    }
+
+    /// Stops the loop and waits for it; a failed assertion in it fails the test.
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the churning client failed");
+    }
 }
