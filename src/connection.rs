@@ -2,7 +2,8 @@
 //!
 //! Requests are parsed from a reused read buffer; every whole request already
 //! buffered is run before anything is written, and the replies of that batch
-//! go out in one write. The first byte of each request picks its dialect.
+//! go out in one write, or in writes of `FLUSH_REPLIES_AT` (64 KiB) when they
+//! are large. The first byte of each request picks its dialect.
 //! Memory stays bounded: an inline line may not exceed `--max-line-bytes`, a
 //! RESP bulk `--proto-max-bulk-len`, and a whole RESP request
 //! [`max_request`]; buffers shrink back once a large request is done.
@@ -19,6 +20,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+/// Pending reply bytes that are written before the batch ends, so that the
+/// reply buffer stays bounded (one reply can still exceed it).
+const FLUSH_REPLIES_AT: usize = 64 * 1024;
 
 /// Read buffer size a connection starts with and shrinks back to.
 const BASE_BUFFER: usize = 16 * 1024;
@@ -66,6 +71,8 @@ enum Next {
     Read(usize),
     /// Write what is pending and close.
     Close,
+    /// Writing failed mid-batch: the connection is gone.
+    Broken(std::io::Error),
 }
 
 impl Connection<'_> {
@@ -74,15 +81,10 @@ impl Connection<'_> {
         let mut spans = ArgSpans::default();
         loop {
             let (consumed, next) = self.run_batch(filled, &mut spans);
-            if !self.out.is_empty() {
-                self.stream.write_all(&self.out)?;
-                self.out.clear();
-                if self.out.capacity() > 4 * BASE_BUFFER {
-                    self.out = Vec::with_capacity(BASE_BUFFER);
-                }
-            }
+            self.flush_out()?;
             let need = match next {
                 Next::Close => return Ok(()),
+                Next::Broken(e) => return Err(e),
                 Next::Read(need) => need,
             };
             // Keep the unparsed tail at the front of the buffer.
@@ -97,6 +99,19 @@ impl Connection<'_> {
             };
             filled += n;
         }
+    }
+
+    /// Writes the pending replies, if any, and shrinks the reply buffer back
+    /// after a large batch.
+    fn flush_out(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out)?;
+            self.out.clear();
+            if self.out.capacity() > 4 * BASE_BUFFER {
+                self.out = Vec::with_capacity(BASE_BUFFER);
+            }
+        }
+        Ok(())
     }
 
     /// Sizes the buffer for `filled` bytes plus room to read, shrinking back
@@ -146,6 +161,14 @@ impl Connection<'_> {
                     };
                     reply.encode(dialect, &mut self.out);
                     pos += consumed;
+                    // A client that pipelines many large reads without
+                    // reading replies waits on the socket here; replies
+                    // never pile up past this bound. No guard is held.
+                    if self.out.len() >= FLUSH_REPLIES_AT {
+                        if let Err(e) = self.flush_out() {
+                            return (pos, Next::Broken(e));
+                        }
+                    }
                     if self.session.close_after_reply {
                         return (pos, Next::Close);
                     }

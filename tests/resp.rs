@@ -1017,3 +1017,22 @@ fn a_huge_declared_bulk_does_not_reserve_its_length() {
     }
     exchange(&mut probe, &["PING"], b"+PONG\r\n");
 }
+
+#[test]
+fn pipelined_large_replies_all_arrive_in_order() {
+    let server = Server::start();
+    let mut c = server.client();
+    let big = "x".repeat(100 * 1024);
+    assert_eq!(c.call(&["SET", "big", &big]), Resp::ok());
+    let mut batch = Vec::new();
+    for i in 0..50 {
+        batch.extend(encode(&["GET", "big"]));
+        batch.extend(encode(&["ECHO", &i.to_string()]));
+    }
+    // 5 MB of replies to one batch: they go out in bounded writes.
+    c.send(&batch);
+    for i in 0..50 {
+        assert_eq!(c.read_resp(), Resp::bulk(&big));
+        assert_eq!(c.read_resp(), Resp::bulk(i.to_string()));
+    }
+}
