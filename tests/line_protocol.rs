@@ -552,7 +552,7 @@ fn a_client_over_max_clients_is_refused_at_once_and_others_keep_working() {
         c.read_line() == "PONG\n"
     });
     b.roundtrip("PING\n", "PONG\n");
-    assert!(server.stderr_text().contains("max number of clients"));
+    server.wait_for_stderr("max number of clients");
 }
 
 #[test]
@@ -613,7 +613,7 @@ fn stdout_carries_only_the_listening_line() {
     refused.read_line();
     assert!(over.kill_and_collect_stdout().is_empty());
     assert!(server.kill_and_collect_stdout().is_empty());
-    assert!(server.stderr_text().contains("notice"), "logs go to stderr");
+    server.wait_for_stderr("notice");
 }
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -684,9 +684,7 @@ fn log_lines_have_a_timestamp_and_a_level_and_loglevel_filters() {
     let mut c = server.client();
     c.roundtrip("PING\n", "PONG\n");
     drop(c);
-    wait_for("a verbose line", || {
-        server.stderr_text().contains("[verbose]")
-    });
+    server.wait_for_stderr("[verbose]");
     let quiet = Server::start_with(&["--loglevel", "warning"]);
     let mut c = quiet.client();
     c.roundtrip("PING\n", "PONG\n");

@@ -395,11 +395,7 @@ fn sigterm_saves_the_last_acknowledged_write_and_exits_zero() {
             .expect("run kill");
         assert!(sent.success());
         assert_exits_zero(&mut server);
-        assert!(
-            server.stderr_text().contains("final DB save"),
-            "{}",
-            server.stderr_text()
-        );
+        server.wait_for_stderr("final DB save");
     }
     let server = start_on(dir.path());
     let mut c = server.client();
@@ -481,7 +477,7 @@ fn a_failed_save_keeps_the_old_snapshot_and_the_server_serving() {
     assert_eq!(c.call(&["SET", "k", "3"]), Resp::ok());
     assert_eq!(c.call(&["GET", "k"]), Resp::bulk("3"));
     assert_eq!(std::fs::read(snapshot(dir.path())).unwrap(), good);
-    assert!(server.stderr_text().contains("previous snapshot is kept"));
+    server.wait_for_stderr("previous snapshot is kept");
 
     std::fs::remove_dir(&blocker).unwrap();
     assert_eq!(c.call(&["SAVE"]), Resp::ok());

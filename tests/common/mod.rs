@@ -111,6 +111,21 @@ impl Server {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
+    /// Waits until stderr contains `needle`. Stderr is drained by a thread of
+    /// its own, so a line the server has written may reach the test a moment
+    /// later: never assert on it without waiting.
+    pub fn wait_for_stderr(&self, needle: &str) {
+        let start = Instant::now();
+        while !self.stderr_text().contains(needle) {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {needle:?} on stderr; stderr so far:\n{}",
+                self.stderr_text()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -123,8 +138,11 @@ impl Server {
     }
 
     /// Waits for the process to exit on its own and returns how it ended.
+    /// Everything it wrote to stderr is collected before this returns.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        wait_exit(&mut self.child, "gocache to exit")
+        let status = wait_exit(&mut self.child, "gocache to exit");
+        wait_for("stderr to close", || Arc::strong_count(&self.stderr) == 1);
+        status
     }
 
     /// Kills the process and waits for it; returns what stdout carried after
