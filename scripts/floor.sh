@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# How close gocache is to the floor of its own design, beside Redis.
+#
+# Builds scripts/floor_server.rs (std only, with rustc into target/): a server
+# with one OS thread per connection, like gocache, that answers +PONG and does
+# nothing else. Starts it, a release gocache and a redis-server on free
+# loopback ports, and runs `redis-benchmark -c 50 -t ping_mbulk` against each
+# in turn (floor, gocache, Redis, floor, ...) for ROUNDS rounds, at -P 1 and
+# -P 16. Prints the median requests per second, p50 and p99 for each, and the
+# ratios gocache/floor and floor/Redis.
+#
+# Read it this way: gocache/floor near 1.0 means gocache's own code costs
+# little beside the wake-up and context switch that a blocking thread per
+# connection pays per request; floor/Redis is then the most that any
+# thread-per-connection server could reach on this machine.
+#
+# Usage: scripts/floor.sh   (ROUNDS=3, REQUESTS=200000 at -P 1 and
+#                            PIPELINED_REQUESTS=1000000 at -P 16)
+# Finishes in about a minute; stops every server it started by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+REQUESTS=${REQUESTS:-200000}
+PIPELINED_REQUESTS=${PIPELINED_REQUESTS:-1000000}
+
+for tool in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools python3:python3; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "floor.sh: ${tool%%:*} is not installed; install it with: apt-get install -y ${tool##*:}" >&2
+    exit 1
+  fi
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet
+target=${CARGO_TARGET_DIR:-target}
+rustc -O --edition 2021 scripts/floor_server.rs -o "$target/floor_server"
+
+# Starts "$@" with stdout to $work/$name.out and waits for its listening
+# line; sets PORT and appends the PID to pids.
+start_listening() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=("$!")
+  PORT=""
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's/^.* listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
+    [ -n "$PORT" ] && return 0
+    sleep 0.05
+  done
+  echo "$name did not start:" >&2
+  cat "$work/$name.err" >&2
+  exit 1
+}
+
+start_listening floor "$target/floor_server"
+floor_port=$PORT
+mkdir "$work/gocache"
+start_listening gocache "$target/release/gocache" --port 0 --snapshot-interval 0 \
+  --dir "$work/gocache" --loglevel warning
+gocache_port=$PORT
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$work" --logfile "$work/redis.log" &
+pids+=("$!")
+for _ in $(seq 1 200); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
+echo "redis-benchmark -c 50 -t ping_mbulk, -n $REQUESTS at -P 1 and -n $PIPELINED_REQUESTS at -P 16, $ROUNDS rounds"
+csv="$work/results.csv"
+: >"$csv"
+for round in $(seq 1 "$ROUNDS"); do
+  for p in 1 16; do
+    n=$REQUESTS
+    [ "$p" = 1 ] || n=$PIPELINED_REQUESTS
+    for server in floor gocache redis; do
+      port_var=${server}_port
+      line=$(redis-benchmark -p "${!port_var}" -c 50 -n "$n" -P "$p" -t ping_mbulk --csv 2>/dev/null |
+        grep -v '^"test"' | tail -n 1)
+      [ -n "$line" ] || { echo "redis-benchmark printed nothing against $server" >&2; exit 1; }
+      echo "$server,$p,$line" >>"$csv"
+    done
+  done
+done
+
+python3 - "$csv" <<'PY'
+import csv, statistics, sys
+rows = {}
+for server, p, _test, rps, _avg, _min, p50, _p95, p99, _max in csv.reader(open(sys.argv[1])):
+    rows.setdefault((int(p), server), []).append((float(rps), float(p50), float(p99)))
+print()
+print("| -P | floor req/s | gocache req/s | Redis req/s | gocache/floor | floor/Redis | p99 ms floor / gocache / Redis |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+for p in sorted({k[0] for k in rows}):
+    m = {s: [statistics.median(x[i] for x in rows[(p, s)]) for i in range(3)] for s in ("floor", "gocache", "redis")}
+    print(f"| {p} | {m['floor'][0]:,.0f} | {m['gocache'][0]:,.0f} | {m['redis'][0]:,.0f} | "
+          f"{m['gocache'][0] / m['floor'][0]:.2f} | {m['floor'][0] / m['redis'][0]:.2f} | "
+          f"{m['floor'][2]:.3f} / {m['gocache'][2]:.3f} / {m['redis'][2]:.3f} |")
+PY
