@@ -190,9 +190,17 @@ impl Db {
     /// Stores `value` under `key` with `expires_at` (0 for none), replacing
     /// any previous entry, and returns the previous live entry.
     pub fn put(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) -> Option<Entry> {
+        self.put_entry(Entry::new(key, value, expires_at), now)
+    }
+
+    /// [`Db::put`] for an entry built before the lock was taken, so that
+    /// the allocation is not made while other writers wait.
+    pub fn put_entry(&mut self, entry: Entry, now: u64) -> Option<Entry> {
+        let (key, expires_at) = (entry.key(), entry.expires_at());
         let part = self.part_of(key);
+        let scheduled = (expires_at != 0).then(|| Arc::<[u8]>::from(key));
         self.changes += 1;
-        let old = self.parts[part].replace(Entry::new(key, value, expires_at));
+        let old = self.parts[part].replace(entry);
         let old_deadline = old.as_ref().map_or(0, Entry::expires_at);
         if old.is_none() {
             self.len += 1;
@@ -203,8 +211,8 @@ impl Db {
             if old_deadline != 0 {
                 self.deadlines.mark_stale();
             }
-            if expires_at != 0 {
-                self.schedule(expires_at, Arc::from(key));
+            if let Some(key) = scheduled {
+                self.schedule(expires_at, key);
             }
         }
         match old {

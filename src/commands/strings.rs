@@ -175,15 +175,20 @@ fn set_with(
     opts: SetOptions,
 ) -> (bool, Option<Entry>) {
     let now = ctx.now;
-    let mut db = ctx.write();
     if opts.condition == Condition::Always {
-        // The common SET: one lookup, the replaced entry comes back from put.
-        match opts.deadline {
-            NewDeadline::Clear => return (true, db.put(key, val, 0, now)),
-            NewDeadline::At(at) if at > now => return (true, db.put(key, val, at, now)),
-            _ => {}
+        // The common SET: the entry is built before the lock is taken, one
+        // lookup stores it, and the replaced entry comes back from put.
+        let expires_at = match opts.deadline {
+            NewDeadline::Clear => Some(0),
+            NewDeadline::At(at) if at > now => Some(at),
+            _ => None,
+        };
+        if let Some(expires_at) = expires_at {
+            let entry = Entry::new(key, val, expires_at);
+            return (true, ctx.write().put_entry(entry, now));
         }
     }
+    let mut db = ctx.write();
     let old = db.get_live(key, now).cloned();
     let allowed = match opts.condition {
         Condition::Always => true,
