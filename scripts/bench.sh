@@ -25,29 +25,11 @@ KEYS=${KEYS:-1000000}
 TESTS=(set get incr mset)
 PIPELINES=(1 16)
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    echo "bench.sh: $1 is not installed; install it with: apt-get install -y $2" >&2
-    exit 1
-  fi
-}
+source scripts/bench_lib.sh
 need redis-server redis-server
 need redis-benchmark redis-tools
 need redis-cli redis-tools
 need python3 python3
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 cargo build --release --quiet
 bin=target/release/gocache
@@ -66,19 +48,6 @@ start_gocache() {
   done
   GPORT=$(sed -n 's/^gocache listening on .*:\([0-9]*\)$/\1/p' "$work/gocache.out")
   [ -n "$GPORT" ] || { echo "gocache did not start:"; cat "$work/gocache.err"; exit 1; }
-}
-
-# Starts redis-server; sets RPID and RPORT.
-start_redis() {
-  RPORT=$(free_port)
-  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    --logfile "$work/redis.log" &
-  RPID=$!
-  pids+=("$RPID")
-  for _ in $(seq 1 100); do
-    if redis-cli -p "$RPORT" ping >/dev/null 2>&1; then break; fi
-    sleep 0.05
-  done
 }
 
 rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }

@@ -24,21 +24,11 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-200000}
 PIPELINED_REQUESTS=${PIPELINED_REQUESTS:-1000000}
 
-for tool in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools python3:python3; do
-  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
-    echo "floor.sh: ${tool%%:*} is not installed; install it with: apt-get install -y ${tool##*:}" >&2
-    exit 1
-  fi
-done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/bench_lib.sh
+need redis-server redis-server
+need redis-benchmark redis-tools
+need redis-cli redis-tools
+need python3 python3
 
 cargo build --release --quiet
 target=${CARGO_TARGET_DIR:-target}
@@ -68,14 +58,8 @@ mkdir "$work/gocache"
 start_listening gocache "$target/release/gocache" --port 0 --snapshot-interval 0 \
   --dir "$work/gocache" --loglevel warning
 gocache_port=$PORT
-redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$work" --logfile "$work/redis.log" &
-pids+=("$!")
-for _ in $(seq 1 200); do
-  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
+start_redis
+redis_port=$RPORT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
 echo "redis-benchmark -c 50 -t ping_mbulk, -n $REQUESTS at -P 1 and -n $PIPELINED_REQUESTS at -P 16, $ROUNDS rounds"

@@ -6,6 +6,9 @@
 //!   expiry (glibc's `malloc_trim`), see [`return_free_memory`], and keeping
 //!   large temporary buffers out of the heap (glibc's `mallopt`), see
 //!   [`tune_allocator`].
+//! - An exclusive lock on the snapshot's temporary file while a save writes
+//!   it (`flock`), see [`try_lock_exclusive`]: the standard library has file
+//!   locks only from Rust 1.89, later than the version gocache builds with.
 //!
 //! Signals: the standard library has no signal API, so `signal` is declared
 //! under `#[cfg(unix)]`. The handler
@@ -31,6 +34,15 @@ pub fn install() -> io::Result<()> {
     imp::install()
 }
 
+/// Takes an exclusive advisory lock on `file` without waiting. The lock
+/// belongs to this open file (not to a thread or a path) and lasts until
+/// every handle on it is closed. `Ok(false)`: another open file holds it.
+/// An error: the file system has no such locks. Other platforms: `Ok(true)`
+/// without a lock.
+pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    imp::try_lock_exclusive(file)
+}
+
 #[cfg(unix)]
 mod imp {
     use super::STOP_REQUESTED;
@@ -41,6 +53,8 @@ mod imp {
     // The same numbers on Linux, the BSDs and macOS.
     const SIGINT: c_int = 2;
     const SIGTERM: c_int = 15;
+    const LOCK_EX: c_int = 2;
+    const LOCK_NB: c_int = 4;
     /// `SIG_ERR`, `(sighandler_t) -1`.
     const SIG_ERR: usize = usize::MAX;
 
@@ -50,6 +64,9 @@ mod imp {
         /// may be `SIG_DFL` (0), `SIG_IGN` or `SIG_ERR`, none of which is a
         /// valid Rust function pointer.
         fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+
+        /// `int flock(int fd, int operation)` from the C library.
+        fn flock(fd: c_int, operation: c_int) -> c_int;
     }
 
     /// Runs in signal context, interrupting any thread at any instruction.
@@ -74,12 +91,31 @@ mod imp {
         }
         Ok(())
     }
+
+    pub(super) fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `flock` takes two integers and no pointer; the descriptor
+        // stays open while `file` is borrowed, so it names this file.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX | LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(false)
+        } else {
+            Err(e)
+        }
+    }
 }
 
 #[cfg(not(unix))]
 mod imp {
     pub(super) fn install() -> std::io::Result<()> {
         Ok(())
+    }
+
+    pub(super) fn try_lock_exclusive(_file: &std::fs::File) -> std::io::Result<bool> {
+        Ok(true)
     }
 }
 

@@ -5,13 +5,18 @@
 //! same directory, syncs it, renames it over `NAME` and then syncs the
 //! directory, so a crash at any instant leaves either the old complete file or
 //! the new complete one. On any error the temporary file is removed and the
-//! old snapshot is left as it was. Reading never opens the file for writing.
-//! This module holds no lock; callers must not hold the keyspace lock either.
+//! old snapshot is left as it was. A save holds a file lock on `NAME.tmp`
+//! until it has renamed it, so a second server saving to the same file at
+//! the same moment fails its save instead of writing into this one. Reading
+//! never opens the file for writing. This module takes no lock of the
+//! keyspace's; callers must not hold the keyspace lock either.
 
 use crate::error::Error;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, ErrorKind};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// Where a snapshot lives and where its replacement is written.
 #[derive(Debug, Clone)]
@@ -22,7 +27,14 @@ pub struct SnapshotPaths {
     pub file: PathBuf,
     /// `dir/NAME.tmp`, the file being written during a save.
     pub tmp: PathBuf,
+    /// How long a save waits for another process's save of the same file
+    /// to finish before it gives up.
+    pub lock_wait: Duration,
 }
+
+/// How long a save waits, by default, for another process's save of the
+/// same file: longer than a save of millions of keys takes.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 impl SnapshotPaths {
     /// The paths for `--dir dir --dbfilename name`.
@@ -31,6 +43,7 @@ impl SnapshotPaths {
             dir: dir.to_path_buf(),
             file: dir.join(name),
             tmp: dir.join(format!("{name}.tmp")),
+            lock_wait: LOCK_WAIT,
         }
     }
 
@@ -82,32 +95,83 @@ impl SnapshotPaths {
             action,
             source,
         };
-        let tmp = TempFile {
-            path: &self.tmp,
-            armed: true,
-        };
-        // A leftover from a crash is simply truncated.
-        let file = File::create(tmp.path).map_err(|e| fail(tmp.path, "create", e))?;
+        let (file, tmp) = self.claim_tmp()?;
         // The encoder buffers already; this only batches its small header writes.
         let mut out = BufWriter::with_capacity(64 * 1024, file);
-        let len = fill(&mut out).map_err(|e| fail(tmp.path, "write", e))?;
+        let len = fill(&mut out).map_err(|e| fail(&self.tmp, "write", e))?;
         let file = out
             .into_inner()
-            .map_err(|e| fail(tmp.path, "write", e.into_error()))?;
-        file.sync_all().map_err(|e| fail(tmp.path, "sync", e))?;
+            .map_err(|e| fail(&self.tmp, "write", e.into_error()))?;
+        file.sync_all().map_err(|e| fail(&self.tmp, "sync", e))?;
         drop(file);
-        fs::rename(tmp.path, &self.file)
+        // Renamed while the lock is still held (by `tmp`), so that no other
+        // process can claim this file under its old name and write into it.
+        fs::rename(&self.tmp, &self.file)
             .map_err(|e| fail(&self.file, "rename the new snapshot over", e))?;
         tmp.disarm();
         sync_dir(&self.dir).map_err(|e| fail(&self.dir, "sync the directory", e))?;
         Ok(len)
     }
+
+    /// Opens `NAME.tmp`, empty, for this save alone. Its lock keeps a second
+    /// server saving to the same file (same `--dir` and `--dbfilename`) from
+    /// writing it at the same time: this save waits for that one to finish,
+    /// up to [`SnapshotPaths::lock_wait`], then writes its own (the last
+    /// save wins, as when they take turns), or fails with a clear error. A
+    /// leftover from a crash holds no lock and is reused. The returned guard
+    /// holds the lock and removes the file unless it is renamed into place.
+    fn claim_tmp(&self) -> Result<(File, TempFile<'_>), Error> {
+        let fail = |action, source| Error::File {
+            path: self.tmp.clone(),
+            action,
+            source,
+        };
+        let give_up = Instant::now() + self.lock_wait;
+        loop {
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.tmp)
+                .map_err(|e| fail("create", e))?;
+            // An error is a file system without locks (some network mounts):
+            // the guard is against a misconfiguration, so save unguarded
+            // rather than never.
+            let locked = crate::os::try_lock_exclusive(&file).unwrap_or(true);
+            // Locked, and still the file the name gives: the holder may have
+            // renamed it into place between our open and our lock.
+            if locked && names_same_file(&self.tmp, &file) {
+                let lock = file.try_clone().map_err(|e| fail("create", e))?;
+                let tmp = TempFile {
+                    path: &self.tmp,
+                    _lock: lock,
+                    armed: true,
+                };
+                file.set_len(0).map_err(|e| fail("truncate", e))?;
+                return Ok((file, tmp));
+            }
+            if Instant::now() >= give_up {
+                return Err(fail(
+                    "lock",
+                    io::Error::new(
+                        ErrorKind::WouldBlock,
+                        "another process is saving to the same snapshot file",
+                    ),
+                ));
+            }
+            drop(file);
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
-/// Removes the temporary file on drop unless it was renamed into place:
-/// every early return and every panic cleans up.
+/// Removes the temporary file on drop unless it was renamed into place (every
+/// early return and every panic cleans up), then releases its lock.
 struct TempFile<'a> {
     path: &'a Path,
+    /// A handle on the locked file: the lock lasts until this is dropped,
+    /// after [`Drop::drop`] has run.
+    _lock: File,
     armed: bool,
 }
 
@@ -119,10 +183,27 @@ impl TempFile<'_> {
 
 impl Drop for TempFile<'_> {
     fn drop(&mut self) {
+        // While the lock is held, `path` still names this save's own file.
         if self.armed {
             let _ = fs::remove_file(self.path);
         }
     }
+}
+
+/// Whether `path` names the file `file` has open.
+#[cfg(unix)]
+fn names_same_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+/// Without inode numbers, trust the open.
+#[cfg(not(unix))]
+fn names_same_file(_path: &Path, _file: &File) -> bool {
+    true
 }
 
 /// Makes a rename in `dir` durable.
@@ -197,6 +278,78 @@ mod tests {
             .unwrap();
         assert_eq!(fs::read(&paths.file).unwrap(), b"new");
         assert!(!paths.tmp.exists());
+    }
+
+    #[test]
+    fn a_save_while_another_process_writes_the_temporary_too_long_fails_and_both_stay_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = SnapshotPaths::new(dir.path(), "s.gcs");
+        paths.lock_wait = Duration::from_millis(100);
+        fs::write(&paths.file, b"old").unwrap();
+        // Another server saving to the same file: its own open of NAME.tmp,
+        // locked (a second open file description conflicts like a process).
+        let mut theirs = File::create(&paths.tmp).unwrap();
+        assert!(crate::os::try_lock_exclusive(&theirs).unwrap());
+        theirs.write_all(b"their snapshot, half written").unwrap();
+        let err = paths
+            .replace_with(|w| w.write_all(b"mine").map(|()| 4))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("another process is saving"),
+            "{err}"
+        );
+        assert_eq!(fs::read(&paths.file).unwrap(), b"old");
+        assert_eq!(
+            fs::read(&paths.tmp).unwrap(),
+            b"their snapshot, half written",
+            "the other save's file is neither truncated nor removed"
+        );
+        // Once they are done (lock released), saves go through again.
+        drop(theirs);
+        paths
+            .replace_with(|w| w.write_all(b"mine").map(|()| 4))
+            .unwrap();
+        assert_eq!(fs::read(&paths.file).unwrap(), b"mine");
+        assert!(!paths.tmp.exists());
+    }
+
+    #[test]
+    fn a_save_waits_for_another_process_to_finish_its_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "s.gcs");
+        let theirs = File::create(&paths.tmp).unwrap();
+        assert!(crate::os::try_lock_exclusive(&theirs).unwrap());
+        let (file, tmp) = (paths.file.clone(), paths.tmp.clone());
+        let other = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            fs::write(&tmp, b"theirs").unwrap();
+            fs::rename(&tmp, &file).unwrap();
+            drop(theirs);
+        });
+        let started = Instant::now();
+        paths
+            .replace_with(|w| w.write_all(b"mine").map(|()| 4))
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        other.join().unwrap();
+        assert_eq!(
+            fs::read(&paths.file).unwrap(),
+            b"mine",
+            "the last save wins"
+        );
+        assert!(!paths.tmp.exists());
+    }
+
+    #[test]
+    fn a_renamed_temporary_no_longer_names_the_open_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SnapshotPaths::new(dir.path(), "s.gcs");
+        let open = File::create(&paths.tmp).unwrap();
+        assert!(names_same_file(&paths.tmp, &open));
+        fs::rename(&paths.tmp, &paths.file).unwrap();
+        assert!(!names_same_file(&paths.tmp, &open));
+        File::create(&paths.tmp).unwrap();
+        assert!(!names_same_file(&paths.tmp, &open));
     }
 
     #[test]

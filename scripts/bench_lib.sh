@@ -1,0 +1,44 @@
+# Shared by scripts/bench.sh and scripts/floor.sh (sourced, not run): the
+# tool check, a scratch directory, and servers started on free loopback ports
+# and stopped by PID.
+#
+# need TOOL PACKAGE    exits with a plain message when TOOL is missing
+# work, pids           the scratch directory, and the PIDs the EXIT trap
+#                      stops (kill, then wait) before removing it
+# free_port            prints a free loopback port
+# start_redis          starts redis-server without persistence; sets RPID
+#                      and RPORT once it answers PING
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "$(basename "$0"): $1 is not installed; install it with: apt-get install -y $2" >&2
+    exit 1
+  fi
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_redis() {
+  RPORT=$(free_port)
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    --logfile "$work/redis.log" &
+  RPID=$!
+  pids+=("$RPID")
+  for _ in $(seq 1 200); do
+    if redis-cli -p "$RPORT" ping >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  echo "redis-server did not answer PING within 10 s" >&2
+  exit 1
+}
