@@ -13,12 +13,13 @@
 //!   remove keys on their deadlines.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (SIGINT and
-//!   SIGTERM for a graceful shutdown, returning freed memory).
+//!   SIGTERM for a graceful shutdown, returning freed memory, the lock on a
+//!   snapshot's temporary file).
+//! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
+//!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
 //! `unsafe` lives in two small modules only: [`entry`] (the allocation) and
 //! [`os`] (the C declarations), each with a comment on why it is sound.
-//! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
-//!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
 //! `main.rs` only parses the arguments and calls [`server::run`].
 
