@@ -2,8 +2,8 @@
 //! strictly at start.
 //!
 //! This module owns the snapshot file and everything about it: its format
-//! ([`format`], checksummed by our own [`crc32`]), its atomic replacement on
-//! disk ([`file`]), the point-in-time view a save writes ([`PointInTime`]),
+//! ([`format`](mod@format), checksummed by our own [`crc32`]), its atomic replacement on
+//! disk ([`file`](mod@file)), the point-in-time view a save writes ([`PointInTime`]),
 //! loading at start ([`load`]), and who saves when ([`saver`]: `SAVE`,
 //! `BGSAVE`, the periodic snapshot thread, the final save at shutdown, and the
 //! status `INFO` and `LASTSAVE` report).
