@@ -7,7 +7,8 @@
 //! the new complete one. On any error the temporary file is removed and the
 //! old snapshot is left as it was. A save holds a file lock on `NAME.tmp`
 //! until it has renamed it, so a second server saving to the same file at
-//! the same moment fails its save instead of writing into this one. Reading
+//! the same moment waits for it (or, after [`LOCK_WAIT`], fails its save)
+//! instead of writing into this one. Reading
 //! never opens the file for writing. This module takes no lock of the
 //! keyspace's; callers must not hold the keyspace lock either.
 
