@@ -26,10 +26,6 @@ TESTS=(set get incr mset)
 PIPELINES=(1 16)
 
 source scripts/bench_lib.sh
-need redis-server redis-server
-need redis-benchmark redis-tools
-need redis-cli redis-tools
-need python3 python3
 
 cargo build --release --quiet
 bin=target/release/gocache

@@ -2,7 +2,8 @@
 # tool check, a scratch directory, and servers started on free loopback ports
 # and stopped by PID.
 #
-# need TOOL PACKAGE    exits with a plain message when TOOL is missing
+# On sourcing, exits with a plain message naming the apt package when
+# redis-server, redis-benchmark, redis-cli or python3 is missing.
 # work, pids           the scratch directory, and the PIDs the EXIT trap
 #                      stops (kill, then wait) before removing it
 # free_port            prints a free loopback port
@@ -15,6 +16,10 @@ need() {
     exit 1
   fi
 }
+need redis-server redis-server
+need redis-benchmark redis-tools
+need redis-cli redis-tools
+need python3 python3
 
 work=$(mktemp -d)
 pids=()

@@ -25,10 +25,6 @@ REQUESTS=${REQUESTS:-200000}
 PIPELINED_REQUESTS=${PIPELINED_REQUESTS:-1000000}
 
 source scripts/bench_lib.sh
-need redis-server redis-server
-need redis-benchmark redis-tools
-need redis-cli redis-tools
-need python3 python3
 
 cargo build --release --quiet
 target=${CARGO_TARGET_DIR:-target}
