@@ -35,15 +35,9 @@ bin=target/release/gocache
 start_gocache() {
   local dir
   dir=$(mktemp -d "$work/gocache.XXXXXX")
-  "$bin" --port 0 --snapshot-interval 0 --dir "$dir" --loglevel warning >"$work/gocache.out" 2>"$work/gocache.err" &
-  GPID=$!
-  pids+=("$GPID")
-  for _ in $(seq 1 100); do
-    if grep -q "listening on" "$work/gocache.out" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  GPORT=$(sed -n 's/^gocache listening on .*:\([0-9]*\)$/\1/p' "$work/gocache.out")
-  [ -n "$GPORT" ] || { echo "gocache did not start:"; cat "$work/gocache.err"; exit 1; }
+  start_listening gocache "$bin" --port 0 --snapshot-interval 0 --dir "$dir" --loglevel warning
+  GPID=$LAST_PID
+  GPORT=$PORT
 }
 
 rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }

@@ -7,6 +7,9 @@
 # work, pids           the scratch directory, and the PIDs the EXIT trap
 #                      stops (kill, then wait) before removing it
 # free_port            prints a free loopback port
+# start_listening NAME COMMAND...
+#                      starts a server that prints "... listening on IP:PORT";
+#                      sets PORT, and LAST_PID to its PID
 # start_redis          starts redis-server without persistence; sets RPID
 #                      and RPORT once it answers PING
 
@@ -32,6 +35,25 @@ trap cleanup EXIT
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts "$@" with stdout to $work/$name.out and waits for its listening
+# line; sets PORT and LAST_PID, and appends the PID to pids.
+start_listening() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  LAST_PID=$!
+  pids+=("$LAST_PID")
+  PORT=""
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's/^.* listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
+    [ -n "$PORT" ] && return 0
+    sleep 0.05
+  done
+  echo "$name did not start:" >&2
+  cat "$work/$name.err" >&2
+  exit 1
 }
 
 start_redis() {
