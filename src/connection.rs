@@ -4,22 +4,36 @@
 //! buffered is run before anything is written, and the replies of that batch
 //! go out in one write, or in writes of `FLUSH_REPLIES_AT` (64 KiB) when they
 //! are large. The first byte of each request picks its dialect.
-//! Memory stays bounded: an inline line may not exceed `--max-line-bytes`, a
-//! RESP bulk `--proto-max-bulk-len`, and a whole RESP request
-//! [`max_request`]; buffers shrink back once a large request is done.
+//!
+//! Memory follows what the client actually sent, and is given back:
+//! - every size a request announces is checked at its header, tighter before
+//!   `AUTH` (see [`Limits`]), and a whole request may not exceed the query
+//!   buffer limit;
+//! - the read buffer grows in steps no larger than what already arrived (or
+//!   than what the request still needs), zeroing only the step it is about
+//!   to read into, so a header alone cannot make the server reserve what it
+//!   announces;
+//! - a big bulk string ([`BIG_ARG`] and up) is received straight into a
+//!   buffer of its own, which `SET` then stores without copying;
+//! - a half-received request is not parsed again from its start: the
+//!   parser's [`Progress`] resumes where it stopped;
+//! - once a request that made a buffer grow is done, every buffer (read,
+//!   reply, argument lists) shrinks back to its base size.
+//!
 //! This module holds no lock while it reads or writes the socket: commands
 //! take and release their guards inside [`dispatch`].
 
 use crate::commands::{dispatch, resp_dialect};
 use crate::error::CommandError;
-use crate::protocol::{ArgSpans, Dialect, Parsed, ProtocolError, Reply, inline, resp};
+use crate::log::{Level, RateLimited};
+use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
 use crate::server::Server;
 use crate::session::{ClientInfo, Session};
-use crate::{verbose, warning};
+use crate::verbose;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 /// Pending reply bytes that are written before the batch ends, so that the
 /// reply buffer stays bounded (one reply can still exceed it).
@@ -28,47 +42,119 @@ const FLUSH_REPLIES_AT: usize = 64 * 1024;
 /// Read buffer size a connection starts with and shrinks back to.
 const BASE_BUFFER: usize = 16 * 1024;
 
-/// Largest whole RESP request accepted (Redis's client-query-buffer-limit is
-/// 1 GiB); always room for one maximal bulk string.
-pub fn max_request(server: &Server) -> usize {
-    (1usize << 30).max(server.config.proto_max_bulk_len.saturating_add(1 << 20))
-}
+/// The largest step the read buffer grows by at once.
+const MAX_GROWTH_STEP: usize = 1024 * 1024;
+
+static CONNECTION_ERROR_LOG: RateLimited = RateLimited::new(1000);
 
 /// Serves `stream` until the client leaves, quits or breaks the protocol.
 pub fn serve(stream: TcpStream, server: &Server, client: Arc<ClientInfo>) {
     let _ = stream.set_nodelay(true);
     let peer = client.addr;
     let id = client.id;
+    *client.socket.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(crate::os::SocketHandle::of(&stream));
     let mut conn = Connection {
         stream,
         server,
-        session: Session::new(client, server),
-        buf: vec![0; BASE_BUFFER],
+        session: Session::new(client.clone(), server),
+        input: ReadBuffer::new(),
         out: Vec::with_capacity(BASE_BUFFER),
+        spans: ArgSpans::default(),
+        progress: Progress::default(),
     };
-    match conn.run() {
+    let result = conn.run();
+    // Cleared before the socket closes, so no other thread shuts down a
+    // descriptor that has been reused.
+    *client.socket.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    match result {
         Ok(()) => verbose!("client {id} ({peer}) closed"),
         Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
             verbose!("client {id} ({peer}) went away: {e}")
         }
-        Err(e) => warning!("client {id} ({peer}): {e}"),
+        Err(e) => {
+            CONNECTION_ERROR_LOG.write(Level::Warning, format_args!("client {id} ({peer}): {e}"))
+        }
     }
     let mut counters = std::mem::take(&mut conn.session.counters);
     server.stats.absorb(&mut counters);
+}
+
+/// The bytes received and not yet run. `bytes.len()` is what has been
+/// zeroed (and may be read into); `filled` what holds received bytes.
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    filled: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer {
+            bytes: vec![0; BASE_BUFFER],
+            filled: 0,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.filled]
+    }
+
+    /// Drops the first `n` bytes, moving the rest to the front.
+    fn consume(&mut self, n: usize) {
+        self.bytes.copy_within(n..self.filled, 0);
+        self.filled -= n;
+    }
+
+    /// Drops the bytes `from..to`, moving what follows them down.
+    fn remove(&mut self, from: usize, to: usize) {
+        self.bytes.copy_within(to..self.filled, from);
+        self.filled -= to - from;
+    }
+
+    /// Room to read into. When the buffer is full it grows by a step no
+    /// larger than what it already holds (the request's known remainder,
+    /// when `need` says how long the request is), and only that step is
+    /// zeroed: memory follows the bytes that arrive.
+    fn room(&mut self, need: usize) -> &mut [u8] {
+        if self.filled == self.bytes.len() {
+            let step = if need > self.filled {
+                (need - self.filled).min(MAX_GROWTH_STEP)
+            } else {
+                self.filled.clamp(BASE_BUFFER, MAX_GROWTH_STEP)
+            };
+            self.bytes.resize(self.filled + step, 0);
+        }
+        &mut self.bytes[self.filled..]
+    }
+
+    /// Shrinks back to the base size once what is buffered fits in it.
+    fn shrink(&mut self) {
+        if self.bytes.capacity() > BASE_BUFFER && self.filled <= BASE_BUFFER / 2 {
+            let mut fresh = vec![0; BASE_BUFFER];
+            fresh[..self.filled].copy_from_slice(&self.bytes[..self.filled]);
+            self.bytes = fresh;
+        }
+    }
 }
 
 struct Connection<'a> {
     stream: TcpStream,
     server: &'a Server,
     session: Session,
-    buf: Vec<u8>,
+    input: ReadBuffer,
     out: Vec<u8>,
+    spans: ArgSpans,
+    /// How far the request at the front of `input` has been parsed.
+    progress: Progress,
 }
 
 /// What to do after a batch of requests.
 enum Next {
-    /// Read more bytes; at least this many must fit in the buffer.
+    /// Read more bytes; the request at the front needs this many in all (0:
+    /// not known).
     Read(usize),
+    /// Receive the request's big bulk string of `len` bytes at `at`.
+    BigArg { at: usize, len: usize },
     /// Write what is pending and close.
     Close,
     /// Writing failed mid-batch: the connection is gone.
@@ -77,27 +163,29 @@ enum Next {
 
 impl Connection<'_> {
     fn run(&mut self) -> std::io::Result<()> {
-        let mut filled = 0;
-        let mut spans = ArgSpans::default();
         loop {
-            let (consumed, next) = self.run_batch(filled, &mut spans);
+            let next = self.run_batch();
             self.flush_out()?;
+            self.publish_memory();
             let need = match next {
                 Next::Close => return Ok(()),
                 Next::Broken(e) => return Err(e),
+                Next::BigArg { at, len } => {
+                    if !self.receive_big_arg(at, len)? {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 Next::Read(need) => need,
             };
-            // Keep the unparsed tail at the front of the buffer.
-            self.buf.copy_within(consumed..filled, 0);
-            filled -= consumed;
-            self.fit(filled, need);
-            let n = match self.stream.read(&mut self.buf[filled..]) {
+            let room = self.input.room(need);
+            let n = match self.stream.read(room) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            filled += n;
+            self.input.filled += n;
         }
     }
 
@@ -114,52 +202,97 @@ impl Connection<'_> {
         Ok(())
     }
 
-    /// Sizes the buffer for `filled` bytes plus room to read, shrinking back
-    /// when idle. It grows only when full, by doubling, and never past a
-    /// known request size: memory follows the bytes that actually arrived,
-    /// so a bulk header alone cannot make the server reserve its length.
-    fn fit(&mut self, filled: usize, need: usize) {
-        let len = self.buf.len();
-        if filled == 0 && need <= BASE_BUFFER && len > BASE_BUFFER {
-            self.buf = vec![0; BASE_BUFFER];
-        } else if filled == len {
-            let doubled = len.saturating_mul(2);
-            let target = if need > len {
-                doubled.min(need)
-            } else {
-                doubled
-            };
-            self.buf.resize(target, 0);
-        }
+    /// Publishes what the buffers hold, for `CLIENT LIST`.
+    fn publish_memory(&self) {
+        let m = &self.session.client.memory;
+        m.query.store(self.input.filled, Ordering::Relaxed);
+        m.query_free.store(
+            self.input.bytes.len() - self.input.filled,
+            Ordering::Relaxed,
+        );
+        m.args.store(self.spans.memory(), Ordering::Relaxed);
+        m.output.store(self.out.capacity(), Ordering::Relaxed);
     }
 
-    /// Runs every whole request in `buf[..filled]`; returns bytes consumed.
-    fn run_batch(&mut self, filled: usize, spans: &mut ArgSpans) -> (usize, Next) {
+    /// Receives the big bulk string of `len` bytes starting at `at` of the
+    /// request at the front of the buffer into a buffer of its own: what
+    /// already arrived is moved there, the rest is read straight into it.
+    /// Returns `false` if the client went away first.
+    fn receive_big_arg(&mut self, at: usize, len: usize) -> std::io::Result<bool> {
+        let arrived = (self.input.filled - at).min(len);
+        let mut value = Vec::with_capacity(len);
+        value.extend_from_slice(&self.input.data()[at..at + arrived]);
+        self.input.remove(at, at + arrived);
+        let mut got = value.len();
+        while got < len {
+            if got == value.len() {
+                // Zero only the stretch about to be read into.
+                value.resize((got + MAX_GROWTH_STEP).min(len), 0);
+            }
+            match self.stream.read(&mut value[got..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.spans.push_owned(value);
+        self.progress.resume_after_owned(at);
+        Ok(true)
+    }
+
+    /// Runs every whole request buffered, then moves the unparsed rest to
+    /// the front of the buffer.
+    fn run_batch(&mut self) -> Next {
+        let (consumed, next) = self.run_requests();
+        self.input.consume(consumed);
+        if !self.progress.is_started() {
+            self.input.shrink();
+            self.spans.shrink();
+        }
+        next
+    }
+
+    /// Runs every whole request in the buffer; returns the bytes consumed.
+    fn run_requests(&mut self) -> (usize, Next) {
         let server = self.server;
+        let filled = self.input.filled;
         let mut pos = 0;
+        let mut ran = false;
         let mut next = Next::Read(0);
         while pos < filled {
-            let input = &self.buf[pos..filled];
+            let input = &self.input.bytes[pos..filled];
+            let limits = server.limits.for_client(self.session.authenticated);
             let (parsed, dialect) = if input[0] == b'*' {
-                let max_bulk = server.config.proto_max_bulk_len;
                 (
-                    resp::parse(input, max_bulk, spans),
+                    resp::parse(input, &limits, &mut self.progress, &mut self.spans),
                     resp_dialect(self.session.proto),
                 )
             } else {
-                let max_line = server.config.max_line_bytes;
-                (inline::parse(input, max_line, spans), Dialect::Line)
+                (
+                    inline::parse(input, &limits, &mut self.progress, &mut self.spans),
+                    Dialect::Line,
+                )
             };
             match parsed {
                 Ok(Parsed::Request { consumed }) => {
+                    ran = true;
                     let session = &mut self.session;
-                    let reply = spans.with_args(input, |args| dispatch(server, session, args));
+                    let owned = &self.spans.owned;
+                    let reply = self
+                        .spans
+                        .with_args(input, |args| dispatch(server, session, args, owned));
+                    self.spans.clear();
+                    if self.session.close_now {
+                        return (pos, Next::Close);
+                    }
                     // `HELLO` answers in the protocol it switches to, as Redis does.
                     let dialect = match dialect {
                         Dialect::Line => Dialect::Line,
                         _ => resp_dialect(self.session.proto),
                     };
                     reply.encode(dialect, &mut self.out);
+                    drop(reply);
                     pos += consumed;
                     // A client that pipelines many large reads without
                     // reading replies waits on the socket here; replies
@@ -175,11 +308,18 @@ impl Connection<'_> {
                 }
                 Ok(Parsed::Skip(n)) => pos += n,
                 Ok(Parsed::Incomplete(need)) => {
-                    if need > max_request(server) {
+                    if need.max(input.len()) > server.limits.query_buffer_limit {
                         return (pos, self.protocol_error(dialect, PROTOCOL_TOO_BIG));
                     }
-                    // `need` counts from this request's start, which moves to 0.
                     next = Next::Read(need);
+                    break;
+                }
+                Ok(Parsed::BigArg { at, len }) => {
+                    let owned: usize = self.spans.owned.iter().map(|o| o.len()).sum();
+                    if at + len + owned > server.limits.query_buffer_limit {
+                        return (pos, self.protocol_error(dialect, PROTOCOL_TOO_BIG));
+                    }
+                    next = Next::BigArg { at, len };
                     break;
                 }
                 Err(e) if e.close => return (pos, self.protocol_error(dialect, e)),
@@ -189,16 +329,19 @@ impl Connection<'_> {
                 }
             }
         }
-        self.session
-            .client
-            .last_active
-            .store(crate::clock::now_ms(), Ordering::Relaxed);
+        let now = crate::clock::now_ms();
+        let client = &self.session.client;
+        client.last_active.store(now, Ordering::Relaxed);
+        if ran {
+            client.last_request.store(now, Ordering::Relaxed);
+        }
         server.stats.absorb(&mut self.session.counters);
         (pos, next)
     }
 
     fn protocol_error(&mut self, dialect: Dialect, e: ProtocolError) -> Next {
-        warning!(
+        // The client's doing: verbose only, so it cannot fill the log.
+        verbose!(
             "closing client {} ({}): {}",
             self.session.client.id,
             self.session.client.addr,
@@ -214,3 +357,32 @@ const PROTOCOL_TOO_BIG: ProtocolError = ProtocolError {
     message: "ERR Protocol error: request exceeds the query buffer limit",
     close: true,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_buffer_grows_by_what_arrived_and_shrinks_back() {
+        let mut b = ReadBuffer::new();
+        b.filled = BASE_BUFFER;
+        // Unknown length: at most doubles what arrived.
+        assert_eq!(b.room(0).len(), BASE_BUFFER);
+        b.filled = 2 * BASE_BUFFER;
+        // Known length: never past it.
+        assert_eq!(b.room(2 * BASE_BUFFER + 10).len(), 10);
+        b.filled += 10;
+        b.consume(2 * BASE_BUFFER + 10);
+        b.shrink();
+        assert_eq!(b.bytes.len(), BASE_BUFFER);
+        assert_eq!(b.bytes.capacity(), BASE_BUFFER);
+    }
+
+    #[test]
+    fn growth_steps_are_bounded() {
+        let mut b = ReadBuffer::new();
+        b.bytes = vec![0; 64 * MAX_GROWTH_STEP];
+        b.filled = b.bytes.len();
+        assert_eq!(b.room(usize::MAX).len(), MAX_GROWTH_STEP);
+    }
+}

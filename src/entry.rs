@@ -7,6 +7,11 @@
 //! allocations. Clones share the allocation (a snapshot or a reply holds an
 //! entry without copying it); the bytes never change after construction.
 //!
+//! A big value that arrived in a buffer of its own (a bulk string of at least
+//! [`BIG_ARG`](crate::protocol::BIG_ARG) bytes) is kept in that buffer
+//! instead: the allocation then holds the key and a pointer to the shared
+//! buffer, so storing a 512 MiB value costs 512 MiB, not twice that.
+//!
 //! This module is the only place with `unsafe` for memory: it owns the
 //! allocation, its layout and its reference count, and must never hand out a
 //! pointer that outlives the last clone.
@@ -15,6 +20,7 @@ use std::alloc::{self, Layout};
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 /// Longest key or value an entry can hold (lengths are stored as `u32`).
@@ -30,7 +36,16 @@ struct Header {
     refs: AtomicU32,
     key_len: u32,
     value_len: u32,
+    /// [`SHARED_VALUE`] or 0.
+    flags: u32,
 }
+
+/// The value is not in the allocation: a pointer to a shared buffer
+/// (`Arc<Vec<u8>>`, from `Arc::into_raw`) follows the key instead.
+const SHARED_VALUE: u32 = 1;
+
+/// Bytes after the key that hold a shared value's pointer.
+const POINTER: usize = std::mem::size_of::<*const Vec<u8>>();
 
 const HEADER: usize = std::mem::size_of::<Header>();
 
@@ -40,7 +55,8 @@ pub struct Entry {
 }
 
 // SAFETY: the key and value bytes are written once before the pointer is
-// shared and never again; the reference count and the deadline are atomics.
+// shared and never again; the reference count and the deadline are atomics;
+// a shared value is an `Arc<Vec<u8>>`, itself `Send + Sync`, never mutated.
 // So an `Entry` may be sent to and shared between threads like an `Arc<[u8]>`.
 unsafe impl Send for Entry {}
 // SAFETY: as above: every shared access is a read of immutable bytes or an
@@ -51,38 +67,93 @@ impl Entry {
     /// A new entry. Panics if `key` or `value` is longer than [`MAX_LEN`];
     /// callers bound client-sent sizes far below that.
     pub fn new(key: &[u8], value: &[u8], expires_at: u64) -> Entry {
+        let (ptr, raw) = Self::allocate(key, value.len(), 0, expires_at);
+        // SAFETY: `allocate` left room for `value.len()` bytes after the key.
+        unsafe {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), raw.add(HEADER + key.len()), value.len());
+        }
+        Entry { ptr }
+    }
+
+    /// A new entry whose value stays in `value`, shared, not copied (a big
+    /// value received in a buffer of its own).
+    pub fn with_shared_value(key: &[u8], value: Arc<Vec<u8>>, expires_at: u64) -> Entry {
+        let (ptr, raw) = Self::allocate(key, value.len(), SHARED_VALUE, expires_at);
+        let shared = Arc::into_raw(value);
+        // SAFETY: `allocate` left POINTER bytes after the key for a shared
+        // value; they are written unaligned, as they are read.
+        unsafe {
+            raw.add(HEADER + key.len())
+                .cast::<*const Vec<u8>>()
+                .write_unaligned(shared);
+        }
+        Entry { ptr }
+    }
+
+    /// Allocates and fills the header and key; the caller writes the value
+    /// (or the shared value's pointer) after the key.
+    fn allocate(
+        key: &[u8],
+        value_len: usize,
+        flags: u32,
+        expires_at: u64,
+    ) -> (NonNull<Header>, *mut u8) {
         assert!(
-            key.len() <= MAX_LEN && value.len() <= MAX_LEN,
+            key.len() <= MAX_LEN && value_len <= MAX_LEN,
             "entry too large"
         );
-        let layout = Self::layout(key.len(), value.len());
-        // SAFETY: `layout` has a non-zero size (the header alone is 20 bytes).
+        let layout = Self::layout(key.len(), value_len, flags);
+        // SAFETY: `layout` has a non-zero size (the header alone is 24 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
             alloc::handle_alloc_error(layout);
         };
         // SAFETY: `raw` is a fresh allocation of `layout`, which has room for
-        // the header followed by both byte strings and is aligned for Header.
+        // the header followed by the key and is aligned for Header.
         unsafe {
             ptr.as_ptr().write(Header {
                 expires_at: AtomicU64::new(expires_at),
                 refs: AtomicU32::new(1),
                 key_len: key.len() as u32,
-                value_len: value.len() as u32,
+                value_len: value_len as u32,
+                flags,
             });
-            let bytes = raw.add(HEADER);
-            std::ptr::copy_nonoverlapping(key.as_ptr(), bytes, key.len());
-            std::ptr::copy_nonoverlapping(value.as_ptr(), bytes.add(key.len()), value.len());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), raw.add(HEADER), key.len());
         }
-        Entry { ptr }
+        (ptr, raw)
     }
 
-    fn layout(key_len: usize, value_len: usize) -> Layout {
-        let size = HEADER + key_len + value_len;
+    fn layout(key_len: usize, value_len: usize, flags: u32) -> Layout {
+        let stored = if flags & SHARED_VALUE != 0 {
+            POINTER
+        } else {
+            value_len
+        };
+        let size = HEADER + key_len + stored;
         match Layout::from_size_align(size, std::mem::align_of::<Header>()) {
             Ok(layout) => layout,
             Err(_) => panic!("entry layout overflow"),
         }
+    }
+
+    /// The shared value's pointer, if the value is shared.
+    fn shared(&self) -> Option<*const Vec<u8>> {
+        let h = self.header();
+        (h.flags & SHARED_VALUE != 0).then(|| {
+            // SAFETY: with SHARED_VALUE set, `with_shared_value` wrote the
+            // pointer right after the key, unaligned, and it is never changed.
+            unsafe {
+                self.bytes()
+                    .add(h.key_len as usize)
+                    .cast::<*const Vec<u8>>()
+                    .read_unaligned()
+            }
+        })
+    }
+
+    /// Whether the value is kept in a shared buffer rather than inline.
+    pub fn value_is_shared(&self) -> bool {
+        self.header().flags & SHARED_VALUE != 0
     }
 
     fn header(&self) -> &Header {
@@ -106,6 +177,12 @@ impl Entry {
 
     /// The value.
     pub fn value(&self) -> &[u8] {
+        if let Some(shared) = self.shared() {
+            // SAFETY: the pointer came from `Arc::into_raw` and this entry
+            // holds that reference until its last clone drops, so the
+            // buffer outlives `&self`; nobody mutates a shared buffer.
+            return unsafe { (*shared).as_slice() };
+        }
         let h = self.header();
         // SAFETY: `value_len` value bytes follow the key bytes, written once in `new`.
         unsafe {
@@ -161,7 +238,13 @@ impl Drop for Entry {
         }
         // Synchronise with every other clone's release before freeing.
         fence(Ordering::Acquire);
-        let layout = Self::layout(self.key().len(), self.value().len());
+        let h = self.header();
+        let layout = Self::layout(h.key_len as usize, h.value_len as usize, h.flags);
+        if let Some(shared) = self.shared() {
+            // SAFETY: the pointer came from `Arc::into_raw` in
+            // `with_shared_value`, and this last clone gives that reference back.
+            drop(unsafe { Arc::from_raw(shared) });
+        }
         // SAFETY: this was the last reference, so nobody else can reach the
         // allocation; it was made by `alloc` with this same layout.
         unsafe { alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), layout) };
@@ -249,6 +332,32 @@ mod tests {
         set.replace(Entry::new(b"a", b"3", 0));
         assert_eq!(set.len(), 2);
         assert_eq!(set.get(&b"a"[..]).unwrap().value(), b"3");
+    }
+
+    #[test]
+    fn a_shared_value_is_kept_not_copied_and_released_with_the_last_clone() {
+        let buffer = Arc::new(vec![5u8; 100_000]);
+        let e = Entry::with_shared_value(b"big", buffer.clone(), 7);
+        assert_eq!(e.value().as_ptr(), buffer.as_ptr(), "no copy");
+        assert_eq!(
+            (e.key(), e.value().len(), e.expires_at()),
+            (&b"big"[..], 100_000, 7)
+        );
+        assert!(e.value_is_shared());
+        let clone = e.clone();
+        drop(e);
+        assert_eq!(Arc::strong_count(&buffer), 2);
+        drop(clone);
+        assert_eq!(
+            Arc::strong_count(&buffer),
+            1,
+            "the entry gave its reference back"
+        );
+    }
+
+    #[test]
+    fn the_header_stays_24_bytes() {
+        assert_eq!(HEADER, 24);
     }
 
     #[test]

@@ -39,6 +39,19 @@ pub enum Error {
         /// What is wrong with it, with the byte offset where known.
         reason: String,
     },
+    /// A line of the config file is not a valid directive.
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// The line, truncated.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The open-file limit is too low to serve even one client.
+    TooFewFiles(String),
     /// Any other I/O error.
     Io(io::Error),
 }
@@ -72,6 +85,17 @@ impl fmt::Display for Error {
             Error::CorruptSnapshot { path, reason } => {
                 write!(f, "snapshot {} is corrupt: {reason}", path.display())
             }
+            Error::Config {
+                path,
+                line,
+                text,
+                reason,
+            } => write!(
+                f,
+                "config file {}, line {line} ('{text}'): {reason}",
+                path.display()
+            ),
+            Error::TooFewFiles(why) => f.write_str(why),
             Error::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -92,6 +116,16 @@ impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
     }
+}
+
+/// Most bytes of a client's argument an error reply quotes (Redis's `%.128s`):
+/// an error never echoes unbounded input.
+pub const QUOTED_MAX: usize = 128;
+
+/// A client's argument as an error reply may quote it: its first
+/// [`QUOTED_MAX`] bytes, as text.
+pub fn shown(arg: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(&arg[..arg.len().min(QUOTED_MAX)])
 }
 
 /// An error reply to a command. `Display` gives the exact wire text.
@@ -179,6 +213,12 @@ mod tests {
             e.to_string(),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
+    }
+
+    #[test]
+    fn a_quoted_argument_is_cut_at_128_bytes() {
+        assert_eq!(shown(&[b'a'; 1000]).len(), 128);
+        assert_eq!(shown(b"short"), "short");
     }
 
     #[test]

@@ -336,9 +336,14 @@ impl ExpiryState {
         }
     }
 
-    /// Keys expired since start.
+    /// Keys expired since start (or `CONFIG RESETSTAT`).
     pub fn expired_keys(&self) -> u64 {
         self.expired_keys.load(Ordering::Relaxed)
+    }
+
+    /// Zeroes the count of expired keys (`CONFIG RESETSTAT`).
+    pub fn reset_expired_keys(&self) {
+        self.expired_keys.store(0, Ordering::Relaxed);
     }
 
     /// Asks the sweeper to stop, and wakes it.

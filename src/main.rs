@@ -1,27 +1,27 @@
 //! The `gocache` binary: parse the command line, run the server.
 
-use gocache::config::{self, Invocation, USAGE};
+use gocache::config::{self, Invocation};
 
 fn main() {
     let invocation = match config::parse(std::env::args().skip(1)) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("gocache: {e}\n\n{USAGE}");
+            eprintln!("gocache: {e}\n\n{}", config::usage());
             std::process::exit(e.exit_status());
         }
     };
-    let config = match invocation {
+    let startup = match invocation {
         Invocation::Help => {
-            print!("{USAGE}");
+            print!("{}", config::usage());
             return;
         }
         Invocation::Version => {
             println!("gocache {}", env!("CARGO_PKG_VERSION"));
             return;
         }
-        Invocation::Serve(config) => config,
+        Invocation::Serve(startup) => startup,
     };
-    match gocache::server::run(config) {
+    match gocache::server::run(startup) {
         Ok(status) => std::process::exit(status),
         Err(e) => {
             gocache::warning!("{e}");

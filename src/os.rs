@@ -1,7 +1,13 @@
 //! What the standard library lacks, declared by hand from the C library: the
 //! one module with `extern "C"`.
 //!
-//! - SIGINT and SIGTERM, turned into a flag the server polls (`signal`).
+//! - SIGINT and SIGTERM, turned into a flag the server polls (`signal`);
+//!   SIGHUP and SIGPIPE ignored, as Redis ignores them.
+//! - The open-file limit (`getrlimit`, `setrlimit`), raised at start as far
+//!   as the hard limit allows, see [`raise_open_files_limit`].
+//! - Closing a connection's socket from another thread (the idle timeout),
+//!   see [`SocketHandle`], and descriptors held in reserve for when the
+//!   table is full, see [`FileReserve`].
 //! - Giving freed heap memory back to the operating system after a mass
 //!   expiry (glibc's `malloc_trim`), see [`return_free_memory`], and keeping
 //!   large temporary buffers out of the heap (glibc's `mallopt`), see
@@ -29,9 +35,131 @@ pub fn take_stop_request() -> bool {
     STOP_REQUESTED.swap(false, Ordering::AcqRel)
 }
 
-/// Routes SIGINT and SIGTERM to the flag.
+/// Routes SIGINT and SIGTERM to the flag; ignores SIGHUP and SIGPIPE.
 pub fn install() -> io::Result<()> {
     imp::install()
+}
+
+/// The soft and hard limits on open files, where the platform has them.
+pub fn open_files_limit() -> Option<(u64, u64)> {
+    imp::open_files_limit()
+}
+
+/// Raises the soft limit on open files to `wanted`, or to the hard limit if
+/// that is lower, and returns the soft limit now in force (`None` where the
+/// platform has no such limit). Never lowers it.
+pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
+    let (soft, hard) = open_files_limit()?;
+    if soft >= wanted {
+        return Some(soft);
+    }
+    let target = wanted.min(hard);
+    if imp::set_open_files_limit(target, hard).is_ok() {
+        return Some(target);
+    }
+    open_files_limit().map(|(soft, _)| soft)
+}
+
+/// Whether `e` says the process (or the system) has no descriptor left.
+pub fn is_out_of_files(e: &io::Error) -> bool {
+    // EMFILE and ENFILE: 24 and 23 on Linux, the BSDs and macOS.
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
+/// A connection's socket, as another thread may shut it down (which wakes
+/// the connection's thread from its read with the end of the stream). It
+/// does not own the socket: whoever holds one must make sure the socket is
+/// still open, which [`ClientInfo`](crate::session::ClientInfo) does by
+/// clearing its handle under a lock before the connection closes it.
+#[derive(Debug)]
+pub struct SocketHandle {
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl SocketHandle {
+    /// The handle of `stream`.
+    pub fn of(stream: &std::net::TcpStream) -> SocketHandle {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            SocketHandle {
+                fd: stream.as_raw_fd(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = stream;
+            SocketHandle {}
+        }
+    }
+
+    /// Shuts both directions of the socket down; the descriptor stays open
+    /// (its owner closes it).
+    pub fn shut_down(&self) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::FromRawFd;
+            // SAFETY: the owner keeps the descriptor open while this handle
+            // may be used (see the type's doc), so it names that socket;
+            // ManuallyDrop keeps this borrowed view from closing it.
+            let stream =
+                std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.fd) });
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Descriptors opened at start and held, so that when every other
+/// descriptor is taken, closing these frees the few that the final
+/// snapshot, or the accept of a client to be refused, needs. Opened first,
+/// they have low numbers, which stay under the limit even if it is lowered
+/// while the server runs.
+#[derive(Debug, Default)]
+pub struct FileReserve {
+    held: Vec<std::fs::File>,
+}
+
+impl FileReserve {
+    /// Descriptors kept in reserve.
+    pub const SIZE: usize = 4;
+
+    /// Opens the reserve (as many as it can).
+    pub fn open() -> FileReserve {
+        let mut reserve = FileReserve::default();
+        reserve.refill();
+        reserve
+    }
+
+    /// Closes one reserved descriptor; returns whether there was one.
+    pub fn release_one(&mut self) -> bool {
+        self.held.pop().is_some()
+    }
+
+    /// Closes every reserved descriptor.
+    pub fn release_all(&mut self) {
+        self.held.clear();
+    }
+
+    /// Reopens what was released, as far as descriptors are free.
+    pub fn refill(&mut self) {
+        while self.held.len() < Self::SIZE {
+            match imp::reserve_file() {
+                Some(f) => self.held.push(f),
+                None => break,
+            }
+        }
+    }
+
+    /// Descriptors held now.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
 }
 
 /// Takes an exclusive advisory lock on `file` without waiting. The lock
@@ -51,8 +179,16 @@ mod imp {
     use std::sync::atomic::Ordering;
 
     // The same numbers on Linux, the BSDs and macOS.
+    const SIGHUP: c_int = 1;
     const SIGINT: c_int = 2;
+    const SIGPIPE: c_int = 13;
     const SIGTERM: c_int = 15;
+    /// `SIG_IGN`, `(sighandler_t) 1`.
+    const SIG_IGN: usize = 1;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const RLIMIT_NOFILE: c_int = 7;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const RLIMIT_NOFILE: c_int = 8;
     const LOCK_EX: c_int = 2;
     const LOCK_NB: c_int = 4;
     /// `SIG_ERR`, `(sighandler_t) -1`.
@@ -60,10 +196,16 @@ mod imp {
 
     unsafe extern "C" {
         /// `sighandler_t signal(int signum, sighandler_t handler)` from the C
-        /// library. The previous handler comes back as a plain address: it
+        /// library. Handlers go in and come back as plain addresses: they
         /// may be `SIG_DFL` (0), `SIG_IGN` or `SIG_ERR`, none of which is a
         /// valid Rust function pointer.
-        fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+        fn signal(signum: c_int, handler: usize) -> usize;
+
+        /// `int getrlimit(int resource, struct rlimit *rlim)`.
+        fn getrlimit(resource: c_int, rlim: *mut RLimit) -> c_int;
+
+        /// `int setrlimit(int resource, const struct rlimit *rlim)`.
+        fn setrlimit(resource: c_int, rlim: *const RLimit) -> c_int;
 
         /// `int flock(int fd, int operation)` from the C library.
         fn flock(fd: c_int, operation: c_int) -> c_int;
@@ -77,19 +219,71 @@ mod imp {
         STOP_REQUESTED.store(true, Ordering::Release);
     }
 
+    /// `rlim_t` as the plain `getrlimit` symbol takes it: `unsigned long`
+    /// on Linux, 64 bits on macOS and the BSDs.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    type RLim = std::ffi::c_ulong;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    type RLim = u64;
+
+    /// `rlim_t` as 64 bits; a no-op where it already is (64-bit targets),
+    /// a widening on 32-bit Linux.
+    #[allow(clippy::unnecessary_cast)]
+    fn widen(v: RLim) -> u64 {
+        v as u64
+    }
+
+    /// `struct rlimit`.
+    #[repr(C)]
+    pub(super) struct RLimit {
+        cur: RLim,
+        max: RLim,
+    }
+
     pub(super) fn install() -> io::Result<()> {
-        for signum in [SIGINT, SIGTERM] {
-            // SAFETY: `signal` is called with a valid signal number and a
-            // handler of the C ABI signature `void (*)(int)` that lives for the
-            // whole program and is async-signal-safe (see `on_stop_signal`).
-            // glibc and musl give `signal` BSD semantics (the handler stays
-            // installed, interrupted system calls restart).
-            let previous = unsafe { signal(signum, on_stop_signal) };
+        let stop = on_stop_signal as extern "C" fn(c_int) as usize;
+        for (signum, handler) in [
+            (SIGINT, stop),
+            (SIGTERM, stop),
+            (SIGHUP, SIG_IGN),
+            (SIGPIPE, SIG_IGN),
+        ] {
+            // SAFETY: `signal` is called with a valid signal number and either
+            // SIG_IGN or a handler of the C ABI signature `void (*)(int)` that
+            // lives for the whole program and is async-signal-safe (see
+            // `on_stop_signal`). glibc and musl give `signal` BSD semantics
+            // (the handler stays installed, interrupted system calls restart).
+            let previous = unsafe { signal(signum, handler) };
             if previous == SIG_ERR {
                 return Err(io::Error::last_os_error());
             }
         }
         Ok(())
+    }
+
+    pub(super) fn open_files_limit() -> Option<(u64, u64)> {
+        let mut limit = RLimit { cur: 0, max: 0 };
+        // SAFETY: `limit` is a valid, writable `struct rlimit` for the call.
+        (unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) } == 0)
+            .then_some((widen(limit.cur), widen(limit.max)))
+    }
+
+    pub(super) fn set_open_files_limit(soft: u64, hard: u64) -> io::Result<()> {
+        let clamp = |v: u64| RLim::try_from(v).unwrap_or(RLim::MAX);
+        let limit = RLimit {
+            cur: clamp(soft),
+            max: clamp(hard),
+        };
+        // SAFETY: `limit` is a valid `struct rlimit`, only read by the call.
+        if unsafe { setrlimit(RLIMIT_NOFILE, &limit) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    pub(super) fn reserve_file() -> Option<std::fs::File> {
+        std::fs::File::open("/dev/null").ok()
     }
 
     pub(super) fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
@@ -112,6 +306,18 @@ mod imp {
 mod imp {
     pub(super) fn install() -> std::io::Result<()> {
         Ok(())
+    }
+
+    pub(super) fn open_files_limit() -> Option<(u64, u64)> {
+        None
+    }
+
+    pub(super) fn set_open_files_limit(_soft: u64, _hard: u64) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn reserve_file() -> Option<std::fs::File> {
+        None
     }
 
     pub(super) fn try_lock_exclusive(_file: &std::fs::File) -> std::io::Result<bool> {
@@ -174,3 +380,28 @@ pub fn tune_allocator() {
 /// Other platforms: their allocators need no such tuning here.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn tune_allocator() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn the_open_files_limit_is_read_and_never_lowered() {
+        let (soft, hard) = open_files_limit().unwrap();
+        assert!(soft <= hard);
+        assert_eq!(raise_open_files_limit(1), Some(soft));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_reserve_releases_and_refills() {
+        let mut reserve = FileReserve::open();
+        assert_eq!(reserve.len(), FileReserve::SIZE);
+        assert!(reserve.release_one());
+        reserve.release_all();
+        assert!(reserve.is_empty());
+        reserve.refill();
+        assert_eq!(reserve.len(), FileReserve::SIZE);
+    }
+}

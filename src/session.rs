@@ -27,12 +27,18 @@ pub struct Transaction {
     pub queued_bytes: usize,
     /// Set when a command failed to queue; `EXEC` then aborts.
     pub failed: bool,
+    /// Whether a queued command writes (`EXEC` is then a write).
+    pub has_write: bool,
 }
 
 impl Transaction {
     /// Queues a copy of `argv`; refuses (and dooms the transaction) past
     /// [`MAX_QUEUED`] commands or [`MAX_QUEUED_BYTES`] bytes.
-    pub fn queue(&mut self, argv: &[&[u8]]) -> Result<(), crate::error::CommandError> {
+    pub fn queue(
+        &mut self,
+        argv: &[&[u8]],
+        writes: bool,
+    ) -> Result<(), crate::error::CommandError> {
         let bytes: usize = argv.iter().map(|a| a.len()).sum();
         if self.queued.len() >= MAX_QUEUED || self.queued_bytes + bytes > MAX_QUEUED_BYTES {
             self.failed = true;
@@ -41,6 +47,7 @@ impl Transaction {
             ));
         }
         self.queued_bytes += bytes;
+        self.has_write |= writes;
         self.queued.push(argv.iter().map(|a| a.to_vec()).collect());
         Ok(())
     }
@@ -68,8 +75,16 @@ pub struct ClientInfo {
     pub local_addr: SocketAddr,
     /// Unix ms when it connected.
     pub connected_at: u64,
-    /// Unix ms of its last request.
+    /// Unix ms of its last interaction: bytes read or a reply written.
     pub last_active: AtomicU64,
+    /// Unix ms when its last request completed (or it connected): what
+    /// `timeout` measures, so a request trickled in byte by byte is idle.
+    pub last_request: AtomicU64,
+    /// What its buffers hold, as of its last batch (`CLIENT LIST`).
+    pub memory: BufferMemory,
+    /// Its socket, while it is open, so that another thread can close it
+    /// (the idle timeout); cleared before the socket is closed.
+    pub socket: Mutex<Option<crate::os::SocketHandle>>,
     /// RESP version in use (2 or 3).
     pub proto: AtomicU8,
     /// Address of the last command's table row (0: none yet); see
@@ -77,6 +92,30 @@ pub struct ClientInfo {
     pub last_command: AtomicUsize,
     /// Name set with `CLIENT SETNAME` / `HELLO SETNAME`, and library info.
     pub names: Mutex<ClientNames>,
+}
+
+/// A connection's buffer sizes, published once per batch for `CLIENT LIST`
+/// and `INFO clients`.
+#[derive(Debug, Default)]
+pub struct BufferMemory {
+    /// Bytes of a request received but not yet run (`qbuf`).
+    pub query: AtomicUsize,
+    /// Read buffer room beyond them (`qbuf-free`).
+    pub query_free: AtomicUsize,
+    /// What the argument lists hold (`argv-mem`).
+    pub args: AtomicUsize,
+    /// Replies not yet written (`omem`), and the reply buffer's room.
+    pub output: AtomicUsize,
+}
+
+impl BufferMemory {
+    /// Every buffer's bytes together (`tot-mem`).
+    pub fn total(&self) -> usize {
+        self.query.load(Ordering::Relaxed)
+            + self.query_free.load(Ordering::Relaxed)
+            + self.args.load(Ordering::Relaxed)
+            + self.output.load(Ordering::Relaxed)
+    }
 }
 
 /// The strings a client may set about itself.
@@ -99,6 +138,21 @@ impl ClientInfo {
             .clone()
     }
 
+    /// Shuts its socket down from another thread, if it is still open.
+    /// Returns whether it was.
+    pub fn close_socket(&self) -> bool {
+        let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner);
+        match socket.as_ref() {
+            Some(handle) => {
+                // The connection thread clears the handle under this lock
+                // before it closes the socket, so the handle is still its.
+                handle.shut_down();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Changes the client's names.
     pub fn set_names(&self, f: impl FnOnce(&mut ClientNames)) {
         f(&mut self.names.lock().unwrap_or_else(PoisonError::into_inner));
@@ -109,14 +163,21 @@ impl ClientInfo {
         let names = self.names();
         let age = now.saturating_sub(self.connected_at) / 1000;
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
+        let m = &self.memory;
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             names.name,
             age,
             idle,
+            m.query.load(Ordering::Relaxed),
+            m.query_free.load(Ordering::Relaxed),
+            m.args.load(Ordering::Relaxed),
+            m.query.load(Ordering::Relaxed) + m.query_free.load(Ordering::Relaxed),
+            m.output.load(Ordering::Relaxed),
+            m.total(),
             crate::commands::name_of_row(self.last_command.load(Ordering::Relaxed)),
             self.proto.load(Ordering::Relaxed),
             names.lib_name,
@@ -142,12 +203,28 @@ impl Clients {
             local_addr,
             connected_at: now,
             last_active: AtomicU64::new(now),
+            last_request: AtomicU64::new(now),
+            memory: BufferMemory::default(),
+            socket: Mutex::new(None),
             proto: AtomicU8::new(2),
             last_command: AtomicUsize::new(0),
             names: Mutex::new(ClientNames::default()),
         });
         self.lock().insert(info.id, info.clone());
         info
+    }
+
+    /// Closes the sockets of clients idle (no request completed) for more
+    /// than `max_idle_ms`; their threads then see the end of the stream and
+    /// finish. Returns how many were closed.
+    pub fn close_idle(&self, now: u64, max_idle_ms: u64) -> usize {
+        let idle: Vec<Arc<ClientInfo>> = self
+            .lock()
+            .values()
+            .filter(|c| now.saturating_sub(c.last_request.load(Ordering::Relaxed)) > max_idle_ms)
+            .cloned()
+            .collect();
+        idle.iter().filter(|c| c.close_socket()).count()
     }
 
     /// Removes a client that disconnected.
@@ -182,6 +259,9 @@ pub struct Session {
     pub multi: Option<Transaction>,
     /// Close the connection once the current reply is written (`QUIT`).
     pub close_after_reply: bool,
+    /// Close the connection at once, without a reply (a cross-protocol
+    /// request: see [`dispatch`](crate::commands::dispatch)).
+    pub close_now: bool,
     /// Counters not yet added to the server's.
     pub counters: LocalCounters,
 }
@@ -192,9 +272,10 @@ impl Session {
         Session {
             client,
             proto: 2,
-            authenticated: server.config.requirepass.is_none(),
+            authenticated: !server.settings.password_set(),
             multi: None,
             close_after_reply: false,
+            close_now: false,
             counters: LocalCounters::default(),
         }
     }
@@ -213,10 +294,10 @@ mod tests {
     #[test]
     fn a_transaction_refuses_more_bytes_than_the_limit_and_is_doomed() {
         let mut tx = Transaction::default();
-        assert!(tx.queue(&[b"SET", b"k", b"v"]).is_ok());
+        assert!(tx.queue(&[b"SET", b"k", b"v"], true).is_ok());
         // Zeroed and never touched: the allocator maps it lazily.
         let huge = vec![0u8; MAX_QUEUED_BYTES];
-        assert!(tx.queue(&[b"SET", b"k", &huge]).is_err());
+        assert!(tx.queue(&[b"SET", b"k", &huge], true).is_err());
         assert!(tx.failed);
         assert_eq!(tx.queued.len(), 1);
     }

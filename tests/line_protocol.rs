@@ -531,17 +531,27 @@ fn a_reader_never_sees_half_an_mset() {
 }
 
 #[test]
-fn a_client_over_max_clients_is_refused_at_once_and_others_keep_working() {
+fn a_client_over_max_clients_is_refused_in_its_dialect_and_others_keep_working() {
     let server = Server::start_with(&["--max-clients", "2"]);
     let mut a = server.client();
     let mut b = server.client();
     // Round trips make sure both are admitted before the third connects.
     a.roundtrip("PING\n", "PONG\n");
     b.roundtrip("PING\n", "PONG\n");
+    // The refusal is in the dialect of the client's first byte: the line
+    // protocol here, RESP for `*`, and RESP (as Redis sends) if the client
+    // sends nothing.
     let mut refused = server.client();
-    // Nothing sent: the error comes as soon as the connection is accepted.
+    refused.send("PING\n");
     refused.expect("(error) ERR max number of clients reached\n");
     refused.expect_eof();
+    let mut refused = server.client();
+    refused.send("*1\r\n$4\r\nPING\r\n");
+    refused.expect("-ERR max number of clients reached\r\n");
+    refused.expect_eof();
+    let mut silent = server.client();
+    silent.expect("-ERR max number of clients reached\r\n");
+    silent.expect_eof();
     a.roundtrip("SET k 1\n", "OK\n");
     b.roundtrip("GET k\n", "\"1\"\n");
     // When one leaves, a new client gets its slot.

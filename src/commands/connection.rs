@@ -5,7 +5,7 @@
 //! and never touch the keyspace.
 
 use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
-use crate::error::CommandError;
+use crate::error::{CommandError, shown};
 use crate::protocol::Reply;
 use crate::server::REDIS_VERSION;
 
@@ -49,7 +49,7 @@ fn quit(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
 /// Without `--requirepass` the default user takes any password, as Redis's
 /// `nopass` default user does.
 fn check_password(ctx: &mut Context<'_>, user: &[u8], pass: &[u8]) -> Result<(), CommandError> {
-    match &ctx.server.config.requirepass {
+    match &ctx.server.settings.requirepass() {
         None if user == b"default" => {
             ctx.session.authenticated = true;
             Ok(())
@@ -78,7 +78,7 @@ fn auth(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         [_, user, pass] => (user, pass),
         _ => return Err(CommandError::Syntax),
     };
-    if ctx.server.config.requirepass.is_none() && argv.len() == 2 {
+    if !ctx.server.settings.password_set() && argv.len() == 2 {
         return Err(CommandError::other(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
@@ -114,7 +114,7 @@ fn hello(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         } else {
             return Err(CommandError::other(format!(
                 "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(argv[i])
+                shown(argv[i])
             )));
         }
     }
@@ -159,7 +159,7 @@ fn valid_name(name: &[u8]) -> Result<String, CommandError> {
 
 /// `CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | LIST | INFO`
 fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let sub = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+    let sub = shown(argv[1]).to_ascii_lowercase();
     let arity_error = || {
         CommandError::other(format!(
             "ERR wrong number of arguments for 'client|{sub}' command"
@@ -185,7 +185,7 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             let value = valid_name(argv[3]).map_err(|_| {
                 CommandError::other(format!(
                     "ERR {} cannot contain spaces, newlines or special characters.",
-                    String::from_utf8_lossy(argv[2]).to_ascii_lowercase()
+                    shown(argv[2]).to_ascii_lowercase()
                 ))
             })?;
             if is_word(argv[2], "lib-name") {
@@ -195,7 +195,7 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             } else {
                 return Err(CommandError::other(format!(
                     "ERR Unrecognized option '{}'",
-                    String::from_utf8_lossy(argv[2])
+                    shown(argv[2])
                 )));
             }
             Ok(Reply::Ok)
@@ -213,7 +213,7 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ("id" | "getname" | "setname" | "setinfo" | "list" | "info", _) => Err(arity_error()),
         _ => Err(CommandError::other(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(argv[1])
+            shown(argv[1])
         ))),
     }
 }
@@ -222,7 +222,7 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 fn reset(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     ctx.session.multi = None;
     ctx.session.set_proto(2);
-    ctx.session.authenticated = ctx.server.config.requirepass.is_none();
+    ctx.session.authenticated = !ctx.server.settings.password_set();
     ctx.session.client.set_names(|n| n.name.clear());
     Ok(Reply::status("RESET"))
 }

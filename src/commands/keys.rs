@@ -5,7 +5,7 @@
 //! handles (reference counts) under the read guard and builds the reply after.
 
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
-use crate::error::CommandError;
+use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::keyspace::{Entry, PARTITIONS};
 use crate::protocol::{Bytes, Reply};
@@ -83,7 +83,7 @@ fn expire_condition(opts: &[&[u8]]) -> Result<ExpireIf, CommandError> {
         } else {
             return Err(CommandError::other(format!(
                 "ERR Unsupported option {}",
-                String::from_utf8_lossy(opt)
+                shown(opt)
             )));
         };
         cond = match (cond, next) {

@@ -20,15 +20,15 @@ pub mod server;
 pub mod strings;
 pub mod transactions;
 
-use crate::error::CommandError;
-use crate::keyspace::Db;
+use crate::error::{CommandError, shown};
+use crate::keyspace::{Db, Entry};
 use crate::protocol::{Dialect, Reply};
 use crate::server::Server;
 use crate::session::Session;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
-use std::sync::{OnceLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// What a handler returns: a reply, or an error that becomes one.
 pub type CommandResult = Result<Reply, CommandError>;
@@ -197,6 +197,8 @@ pub struct Context<'a> {
     /// Unix milliseconds when the command started; one instant per command.
     pub now: u64,
     held: Option<&'a mut Db>,
+    /// The request's big arguments, in buffers of their own.
+    owned: &'a [Arc<Vec<u8>>],
 }
 
 impl<'a> Context<'a> {
@@ -207,6 +209,21 @@ impl<'a> Context<'a> {
             session,
             now: crate::clock::now_ms(),
             held: None,
+            owned: &[],
+        }
+    }
+
+    /// An entry for `key` holding `value` (one of this request's
+    /// arguments): a big argument received into a buffer of its own is
+    /// kept, not copied; any other is copied into the entry.
+    pub fn entry(&self, key: &[u8], value: &[u8], expires_at: u64) -> Entry {
+        match self
+            .owned
+            .iter()
+            .find(|o| o.as_ptr() == value.as_ptr() && o.len() == value.len())
+        {
+            Some(buffer) => Entry::with_shared_value(key, buffer.clone(), expires_at),
+            None => Entry::new(key, value, expires_at),
         }
     }
 
@@ -263,8 +280,39 @@ pub fn name_of_row(row: usize) -> &'static str {
         .map_or("NULL", |c| c.name)
 }
 
-/// Runs one request and returns its reply.
-pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply {
+/// The error a write gets while a failed save stops writes (Redis's text).
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+static CROSS_PROTOCOL_LOG: crate::log::RateLimited = crate::log::RateLimited::new(1000);
+
+/// Whether `name` starts an HTTP request or header: a browser made to
+/// send a request to this port (cross-protocol scripting) sends `POST` and
+/// `Host:` lines, which must never reach a command.
+fn is_http(name: &[u8]) -> bool {
+    is_word(name, "post") || is_word(name, "host:")
+}
+
+/// Runs one request and returns its reply. `owned` holds the request's big
+/// arguments (see [`Context::entry`]).
+pub fn dispatch(
+    server: &Server,
+    session: &mut Session,
+    argv: &[&[u8]],
+    owned: &[Arc<Vec<u8>>],
+) -> Reply {
+    if is_http(argv[0]) {
+        // Before anything else, as Redis does: no reply, the connection closes.
+        CROSS_PROTOCOL_LOG.write(
+            crate::log::Level::Warning,
+            format_args!(
+                "possible cross-protocol attack from {}: it sent an HTTP request ({}); connection closed",
+                session.client.addr,
+                shown(argv[0])
+            ),
+        );
+        session.close_now = true;
+        return Reply::Nil;
+    }
     let Some(spec) = lookup(argv[0]) else {
         return reject(session, unknown_command(argv));
     };
@@ -274,10 +322,19 @@ pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply
     if !session.authenticated && !spec.before_auth {
         return reject(session, CommandError::NoAuth);
     }
+    if server.snapshotter.refusing_writes() && refused_while_saves_fail(spec, session) {
+        if spec.name == "exec" {
+            session.multi = None;
+            return Reply::Error(CommandError::other(format!(
+                "EXECABORT Transaction discarded because of: {MISCONF}"
+            )));
+        }
+        return reject(session, CommandError::other(MISCONF));
+    }
     if let Some(tx) = session.multi.as_mut() {
         match spec.in_multi {
             InMulti::Queue => {
-                return match tx.queue(argv) {
+                return match tx.queue(argv, spec.access == Access::Write) {
                     Ok(()) => Reply::status("QUEUED"),
                     Err(e) => Reply::Error(e),
                 };
@@ -297,7 +354,19 @@ pub fn dispatch(server: &Server, session: &mut Session, argv: &[&[u8]]) -> Reply
         .last_command
         .store(spec as *const CommandSpec as usize, Ordering::Relaxed);
     let mut ctx = Context::new(server, session);
+    ctx.owned = owned;
     (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
+}
+
+/// Whether `spec` is refused while failed saves stop writes: every write,
+/// `EXEC` of a transaction that writes, and `PING` (so that health checks
+/// notice), as in Redis.
+fn refused_while_saves_fail(spec: &CommandSpec, session: &Session) -> bool {
+    match spec.name {
+        "exec" => session.multi.as_ref().is_some_and(|tx| tx.has_write),
+        "ping" => true,
+        _ => spec.access == Access::Write,
+    }
 }
 
 /// Runs a queued command under `EXEC`'s write guard.
@@ -317,6 +386,7 @@ pub fn run_held(
         session,
         now,
         held: Some(db),
+        owned: &[],
     };
     (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
 }
@@ -330,24 +400,27 @@ fn reject(session: &mut Session, error: CommandError) -> Reply {
 }
 
 fn unknown_command(argv: &[&[u8]]) -> CommandError {
-    let shown = |b: &[u8], max: usize| {
-        let text = String::from_utf8_lossy(b);
-        text.chars().take(max).collect::<String>()
-    };
+    // As Redis: the name and then arguments while they fit in 128 bytes,
+    // each cut to what is left, so the error is bounded however long they are.
     let mut args = Vec::new();
     let mut used = 0;
     for arg in &argv[1..] {
-        if used >= 128 {
+        if used >= crate::error::QUOTED_MAX {
             break;
         }
-        let a = shown(arg, 128 - used);
+        let a = shown_within(arg, crate::error::QUOTED_MAX - used);
         used += a.len() + 3;
         args.push(a);
     }
     CommandError::UnknownCommand {
-        name: shown(argv[0], 128),
+        name: shown(argv[0]).into_owned(),
         args,
     }
+}
+
+/// At most `max` bytes of `arg` as text.
+fn shown_within(arg: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
 }
 
 /// Parses a client-sent integer the way Redis does, or `ERR value is not an integer`.
@@ -392,9 +465,19 @@ mod tests {
 
     #[test]
     fn unknown_command_text_is_bounded() {
-        let long = vec![b'x'; 1000];
-        let argv: Vec<&[u8]> = vec![b"foo", &long, &long];
+        let long = vec![b'x'; 1 << 20];
+        let argv: Vec<&[u8]> = vec![&long, &long, &long];
         let text = unknown_command(&argv).to_string();
-        assert!(text.len() < 300, "{}", text.len());
+        assert!(text.len() < 400, "{}", text.len());
+    }
+
+    #[test]
+    fn http_request_lines_are_recognised_in_any_case() {
+        for name in [&b"POST"[..], b"post", b"Host:", b"HOST:"] {
+            assert!(is_http(name));
+        }
+        for name in [&b"GET"[..], b"host", b"posts"] {
+            assert!(!is_http(name));
+        }
     }
 }

@@ -2,10 +2,14 @@
 //! `COMMAND`, `TIME`.
 //!
 //! Introspection reads counters and the configuration; the only keyspace
-//! access is counting keys and flushing them.
+//! access is counting keys and flushing them. `CONFIG` reads and changes
+//! parameters through the table in [`config`](crate::config) and the
+//! server's [`Settings`](crate::server::settings::Settings); `CONFIG
+//! REWRITE` is the one command here that writes a file, with no keyspace
+//! guard held.
 
 use super::{Access, CommandResult, CommandSpec, Context, is_word, table};
-use crate::error::CommandError;
+use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::protocol::Reply;
 use crate::server::REDIS_VERSION;
@@ -73,15 +77,15 @@ const SECTIONS: &[&str] = &[
 
 /// `INFO [section ...]`
 fn info(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let asked: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .collect();
+    let asked = &argv[1..];
     let wanted = |s: &str| {
         asked.is_empty()
-            || asked
-                .iter()
-                .any(|a| a == s || a == "all" || a == "everything" || a == "default")
+            || asked.iter().any(|a| {
+                is_word(a, s)
+                    || is_word(a, "all")
+                    || is_word(a, "everything")
+                    || is_word(a, "default")
+            })
     };
     let mut text = String::new();
     for section in SECTIONS.iter().filter(|s| wanted(s)) {
@@ -131,7 +135,7 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
         }
         "clients" => vec![
             ("connected_clients", server.connected_clients().to_string()),
-            ("maxclients", server.config.max_clients.to_string()),
+            ("maxclients", server.settings.max_clients().to_string()),
             ("blocked_clients", "0".into()),
         ],
         "memory" => {
@@ -213,83 +217,34 @@ fn human(bytes: u64) -> String {
     format!("{v:.2}{}", UNITS[unit])
 }
 
-/// The parameters `CONFIG GET` reports, with their current values.
-fn config_values(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
-    let c = &ctx.server.config;
-    let save = if c.snapshot_interval_secs == 0 {
-        String::new()
-    } else {
-        format!("{} 1", c.snapshot_interval_secs)
-    };
-    vec![
-        ("save", save),
-        ("appendonly", "no".into()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("databases", "1".into()),
-        ("port", ctx.server.local_addr.port().to_string()),
-        ("bind", c.bind.clone()),
-        (
-            "dir",
-            std::fs::canonicalize(&c.dir)
-                .unwrap_or_else(|_| c.dir.clone())
-                .display()
-                .to_string(),
-        ),
-        ("dbfilename", c.dbfilename.clone()),
-        ("maxclients", c.max_clients.to_string()),
-        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
-        (
-            "requirepass",
-            String::from_utf8_lossy(c.requirepass.as_deref().unwrap_or_default()).into_owned(),
-        ),
-        ("timeout", "0".into()),
-        (
-            "loglevel",
-            format!("{:?}", c.log_level).to_ascii_lowercase(),
-        ),
-    ]
-}
-
-/// `CONFIG GET pattern [pattern ...] | SET ... | RESETSTAT`
+/// `CONFIG GET pattern [pattern ...] | SET name value [name value ...] |
+/// RESETSTAT | REWRITE`
 fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let sub = argv[1];
+    let arity = |name: &str| {
+        CommandError::other(format!(
+            "ERR wrong number of arguments for 'config|{name}' command"
+        ))
+    };
     if is_word(sub, "get") {
         if argv.len() < 3 {
-            return Err(CommandError::other(
-                "ERR wrong number of arguments for 'config|get' command",
-            ));
+            return Err(arity("get"));
         }
-        let values = config_values(ctx);
-        let pairs = values
-            .into_iter()
-            .filter_map(|(name, value)| {
-                let shown = argv[2..].iter().find_map(|p| {
-                    let lower = p.to_ascii_lowercase();
-                    // Redis echoes an exact name as the client spelled it.
-                    glob::matches(&lower, name.as_bytes()).then(|| {
-                        if lower == name.as_bytes() {
-                            String::from_utf8_lossy(p).into_owned()
-                        } else {
-                            name.to_string()
-                        }
-                    })
-                })?;
-                Some((Reply::text(shown), Reply::text(value)))
-            })
-            .collect();
-        return Ok(Reply::Map(pairs));
+        return Ok(config_get(ctx, &argv[2..]));
     }
     if is_word(sub, "set") {
-        let name = argv
-            .get(2)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        return Err(CommandError::other(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-        )));
+        if argv.len() < 4 {
+            return Err(arity("set"));
+        }
+        if argv.len() % 2 != 0 {
+            return Err(CommandError::Syntax);
+        }
+        return config_set(ctx, &argv[2..]);
     }
-    if is_word(sub, "resetstat") && argv.len() == 2 {
+    if is_word(sub, "resetstat") {
+        if argv.len() != 2 {
+            return Err(arity("resetstat"));
+        }
         let s = &ctx.server.stats;
         for counter in [
             &s.commands_processed,
@@ -300,12 +255,111 @@ fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
+        ctx.server.keyspace.expiry().reset_expired_keys();
         return Ok(Reply::Ok);
+    }
+    if is_word(sub, "rewrite") {
+        if argv.len() != 2 {
+            return Err(arity("rewrite"));
+        }
+        let settings = &ctx.server.settings;
+        let Some(path) = settings.file() else {
+            return Err(CommandError::other(
+                "ERR The server is running without a config file",
+            ));
+        };
+        // Held so the file states one consistent set of values.
+        let _changing = settings.begin_change();
+        return match crate::config::file::rewrite(path, &settings.current()) {
+            Ok(()) => {
+                crate::notice!("CONFIG REWRITE executed with success ({})", path.display());
+                Ok(Reply::Ok)
+            }
+            Err(e) => {
+                crate::warning!("CONFIG REWRITE failed ({}): {e}", path.display());
+                Err(CommandError::other(format!(
+                    "ERR Rewriting config file: {e}"
+                )))
+            }
+        };
     }
     Err(CommandError::other(format!(
         "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-        String::from_utf8_lossy(sub)
+        shown(sub)
     )))
+}
+
+/// The parameters matching any of `patterns` (globs, any case), each once,
+/// in table order. A pattern naming a parameter exactly is echoed as the
+/// client spelled it, as Redis does.
+fn config_get(ctx: &Context<'_>, patterns: &[&[u8]]) -> Reply {
+    let current = ctx.server.settings.current();
+    let lowered: Vec<Vec<u8>> = patterns
+        .iter()
+        .map(|p| p[..p.len().min(1024)].to_ascii_lowercase())
+        .collect();
+    let pairs = crate::config::PARAMS
+        .iter()
+        .filter_map(|param| {
+            let shown_as = patterns.iter().zip(&lowered).find_map(|(p, lower)| {
+                let names = std::iter::once(param.name).chain(param.aliases.iter().copied());
+                names
+                    .into_iter()
+                    .find(|n| glob::matches(lower, n.as_bytes()))
+                    .map(|n| {
+                        if lower == n.as_bytes() && n == param.name {
+                            String::from_utf8_lossy(p).into_owned()
+                        } else {
+                            param.name.to_string()
+                        }
+                    })
+            })?;
+            Some((Reply::text(shown_as), Reply::text(param.value(&current))))
+        })
+        .collect();
+    Reply::Map(pairs)
+}
+
+/// `CONFIG SET`: every pair applies, or none does; Redis's error texts.
+fn config_set(ctx: &mut Context<'_>, pairs: &[&[u8]]) -> CommandResult {
+    let failed = |name: &str, why: &str| {
+        CommandError::other(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    };
+    let settings = &ctx.server.settings;
+    let _changing = settings.begin_change();
+    let mut params: Vec<(&crate::config::Param, String, String)> = Vec::new();
+    for pair in pairs.chunks_exact(2) {
+        let name = shown(pair[0]).into_owned();
+        let Some(param) = crate::config::lookup(&name).filter(|_| pair[0].len() <= 128) else {
+            return Err(CommandError::other(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        };
+        if !param.mutable {
+            return Err(failed(&name, "can't set immutable config"));
+        }
+        if params.iter().any(|(p, _, _)| std::ptr::eq(*p, param)) {
+            return Err(failed(&name, "duplicate parameter"));
+        }
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        params.push((param, name, value));
+    }
+    let mut next = settings.current();
+    for (param, _, value) in &params {
+        param
+            .apply(&mut next, value)
+            .map_err(|why| failed(param.name, &why))?;
+    }
+    settings
+        .change(ctx.server, next)
+        .map_err(|(name, why)| failed(name, &why))?;
+    for (param, _, value) in &params {
+        let shown_value = if param.sensitive { "(redacted)" } else { value };
+        crate::notice!("CONFIG SET {} {}", param.name, shown_value);
+    }
+    Ok(Reply::Ok)
 }
 
 fn describe(spec: &CommandSpec) -> Reply {
@@ -390,7 +444,7 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     } else {
         Err(CommandError::other(format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
+            shown(sub)
         )))
     }
 }

@@ -13,9 +13,6 @@ use crate::protocol::{
     reply::{format_double, format_int},
 };
 
-/// Largest string a command may build (Redis's proto-max-bulk-len default).
-pub const MAX_STRING: usize = 512 * 1024 * 1024;
-
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, Access::Read, get).keys(1, 1, 1),
@@ -168,6 +165,8 @@ pub fn parse_set_options(opts: &[&[u8]], now: u64) -> Result<SetOptions, Command
 }
 
 /// Stores `val` under `key` per `opts`; returns (applied, previous value).
+/// The new entry is built before the lock is taken, so other writers never
+/// wait on its allocation (or on a big value's, which is shared, not copied).
 fn set_with(
     ctx: &mut Context<'_>,
     key: &[u8],
@@ -175,18 +174,19 @@ fn set_with(
     opts: SetOptions,
 ) -> (bool, Option<Entry>) {
     let now = ctx.now;
-    if opts.condition == Condition::Always {
-        // The common SET: the entry is built before the lock is taken, one
-        // lookup stores it, and the replaced entry comes back from put.
-        let expires_at = match opts.deadline {
-            NewDeadline::Clear => Some(0),
-            NewDeadline::At(at) if at > now => Some(at),
-            _ => None,
-        };
-        if let Some(expires_at) = expires_at {
-            let entry = Entry::new(key, val, expires_at);
-            return (true, ctx.write().put_entry(entry, now));
-        }
+    let fresh = ctx.entry(
+        key,
+        val,
+        match opts.deadline {
+            NewDeadline::At(at) if at > now => at,
+            _ => 0,
+        },
+    );
+    let expires_now = matches!(opts.deadline, NewDeadline::At(at) if at <= now);
+    if opts.condition == Condition::Always && opts.deadline != NewDeadline::Keep && !expires_now {
+        // The common SET: one lookup stores it, and the replaced entry
+        // comes back from put.
+        return (true, ctx.write().put_entry(fresh, now));
     }
     let mut db = ctx.write();
     let old = db.get_live(key, now).cloned();
@@ -196,23 +196,18 @@ fn set_with(
         Condition::IfPresent => old.is_some(),
     };
     if allowed {
-        match opts.deadline {
-            NewDeadline::Clear => {
-                db.put(key, val, 0, now);
+        if expires_now {
+            // Already past: Redis sets the key and expires it at once,
+            // counting it in expired_keys.
+            db.remove(key, now);
+            drop(db);
+            ctx.server.keyspace.expiry().count_expired(1);
+        } else {
+            if opts.deadline == NewDeadline::Keep {
+                // Not shared with anyone yet: its deadline may still change.
+                fresh.set_expires_at(old.as_ref().map_or(0, Entry::expires_at));
             }
-            NewDeadline::Keep => {
-                db.put_keep_ttl(key, val, now);
-            }
-            NewDeadline::At(at) if at <= now => {
-                // Already past: Redis sets the key and expires it at once,
-                // counting it in expired_keys.
-                db.remove(key, now);
-                drop(db);
-                ctx.server.keyspace.expiry().count_expired(1);
-            }
-            NewDeadline::At(at) => {
-                db.put(key, val, at, now);
-            }
+            db.put_entry(fresh, now);
         }
     }
     (allowed, old)
@@ -331,25 +326,29 @@ fn pairs<'a>(
 
 /// `MSET key value [key value ...]`
 fn mset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let pairs = pairs(argv, "mset")?;
+    let entries: Vec<Entry> = pairs(argv, "mset")?
+        .map(|kv| ctx.entry(kv[0], kv[1], 0))
+        .collect();
     let now = ctx.now;
     let mut db = ctx.write();
-    for kv in pairs {
-        db.put(kv[0], kv[1], 0, now);
+    for entry in entries {
+        db.put_entry(entry, now);
     }
     Ok(Reply::Ok)
 }
 
 /// `MSETNX key value [key value ...]`: all or nothing.
 fn msetnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let pairs = pairs(argv, "msetnx")?;
+    let entries: Vec<Entry> = pairs(argv, "msetnx")?
+        .map(|kv| ctx.entry(kv[0], kv[1], 0))
+        .collect();
     let now = ctx.now;
     let mut db = ctx.write();
-    if pairs.clone().any(|kv| db.get_live(kv[0], now).is_some()) {
+    if entries.iter().any(|e| db.get_live(e.key(), now).is_some()) {
         return Ok(Reply::Integer(0));
     }
-    for kv in pairs {
-        db.put(kv[0], kv[1], 0, now);
+    for entry in entries {
+        db.put_entry(entry, now);
     }
     Ok(Reply::Integer(1))
 }
@@ -433,13 +432,16 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// `APPEND key value`
 fn append(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
+    let max = ctx.server.limits.proto_max_bulk_len;
     let mut db = ctx.write();
+    let current = db.get_live(argv[1], now).map_or(0, |e| e.value().len());
+    // Checked before anything is copied, as Redis's checkStringLength does.
+    if current.saturating_add(argv[2].len()) > max {
+        return Err(too_big());
+    }
     let mut joined = db
         .get_live(argv[1], now)
         .map_or_else(Vec::new, |e| e.value().to_vec());
-    if joined.len() + argv[2].len() > MAX_STRING {
-        return Err(too_big());
-    }
     joined.extend_from_slice(argv[2]);
     let len = joined.len();
     db.put_keep_ttl(argv[1], &joined, now);
@@ -486,6 +488,7 @@ fn setrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }
     let patch = argv[3];
     let now = ctx.now;
+    let max = ctx.server.limits.proto_max_bulk_len;
     let mut db = ctx.write();
     let current = db.get_live(argv[1], now).cloned();
     if patch.is_empty() {
@@ -494,7 +497,7 @@ fn setrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ));
     }
     let offset = offset as usize;
-    if offset.saturating_add(patch.len()) > MAX_STRING {
+    if offset.saturating_add(patch.len()) > max {
         return Err(too_big());
     }
     let mut bytes = current.map_or_else(Vec::new, |v| v.value().to_vec());

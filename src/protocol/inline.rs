@@ -5,7 +5,7 @@
 //! quotes literal but for `\'`; a closing quote must be followed by a blank or
 //! the end of the line. Owns only parsing; never allocates beyond the line.
 
-use super::{ArgSpans, Parsed, ProtocolError};
+use super::{ArgSpans, Limits, Parsed, Progress, ProtocolError, Span};
 
 /// Error text for a line longer than the configured limit.
 pub const TOO_BIG: ProtocolError = ProtocolError {
@@ -20,16 +20,33 @@ pub const UNBALANCED: ProtocolError = ProtocolError {
 };
 
 /// Parses one line from the start of `buf`, if a whole one is buffered.
+/// `progress` remembers how far an earlier call looked for the line's end,
+/// so a line trickled in byte by byte is searched once. Before
+/// authentication a line may be at most
+/// [`UNAUTHENTICATED_MAX_BULK`](super::UNAUTHENTICATED_MAX_BULK) bytes.
 ///
 /// On an unbalanced-quote error the caller skips `line_len(buf)` bytes.
-pub fn parse(buf: &[u8], max_line: usize, args: &mut ArgSpans) -> Result<Parsed, ProtocolError> {
-    let Some(newline) = memchr(b'\n', buf) else {
+pub fn parse(
+    buf: &[u8],
+    limits: &Limits,
+    progress: &mut Progress,
+    args: &mut ArgSpans,
+) -> Result<Parsed, ProtocolError> {
+    let max_line = if limits.authenticated {
+        limits.max_line
+    } else {
+        limits.max_line.min(super::UNAUTHENTICATED_MAX_BULK)
+    };
+    let from = progress.scanned.min(buf.len());
+    let Some(newline) = memchr(b'\n', &buf[from..]).map(|i| from + i) else {
+        progress.scanned = buf.len();
         return if buf.len() > max_line {
             Err(TOO_BIG)
         } else {
             Ok(Parsed::Incomplete(0))
         };
     };
+    progress.reset();
     let mut end = newline;
     if end > 0 && buf[end - 1] == b'\r' {
         end -= 1;
@@ -88,7 +105,7 @@ pub fn split(line: &[u8], base: usize, args: &mut ArgSpans) -> Result<(), Protoc
             i += 1;
         }
         if i == n || is_blank(line[i]) {
-            args.spans.push((false, base + start, base + i));
+            args.spans.push(Span::Buffer(base + start, base + i));
             continue;
         }
         // A quote: copy what came before it, then unescape into scratch.
@@ -173,7 +190,8 @@ pub fn split(line: &[u8], base: usize, args: &mut ArgSpans) -> Result<(), Protoc
                 }
             }
         }
-        args.spans.push((true, scratch_start, args.scratch.len()));
+        args.spans
+            .push(Span::Scratch(scratch_start, args.scratch.len()));
     }
 }
 
@@ -235,16 +253,46 @@ mod tests {
 
     #[test]
     fn parse_waits_for_newline_and_enforces_the_limit() {
+        let limits = Limits {
+            max_bulk: 16,
+            max_line: 16,
+            authenticated: true,
+        };
         let mut args = ArgSpans::default();
-        assert_eq!(parse(b"GET a", 16, &mut args), Ok(Parsed::Incomplete(0)));
+        let mut p = Progress::default();
         assert_eq!(
-            parse(b"GET a\r\nPING\n", 16, &mut args),
+            parse(b"GET a", &limits, &mut p, &mut args),
+            Ok(Parsed::Incomplete(0))
+        );
+        assert_eq!(
+            parse(b"GET a\r\nPING\n", &limits, &mut p, &mut args),
             Ok(Parsed::Request { consumed: 7 })
         );
-        assert_eq!(parse(b"\r\n", 16, &mut args), Ok(Parsed::Skip(2)));
-        assert_eq!(parse(&[b'a'; 17], 16, &mut args), Err(TOO_BIG));
+        assert_eq!(
+            parse(b"\r\n", &limits, &mut p, &mut args),
+            Ok(Parsed::Skip(2))
+        );
+        assert_eq!(parse(&[b'a'; 17], &limits, &mut p, &mut args), Err(TOO_BIG));
         let mut long = vec![b'a'; 17];
         long.push(b'\n');
-        assert_eq!(parse(&long, 16, &mut args), Err(TOO_BIG));
+        assert_eq!(
+            parse(&long, &limits, &mut Progress::default(), &mut args),
+            Err(TOO_BIG)
+        );
+    }
+
+    #[test]
+    fn before_auth_a_line_is_at_most_16_kib() {
+        let limits = Limits {
+            max_bulk: 1 << 20,
+            max_line: 1 << 20,
+            authenticated: false,
+        };
+        let mut args = ArgSpans::default();
+        let long = vec![b'a'; 16 * 1024 + 1];
+        assert_eq!(
+            parse(&long, &limits, &mut Progress::default(), &mut args),
+            Err(TOO_BIG)
+        );
     }
 }

@@ -2,11 +2,18 @@
 //!
 //! Errors follow Redis's `processMultibulkBuffer` word for word, and every one
 //! of them closes the connection. A half-arrived request is `Incomplete`, with
-//! the total size needed when a bulk length is known, so the reader can grow
-//! its buffer once instead of re-parsing byte by byte. Never allocates more
-//! than the argument list; the bytes stay in the caller's buffer.
+//! the total size needed when a bulk length is known; the parse resumes from
+//! its [`Progress`] when more arrives, so no byte is looked at twice however
+//! the request is split. Sizes are checked at their headers, tighter before
+//! authentication, so a client cannot make the server buffer what it
+//! announces. Never allocates more than the argument list; the bytes stay
+//! in the caller's buffer, but for big bulk strings, which the caller
+//! receives into buffers of their own ([`Parsed::BigArg`]).
 
-use super::{ArgSpans, Parsed, ProtocolError};
+use super::{
+    ArgSpans, BIG_ARG, Limits, Parsed, Progress, ProtocolError, Span, UNAUTHENTICATED_MAX_ARGS,
+    UNAUTHENTICATED_MAX_BULK,
+};
 
 /// Longest `*<n>` or `$<len>` header line Redis accepts before giving up.
 const MAX_HEADER: usize = 64 * 1024;
@@ -32,12 +39,25 @@ pub const TOO_BIG_COUNT: ProtocolError = protocol("ERR Protocol error: too big m
 /// A bulk header line with no end in sight.
 pub const TOO_BIG_BULK_COUNT: ProtocolError =
     protocol("ERR Protocol error: too big bulk count string");
+/// More arguments than a client that has not authenticated may send.
+pub const UNAUTHENTICATED_MULTIBULK: ProtocolError =
+    protocol("ERR Protocol error: unauthenticated multibulk length");
+/// A longer bulk string than a client that has not authenticated may send.
+pub const UNAUTHENTICATED_BULK: ProtocolError =
+    protocol("ERR Protocol error: unauthenticated bulk length");
 
-/// Finds `\r\n`-terminated header at `at`; returns (number, index after it).
-fn header(buf: &[u8], at: usize) -> Option<(Option<i64>, usize)> {
-    let rel = buf[at..].iter().position(|&b| b == b'\r')?;
-    let cr = at + rel;
+/// Finds the `\r\n`-terminated header line at `at`, looking for its `\r`
+/// from `scanned` on (what an earlier call already looked at); returns the
+/// number and the index after the line, or records how far it looked.
+fn header(buf: &[u8], at: usize, scanned: &mut usize) -> Option<(Option<i64>, usize)> {
+    let from = (*scanned).max(at + 1).min(buf.len());
+    let Some(rel) = buf[from..].iter().position(|&b| b == b'\r') else {
+        *scanned = buf.len();
+        return None;
+    };
+    let cr = from + rel;
     if cr + 1 >= buf.len() {
+        *scanned = cr;
         return None;
     }
     Some((parse_i64(&buf[at + 1..cr]), cr + 2))
@@ -68,24 +88,51 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-/// Parses one multibulk request from the start of `buf` (which starts with `*`).
-pub fn parse(buf: &[u8], max_bulk: usize, args: &mut ArgSpans) -> Result<Parsed, ProtocolError> {
-    args.clear();
-    let Some((count, mut pos)) = header(buf, 0) else {
-        return if buf.len() > MAX_HEADER {
-            Err(TOO_BIG_COUNT)
-        } else {
-            Ok(Parsed::Incomplete(0))
+/// Parses one multibulk request from the start of `buf` (which starts with
+/// `*`), resuming where `progress` says an earlier call stopped. Every size
+/// is checked at its header, against `limits`, before its bytes are
+/// buffered.
+pub fn parse(
+    buf: &[u8],
+    limits: &Limits,
+    progress: &mut Progress,
+    args: &mut ArgSpans,
+) -> Result<Parsed, ProtocolError> {
+    if progress.args_total == 0 {
+        args.clear();
+        let Some((count, after)) = header(buf, 0, &mut progress.scanned) else {
+            return if buf.len() > MAX_HEADER {
+                Err(TOO_BIG_COUNT)
+            } else {
+                Ok(Parsed::Incomplete(0))
+            };
         };
-    };
-    let count = match count {
-        Some(n) if n <= MAX_ARGS => n,
-        _ => return Err(INVALID_MULTIBULK),
-    };
-    if count <= 0 {
-        return Ok(Parsed::Skip(pos));
+        let count = match count {
+            Some(n) if n <= MAX_ARGS => n,
+            _ => return Err(INVALID_MULTIBULK),
+        };
+        if count <= 0 {
+            progress.reset();
+            return Ok(Parsed::Skip(after));
+        }
+        if !limits.authenticated && count as usize > UNAUTHENTICATED_MAX_ARGS {
+            return Err(UNAUTHENTICATED_MULTIBULK);
+        }
+        progress.args_total = count as usize;
+        progress.pos = after;
+        progress.scanned = after;
     }
-    for _ in 0..count {
+    while args.spans.len() < progress.args_total || progress.skip_crlf {
+        let pos = progress.pos;
+        if progress.skip_crlf {
+            if pos + 2 > buf.len() {
+                return Ok(Parsed::Incomplete(pos + 2));
+            }
+            progress.skip_crlf = false;
+            progress.pos = pos + 2;
+            progress.scanned = pos + 2;
+            continue;
+        }
         if pos >= buf.len() {
             return Ok(Parsed::Incomplete(0));
         }
@@ -95,7 +142,7 @@ pub fn parse(buf: &[u8], max_bulk: usize, args: &mut ArgSpans) -> Result<Parsed,
                 close: true,
             });
         }
-        let Some((len, data)) = header(buf, pos) else {
+        let Some((len, data)) = header(buf, pos, &mut progress.scanned) else {
             return if buf.len() - pos > MAX_HEADER {
                 Err(TOO_BIG_BULK_COUNT)
             } else {
@@ -103,17 +150,26 @@ pub fn parse(buf: &[u8], max_bulk: usize, args: &mut ArgSpans) -> Result<Parsed,
             };
         };
         let len = match len {
-            Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n as usize,
+            Some(n) if n >= 0 && n as u64 <= limits.max_bulk as u64 => n as usize,
             _ => return Err(INVALID_BULK),
         };
+        if !limits.authenticated && len > UNAUTHENTICATED_MAX_BULK {
+            return Err(UNAUTHENTICATED_BULK);
+        }
         let end = data + len;
         if end + 2 > buf.len() {
+            if len >= BIG_ARG {
+                return Ok(Parsed::BigArg { at: data, len });
+            }
             return Ok(Parsed::Incomplete(end + 2));
         }
-        args.spans.push((false, data, end));
-        pos = end + 2;
+        args.spans.push(Span::Buffer(data, end));
+        progress.pos = end + 2;
+        progress.scanned = end + 2;
     }
-    Ok(Parsed::Request { consumed: pos })
+    let consumed = progress.pos;
+    progress.reset();
+    Ok(Parsed::Request { consumed })
 }
 
 /// `expected '$', got 'X'`, with the byte shown as Redis shows it. The texts
@@ -142,12 +198,22 @@ fn expected_dollar(got: u8) -> &'static str {
 mod tests {
     use super::*;
 
-    fn args_of(buf: &[u8]) -> Result<(Parsed, Vec<Vec<u8>>), ProtocolError> {
+    const OPEN: Limits = Limits {
+        max_bulk: 512,
+        max_line: 512,
+        authenticated: true,
+    };
+
+    fn parse_all(buf: &[u8], limits: &Limits) -> Result<(Parsed, Vec<Vec<u8>>), ProtocolError> {
         let mut spans = ArgSpans::default();
-        let parsed = parse(buf, 512, &mut spans)?;
+        let parsed = parse(buf, limits, &mut Progress::default(), &mut spans)?;
         let mut out = Vec::new();
         spans.resolve(buf, &mut out);
         Ok((parsed, out.into_iter().map(<[u8]>::to_vec).collect()))
+    }
+
+    fn args_of(buf: &[u8]) -> Result<(Parsed, Vec<Vec<u8>>), ProtocolError> {
+        parse_all(buf, &OPEN)
     }
 
     #[test]
@@ -169,11 +235,69 @@ mod tests {
     }
 
     #[test]
+    fn a_request_fed_byte_by_byte_resumes_and_parses_the_same() {
+        let req = b"*3\r\n$3\r\nSET\r\n$2\r\nab\r\n$10\r\n0123456789\r\n";
+        let mut progress = Progress::default();
+        let mut spans = ArgSpans::default();
+        for cut in 1..req.len() {
+            let parsed = parse(&req[..cut], &OPEN, &mut progress, &mut spans).unwrap();
+            assert!(matches!(parsed, Parsed::Incomplete(_)), "cut at {cut}");
+        }
+        let parsed = parse(req, &OPEN, &mut progress, &mut spans).unwrap();
+        assert_eq!(
+            parsed,
+            Parsed::Request {
+                consumed: req.len()
+            }
+        );
+        let mut out = Vec::new();
+        spans.resolve(req, &mut out);
+        assert_eq!(out, vec![&b"SET"[..], b"ab", b"0123456789"]);
+        assert!(!progress.is_started(), "reset for the next request");
+    }
+
+    #[test]
     fn known_bulk_length_reports_the_size_needed() {
         assert_eq!(
             args_of(b"*1\r\n$100\r\nab").unwrap().0,
             Parsed::Incomplete(112)
         );
+    }
+
+    #[test]
+    fn a_big_bulk_not_yet_buffered_is_handed_over_and_parsing_resumes_after_it() {
+        let limits = Limits {
+            max_bulk: 1 << 20,
+            ..OPEN
+        };
+        let head = format!("*2\r\n$3\r\nSET\r\n${BIG_ARG}\r\n");
+        let mut buf = head.clone().into_bytes();
+        buf.extend_from_slice(b"xyz");
+        let mut progress = Progress::default();
+        let mut spans = ArgSpans::default();
+        let parsed = parse(&buf, &limits, &mut progress, &mut spans).unwrap();
+        assert_eq!(
+            parsed,
+            Parsed::BigArg {
+                at: head.len(),
+                len: BIG_ARG
+            }
+        );
+        // The caller took the bytes away and left what followed them at `at`.
+        spans.push_owned(vec![b'x'; BIG_ARG]);
+        progress.resume_after_owned(head.len());
+        let mut rest = head.into_bytes();
+        rest.extend_from_slice(b"\r\n*1");
+        let parsed = parse(&rest, &limits, &mut progress, &mut spans).unwrap();
+        assert_eq!(
+            parsed,
+            Parsed::Request {
+                consumed: rest.len() - 2
+            }
+        );
+        let mut out = Vec::new();
+        spans.resolve(&rest, &mut out);
+        assert_eq!(out[1].len(), BIG_ARG);
     }
 
     #[test]
@@ -186,6 +310,25 @@ mod tests {
             args_of(b"*1\r\nfoo\r\n").unwrap_err().message,
             "ERR Protocol error: expected '$', got 'f'"
         );
+    }
+
+    #[test]
+    fn before_auth_sizes_are_refused_at_their_headers() {
+        let closed = Limits {
+            authenticated: false,
+            max_bulk: 1 << 20,
+            ..OPEN
+        };
+        assert_eq!(
+            parse_all(b"*11\r\n", &closed),
+            Err(UNAUTHENTICATED_MULTIBULK)
+        );
+        assert!(parse_all(b"*10\r\n", &closed).is_ok());
+        assert_eq!(
+            parse_all(b"*2\r\n$4\r\nAUTH\r\n$16385\r\n", &closed),
+            Err(UNAUTHENTICATED_BULK)
+        );
+        assert!(parse_all(b"*2\r\n$4\r\nAUTH\r\n$16384\r\n", &closed).is_ok());
     }
 
     #[test]

@@ -9,6 +9,14 @@
 //! (`LASTSAVE`, `INFO persistence`) changes under the same mutex as the
 //! "running" mark, so a reader never sees a save finished without its outcome.
 //!
+//! Periodic saves follow the save points (`save "<secs> <changes> ..."`):
+//! one is due when, for some point, that many changes were made and that
+//! many seconds passed since the last successful save; after a failed save
+//! the next attempt waits [`RETRY_DELAY`], as Redis's does. While the last
+//! save failed, saves are scheduled and `stop-writes-on-bgsave-error` is on,
+//! [`Snapshotter::refusing_writes`] says so and writes answer `-MISCONF`
+//! until a save succeeds: a failing disk is never silent.
+//!
 //! The status mutex is a leaf: nothing else is locked while it is held, and in
 //! particular never the keyspace (`INFO` inside `EXEC` reads the status while
 //! holding the keyspace write guard). The snapshot thread takes its
@@ -16,17 +24,26 @@
 
 use super::{PointInTime, SnapshotPaths};
 use crate::clock::now_ms;
+use crate::config::SavePoint;
 use crate::error::Error;
 use crate::keyspace::Keyspace;
 use crate::{notice, warning};
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// The longest the snapshot thread sleeps without looking at its requests.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// How often the snapshot thread checks the save points.
+const SCHEDULE_TICK: Duration = Duration::from_millis(100);
+
+/// After a failed periodic save, the wait before the next attempt (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+pub const RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// Why a save runs; said in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +54,7 @@ pub enum SaveTrigger {
     Shutdown,
     /// The `BGSAVE` command.
     Bgsave,
-    /// The periodic snapshot (`--snapshot-interval`).
+    /// A save point was reached (`save`, `--snapshot-interval`).
     Periodic,
 }
 
@@ -87,32 +104,55 @@ struct State {
     running_since: Option<Instant>,
     background_requested: bool,
     stopping: bool,
+    /// When the snapshot thread saves on its own.
+    schedule: Vec<SavePoint>,
+    /// `stop-writes-on-bgsave-error`.
+    stop_writes_on_error: bool,
+    /// When the last save succeeded (or the server started).
+    last_success: Instant,
+    /// When the last save was tried.
+    last_try: Option<Instant>,
+}
+
+impl State {
+    /// Whether writes must be refused now (Redis's
+    /// `writeCommandsDeniedByDiskError`).
+    fn refuses_writes(&self) -> bool {
+        self.stop_writes_on_error && !self.schedule.is_empty() && !self.status.last_ok
+    }
 }
 
 /// The one place saves are started, serialised and recorded.
 pub struct Snapshotter {
     paths: SnapshotPaths,
-    interval: Option<Duration>,
     state: Mutex<State>,
     /// Signalled when a request arrives, a save ends, or the thread must stop.
     wake: Condvar,
+    /// [`State::refuses_writes`], readable on every write without the mutex.
+    refusing: AtomicBool,
 }
 
 impl Snapshotter {
-    /// A snapshotter for `paths`, saving every `interval_secs` (0 = only on
-    /// request). `changes` is the keyspace change count after loading, which
-    /// counts as saved; `started_unix_ms` is `LASTSAVE` until a save succeeds.
+    /// A snapshotter for `paths`, saving on its own at `schedule` (empty =
+    /// only on request). `changes` is the keyspace change count after
+    /// loading, which counts as saved; `started_unix_ms` is `LASTSAVE` until
+    /// a save succeeds.
     pub fn new(
         paths: SnapshotPaths,
-        interval_secs: u64,
+        schedule: Vec<SavePoint>,
+        stop_writes_on_error: bool,
         started_unix_ms: u64,
         changes: u64,
         load: &super::LoadReport,
     ) -> Snapshotter {
         Snapshotter {
             paths,
-            interval: (interval_secs > 0).then(|| Duration::from_secs(interval_secs)),
+            refusing: AtomicBool::new(false),
             state: Mutex::new(State {
+                schedule,
+                stop_writes_on_error,
+                last_success: Instant::now(),
+                last_try: None,
                 status: SaveStatus {
                     background_in_progress: false,
                     current_background_secs: None,
@@ -136,6 +176,32 @@ impl Snapshotter {
     /// The snapshot's paths.
     pub fn paths(&self) -> &SnapshotPaths {
         &self.paths
+    }
+
+    /// Whether writes must be refused with `-MISCONF`: the last save failed,
+    /// saves are scheduled and `stop-writes-on-bgsave-error` is on.
+    pub fn refusing_writes(&self) -> bool {
+        self.refusing.load(Ordering::Relaxed)
+    }
+
+    fn update_gate(&self, state: &State) {
+        self.refusing
+            .store(state.refuses_writes(), Ordering::Relaxed);
+    }
+
+    /// Replaces the save points (`CONFIG SET save`).
+    pub fn set_schedule(&self, schedule: Vec<SavePoint>) {
+        let mut state = self.lock();
+        state.schedule = schedule;
+        self.update_gate(&state);
+        self.wake.notify_all();
+    }
+
+    /// Turns `stop-writes-on-bgsave-error` on or off.
+    pub fn set_stop_writes_on_error(&self, on: bool) {
+        let mut state = self.lock();
+        state.stop_writes_on_error = on;
+        self.update_gate(&state);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -199,6 +265,7 @@ impl Snapshotter {
     ) -> SaveClaim<'a> {
         state.running = Some(trigger);
         state.running_since = Some(Instant::now());
+        state.last_try = Some(Instant::now());
         SaveClaim {
             owner: self,
             trigger,
@@ -226,13 +293,9 @@ impl Snapshotter {
         })
     }
 
-    /// The snapshot thread: runs requested and periodic background saves
+    /// The snapshot thread: runs requested and scheduled background saves
     /// until told to stop.
     fn serve_background(&self, keyspace: &Keyspace) {
-        // An interval too long to represent is never reached: no periodic saves.
-        let mut next_periodic = self
-            .interval
-            .and_then(|every| Instant::now().checked_add(every));
         loop {
             // Read before taking the status lock: the keyspace lock is never
             // taken while the status lock is held.
@@ -247,16 +310,11 @@ impl Snapshotter {
                 state.background_requested = false;
                 trigger = Some(SaveTrigger::Bgsave);
             }
-            if let (Some(due), Some(every)) = (next_periodic, self.interval) {
-                if now >= due {
-                    next_periodic = now.checked_add(every);
-                    if trigger.is_none()
-                        && state.running.is_none()
-                        && changes != state.status.changes_at_last_save
-                    {
-                        trigger = Some(SaveTrigger::Periodic);
-                    }
-                }
+            if trigger.is_none()
+                && state.running.is_none()
+                && save_point_reached(&state, changes, now)
+            {
+                trigger = Some(SaveTrigger::Periodic);
             }
             match trigger {
                 Some(trigger) => {
@@ -266,14 +324,32 @@ impl Snapshotter {
                     let _ = claim.save(view);
                 }
                 None => {
-                    let sleep = next_periodic
-                        .map_or(MAX_SLEEP, |due| due.saturating_duration_since(now))
-                        .min(MAX_SLEEP);
-                    drop(self.wait(state, sleep.max(Duration::from_millis(1))));
+                    let sleep = if state.schedule.is_empty() {
+                        MAX_SLEEP
+                    } else {
+                        SCHEDULE_TICK
+                    };
+                    drop(self.wait(state, sleep));
                 }
             }
         }
     }
+}
+
+/// Whether a save point is reached: enough changes and enough time since
+/// the last successful save, and, after a failure, the retry delay passed.
+fn save_point_reached(state: &State, changes: u64, now: Instant) -> bool {
+    let since_success = now.saturating_duration_since(state.last_success);
+    let changed = changes.saturating_sub(state.status.changes_at_last_save);
+    let may_retry = state.status.last_ok
+        || state
+            .last_try
+            .is_none_or(|t| now.saturating_duration_since(t) >= RETRY_DELAY);
+    may_retry
+        && state
+            .schedule
+            .iter()
+            .any(|p| changed >= p.changes && since_success.as_secs() >= p.secs)
 }
 
 fn describe(trigger: SaveTrigger) -> &'static str {
@@ -318,6 +394,9 @@ impl SaveClaim<'_> {
             ),
         }
         let mut state = owner.lock();
+        if result.is_ok() {
+            state.last_success = Instant::now();
+        }
         let status = &mut state.status;
         status.last_ok = result.is_ok();
         if result.is_ok() {
@@ -328,6 +407,7 @@ impl SaveClaim<'_> {
         if self.trigger.in_background() {
             status.last_background_secs = Some(elapsed.as_secs());
         }
+        owner.update_gate(&state);
         self.release(&mut state);
         result
     }
@@ -347,6 +427,7 @@ impl Drop for SaveClaim<'_> {
             let owner = self.owner;
             let mut state = owner.lock();
             state.status.last_ok = false;
+            owner.update_gate(&state);
             self.release(&mut state);
         }
     }
@@ -375,9 +456,14 @@ mod tests {
     use crate::snapshot::{LoadReport, load};
 
     fn snapshotter(dir: &std::path::Path, interval: u64) -> Arc<Snapshotter> {
+        let schedule = match interval {
+            0 => vec![],
+            secs => vec![SavePoint { secs, changes: 1 }],
+        };
         Arc::new(Snapshotter::new(
             SnapshotPaths::new(dir, "dump.gcs"),
-            interval,
+            schedule,
+            true,
             now_ms(),
             0,
             &LoadReport::default(),
@@ -447,6 +533,47 @@ mod tests {
         assert_eq!(status.last_save_unix_secs, last_save);
         assert!(status.changes_at_last_save < ks.read().changes());
         assert_eq!(std::fs::read(&saver.paths().file).unwrap(), before);
+    }
+
+    #[test]
+    fn a_failed_save_refuses_writes_only_with_a_schedule_and_the_setting_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let saver = snapshotter(dir.path(), 3600);
+        let ks = Keyspace::new();
+        std::fs::create_dir(&saver.paths().tmp).unwrap();
+        let claim = saver.claim_foreground().unwrap();
+        assert!(claim.save(PointInTime::capture(&ks, 0)).is_err());
+        assert!(saver.refusing_writes());
+        saver.set_stop_writes_on_error(false);
+        assert!(!saver.refusing_writes());
+        saver.set_stop_writes_on_error(true);
+        saver.set_schedule(vec![]);
+        assert!(!saver.refusing_writes(), "no save points, as in Redis");
+        saver.set_schedule(vec![SavePoint {
+            secs: 60,
+            changes: 1,
+        }]);
+        assert!(saver.refusing_writes());
+        std::fs::remove_dir(&saver.paths().tmp).unwrap();
+        let claim = saver.claim_foreground().unwrap();
+        claim.save(PointInTime::capture(&ks, 0)).unwrap();
+        assert!(!saver.refusing_writes(), "a good save lifts it");
+    }
+
+    #[test]
+    fn save_points_need_both_the_changes_and_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let saver = snapshotter(dir.path(), 0);
+        saver.set_schedule(vec![SavePoint {
+            secs: 1,
+            changes: 3,
+        }]);
+        let state = saver.lock();
+        let start = state.last_success;
+        let later = start + Duration::from_secs(2);
+        assert!(!save_point_reached(&state, 2, later), "too few changes");
+        assert!(!save_point_reached(&state, 3, start), "too soon");
+        assert!(save_point_reached(&state, 3, later));
     }
 
     #[test]

@@ -1,23 +1,39 @@
-//! The listener, the accept loop, housekeeping, and shutdown.
+//! The listener, the accept loop, and shutdown.
 //!
 //! Owns [`Server`], the state every connection thread shares, and [`run`],
-//! which binds, loads the snapshot, prints the listening line, starts the
-//! sweeper, the snapshot thread and the housekeeping thread, and then accepts:
-//! one OS thread per connection, up to `--max-clients`. A shutdown (signal or
-//! `SHUTDOWN`) wakes the accept loop by connecting to it, stops accepting,
-//! freezes writes, takes the final snapshot and ends the process; if that save
-//! fails it unfreezes and serves on. The accept loop never reads from a client
-//! and touches the keyspace only for that final snapshot.
+//! which fits the client limit to the open-file limit, binds, loads the
+//! snapshot, prints the listening line, starts the sweeper, the snapshot
+//! thread, the [refuser](admission::Refuser) and the
+//! [housekeeping](housekeeping) thread, and then accepts: one OS thread per
+//! connection, up to `maxclients` ([`admission`] decides). A failing accept
+//! backs off and is logged at most once a second; when descriptors run out
+//! it frees one of its [reserve](crate::os::FileReserve) to take the waiting
+//! client and tell it why it is refused. A shutdown (signal or `SHUTDOWN`)
+//! wakes the accept loop by connecting to it, stops accepting, freezes
+//! writes, releases the reserved descriptors (so the final snapshot can be
+//! written even with the descriptor table full), takes the final snapshot
+//! and ends the process; if that save fails it unfreezes and serves on. The
+//! accept loop never reads from a client and touches the keyspace only for
+//! that final snapshot.
+
+pub mod admission;
+pub mod housekeeping;
+pub mod settings;
 
 use crate::clock::now_ms;
-use crate::config::Config;
+use crate::config::Startup;
 use crate::error::Error;
 use crate::keyspace::{Db, Keyspace};
+use crate::log::{Level, RateLimited};
+use crate::os::FileReserve;
+use crate::protocol::Limits;
 use crate::session::Clients;
 use crate::snapshot::{self, PointInTime, SnapshotPaths, Snapshotter};
 use crate::stats::Stats;
 use crate::sweeper::Sweeper;
-use crate::{notice, verbose, warning};
+use crate::{notice, warning};
+use admission::{Refusal, Refuser};
+use settings::Settings;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -29,7 +45,7 @@ use std::time::{Duration, Instant};
 
 /// Stack size of a connection thread: parsing and dispatch need little, and
 /// thousands of connections should not reserve megabytes each.
-const CONNECTION_STACK: usize = 256 * 1024;
+pub(crate) const CONNECTION_STACK: usize = 256 * 1024;
 
 /// The Redis version whose behaviour gocache follows (`INFO`, `HELLO`).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -53,10 +69,34 @@ pub struct ShutdownRequest {
     pub failed: Option<mpsc::Sender<String>>,
 }
 
+/// The request limits fixed at start, read on every request without a lock.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Longest bulk string, and longest string a command may build.
+    pub proto_max_bulk_len: usize,
+    /// Longest inline line.
+    pub max_line_bytes: usize,
+    /// Largest request a client may have buffered.
+    pub query_buffer_limit: usize,
+}
+
+impl RequestLimits {
+    /// The parser's limits for a client that has (or has not) authenticated.
+    pub fn for_client(&self, authenticated: bool) -> Limits {
+        Limits {
+            max_bulk: self.proto_max_bulk_len,
+            max_line: self.max_line_bytes,
+            authenticated,
+        }
+    }
+}
+
 /// State shared by every thread of the server.
 pub struct Server {
-    /// The configuration it started with.
-    pub config: Config,
+    /// The configuration in force, changed by `CONFIG SET`.
+    pub settings: Settings,
+    /// The request limits, fixed at start.
+    pub limits: RequestLimits,
     /// The keys.
     pub keyspace: Keyspace,
     /// Counters for `INFO`.
@@ -71,10 +111,12 @@ pub struct Server {
     pub started_unix_ms: u64,
     /// Saves, their schedule and their status.
     pub snapshotter: Arc<Snapshotter>,
-    connected: AtomicUsize,
+    pub(crate) connected: AtomicUsize,
     frozen: AtomicBool,
     /// Pending requests, first come first served: each is answered.
     shutdown: Mutex<VecDeque<ShutdownRequest>>,
+    /// Descriptors held for when the table is full.
+    reserve: Mutex<FileReserve>,
 }
 
 impl Server {
@@ -107,8 +149,20 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(request);
-        // Wake the blocking accept with a connection of our own.
-        let _ = TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
+        // Wake the blocking accept with a connection of our own; with the
+        // descriptor table full, a reserved descriptor makes room for it.
+        let wake =
+            || TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
+        if let Err(e) = wake() {
+            if crate::os::is_out_of_files(&e) {
+                self.reserve().release_one();
+                let _ = wake();
+            }
+        }
+    }
+
+    fn reserve(&self) -> std::sync::MutexGuard<'_, FileReserve> {
+        self.reserve.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn take_shutdown(&self) -> Option<ShutdownRequest> {
@@ -133,9 +187,9 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Decrements the connection count when a connection thread ends, even by panic.
-struct ConnectionSlot {
-    server: Arc<Server>,
-    id: u64,
+pub(crate) struct ConnectionSlot {
+    pub(crate) server: Arc<Server>,
+    pub(crate) id: u64,
 }
 
 impl Drop for ConnectionSlot {
@@ -146,9 +200,31 @@ impl Drop for ConnectionSlot {
 }
 
 /// Binds, serves until shut down, and returns the process exit status.
-pub fn run(config: Config) -> Result<i32, Error> {
+pub fn run(startup: Startup) -> Result<i32, Error> {
+    let Startup { mut config, file } = startup;
     crate::log::set_level(config.log_level);
+    crate::os::install()?;
     crate::os::tune_allocator();
+    // Opened first, the reserve gets the lowest descriptor numbers.
+    let reserve = FileReserve::open();
+    let wanted = config.max_clients;
+    config.max_clients = settings::fit_clients_to_files(wanted);
+    if config.max_clients == 0 {
+        return Err(Error::TooFewFiles(format!(
+            "the open file limit ({}) leaves no descriptor for a client: raise it (ulimit -n) to at least {}",
+            crate::os::open_files_limit().map_or(0, |(soft, _)| soft),
+            settings::RESERVED_FILES + 1
+        )));
+    }
+    if config.max_clients < wanted {
+        warning!(
+            "maxclients lowered from {wanted} to {}: the open file limit is {} (hard limit {}); raise it (ulimit -n {}) to serve {wanted} clients",
+            config.max_clients,
+            crate::os::open_files_limit().map_or(0, |(soft, _)| soft),
+            crate::os::open_files_limit().map_or(0, |(_, hard)| hard),
+            wanted as u64 + settings::RESERVED_FILES
+        );
+    }
     let keyspace = Keyspace::new();
     let addr = format!("{}:{}", config.bind, config.port);
     let listener =
@@ -157,6 +233,8 @@ pub fn run(config: Config) -> Result<i32, Error> {
             source,
         })?;
     let local_addr = listener.local_addr()?;
+    // `CONFIG GET port` and `CONFIG REWRITE` state the port actually bound.
+    config.port = local_addr.port();
     let started = Instant::now();
     let started_unix_ms = now_ms();
     let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
@@ -177,13 +255,22 @@ pub fn run(config: Config) -> Result<i32, Error> {
     }
     let snapshotter = Arc::new(Snapshotter::new(
         paths,
-        config.snapshot_interval_secs,
+        config.save_points.clone(),
+        config.stop_writes_on_bgsave_error,
         started_unix_ms,
         keyspace.read().changes(),
         &loaded,
     ));
+    let limits = RequestLimits {
+        proto_max_bulk_len: config.proto_max_bulk_len,
+        max_line_bytes: config.max_line_bytes,
+        query_buffer_limit: config
+            .client_query_buffer_limit
+            .max(config.proto_max_bulk_len.saturating_add(1 << 20)),
+    };
     let server = Arc::new(Server {
-        config,
+        settings: Settings::new(config, file),
+        limits,
         keyspace,
         stats: Stats::default(),
         clients: Clients::default(),
@@ -194,11 +281,12 @@ pub fn run(config: Config) -> Result<i32, Error> {
         connected: AtomicUsize::new(0),
         frozen: AtomicBool::new(false),
         shutdown: Mutex::new(VecDeque::new()),
+        reserve: Mutex::new(reserve),
     });
     let _sweeper = Sweeper::spawn(server.keyspace.clone())?;
     let _snapshot_thread = server.snapshotter.spawn(server.keyspace.clone())?;
-    crate::os::install()?;
-    spawn_housekeeping(&server)?;
+    let refuser = Refuser::spawn()?;
+    housekeeping::spawn(&server)?;
 
     {
         let mut out = std::io::stdout().lock();
@@ -211,23 +299,52 @@ pub fn run(config: Config) -> Result<i32, Error> {
         std::process::id()
     );
 
+    let mut failures = 0u32;
     loop {
         let accepted = listener.accept();
         if let Some(request) = server.take_shutdown() {
+            // The wake-up connection (or a client) is closed unanswered.
+            drop(accepted);
             match shut_down(&server, request) {
                 Some(status) => return Ok(status),
                 None => continue,
             }
         }
         match accepted {
-            Ok((stream, peer)) => admit(&server, stream, peer),
+            Ok((stream, peer)) => {
+                failures = 0;
+                admission::admit(&server, &refuser, stream, peer);
+            }
             Err(e) => {
-                warning!("accept failed: {e}");
-                // Out of descriptors or similar: back off rather than spin.
-                thread::sleep(Duration::from_millis(10));
+                failures = failures.saturating_add(1);
+                accept_failed(&server, &listener, &e, failures);
             }
         }
     }
+}
+
+static ACCEPT_LOG: RateLimited = RateLimited::new(1000);
+
+/// After a failed accept: logs (at most once a second), takes and refuses
+/// the waiting client through a reserved descriptor when descriptors ran
+/// out, and backs off, longer the longer failures last (up to 100 ms).
+fn accept_failed(server: &Server, listener: &TcpListener, e: &std::io::Error, failures: u32) {
+    ACCEPT_LOG.write(Level::Warning, format_args!("accept failed: {e}"));
+    if crate::os::is_out_of_files(e) {
+        let freed = server.reserve().release_one();
+        if freed {
+            if let Ok((stream, _)) = listener.accept() {
+                server
+                    .stats
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                admission::refuse_at_once(stream, Refusal::MaxClients);
+            }
+            server.reserve().refill();
+        }
+    }
+    let backoff = Duration::from_millis(u64::from(failures.min(10)) * 10);
+    thread::sleep(backoff);
 }
 
 /// The reply to a `SHUTDOWN` whose final save failed (Redis's words).
@@ -246,7 +363,13 @@ fn shut_down(server: &Server, request: ShutdownRequest) -> Option<i32> {
         server.freeze_writes(true);
         let claim = server.snapshotter.claim_final();
         let view = PointInTime::capture(&server.keyspace, now_ms());
-        if let Err(e) = claim.save(view) {
+        // The save needs a descriptor or two even if clients took all others.
+        server.reserve().release_all();
+        let saved = claim.save(view);
+        if saved.is_err() {
+            server.reserve().refill();
+        }
+        if let Err(e) = saved {
             if request.force {
                 warning!("the final save failed ({e}); exiting anyway (SHUTDOWN FORCE)");
             } else {
@@ -261,64 +384,4 @@ fn shut_down(server: &Server, request: ShutdownRequest) -> Option<i32> {
     }
     notice!("gocache is now ready to exit, bye bye");
     Some(0)
-}
-
-fn admit(server: &Arc<Server>, stream: TcpStream, peer: SocketAddr) {
-    server
-        .stats
-        .connections_received
-        .fetch_add(1, Ordering::Relaxed);
-    let max = server.config.max_clients;
-    if server.connected.fetch_add(1, Ordering::Relaxed) >= max {
-        server.connected.fetch_sub(1, Ordering::Relaxed);
-        server
-            .stats
-            .rejected_connections
-            .fetch_add(1, Ordering::Relaxed);
-        warning!("refused connection from {peer}: max number of clients ({max}) reached");
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        let _ = (&stream).write_all(b"(error) ERR max number of clients reached\n");
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-        return;
-    }
-    let local = stream.local_addr().unwrap_or(server.local_addr);
-    let info = server.clients.register(peer, local);
-    let slot = ConnectionSlot {
-        server: server.clone(),
-        id: info.id,
-    };
-    verbose!("accepted {peer} as client {}", info.id);
-    let spawned = thread::Builder::new()
-        .name(format!("client-{}", info.id))
-        .stack_size(CONNECTION_STACK)
-        .spawn(move || {
-            let server = slot.server.clone();
-            crate::connection::serve(stream, &server, info);
-            drop(slot);
-        });
-    if let Err(e) = spawned {
-        // The closure (and with it the slot) was dropped: the count is restored.
-        warning!("cannot start a thread for {peer}: {e}");
-    }
-}
-
-fn spawn_housekeeping(server: &Arc<Server>) -> std::io::Result<()> {
-    let server = server.clone();
-    thread::Builder::new()
-        .name("housekeeping".into())
-        .spawn(move || {
-            loop {
-                server.stats.sample_ops(now_ms());
-                if crate::os::take_stop_request() {
-                    notice!("received SIGINT or SIGTERM, scheduling shutdown");
-                    server.request_shutdown(ShutdownRequest {
-                        save: SaveOnExit::Save,
-                        force: false,
-                        failed: None,
-                    });
-                }
-                thread::sleep(Duration::from_millis(100));
-            }
-        })?;
-    Ok(())
 }

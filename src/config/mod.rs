@@ -1,0 +1,746 @@
+//! Every setting gocache has: one table of parameters, read from the command
+//! line and a config file at start, and read and changed by `CONFIG` at
+//! runtime.
+//!
+//! [`PARAMS`] declares each parameter once: its Redis name (used in the
+//! config file, by `CONFIG` and as the `--name` flag), its aliases, its
+//! default, whether `CONFIG SET` may change it, and how its text becomes a
+//! field of [`Config`] and back. The command line, the config file
+//! ([`file`]), `CONFIG GET`, `CONFIG SET` and `CONFIG REWRITE` all go
+//! through that table, so a parameter reads and validates the same
+//! everywhere, with Redis's error texts.
+//!
+//! This module owns parsing and formatting only. It never opens a socket and
+//! never changes the running server: applying a new [`Config`] to the
+//! keyspace, the snapshot thread or the open-file limit is the server's job.
+//! [`file`] reads and rewrites the config file, and nothing else.
+
+pub mod file;
+
+use crate::error::Error;
+use crate::log::Level;
+use std::path::PathBuf;
+
+/// A save point: save when at least `changes` writes happened and `secs`
+/// seconds passed since the last successful save (Redis's `save`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavePoint {
+    /// Seconds since the last successful save, at least 1.
+    pub secs: u64,
+    /// Writes since then.
+    pub changes: u64,
+}
+
+/// The value of every parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// TCP port; 0 binds an ephemeral one.
+    pub port: u16,
+    /// Address to bind.
+    pub bind: String,
+    /// Refuse clients from other hosts while no password is set.
+    pub protected_mode: bool,
+    /// Password clients must give with `AUTH`, if any.
+    pub requirepass: Option<Vec<u8>>,
+    /// Connections served at once; one more is refused.
+    pub max_clients: usize,
+    /// Seconds without a completed request before a client is closed; 0 = never.
+    pub timeout_secs: u64,
+    /// Log verbosity.
+    pub log_level: Level,
+    /// When the snapshot thread saves on its own; empty = never.
+    pub save_points: Vec<SavePoint>,
+    /// Refuse writes while the last save failed (and saves are scheduled).
+    pub stop_writes_on_bgsave_error: bool,
+    /// Directory holding the snapshot.
+    pub dir: PathBuf,
+    /// Snapshot file name inside `dir`.
+    pub dbfilename: String,
+    /// Longest RESP bulk string, in bytes.
+    pub proto_max_bulk_len: usize,
+    /// Largest request a client may have buffered, in bytes.
+    pub client_query_buffer_limit: usize,
+    /// Longest inline (line protocol) request, in bytes.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            port: 0,
+            bind: String::new(),
+            protected_mode: false,
+            requirepass: None,
+            max_clients: 0,
+            timeout_secs: 0,
+            log_level: Level::Notice,
+            save_points: Vec::new(),
+            stop_writes_on_bgsave_error: false,
+            dir: PathBuf::new(),
+            dbfilename: String::new(),
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            max_line_bytes: 0,
+        };
+        for param in PARAMS {
+            // The defaults are checked by a unit test; a bad one is a bug here.
+            if let Err(e) = (param.set)(&mut config, param.default) {
+                panic!("default of {} is invalid: {e}", param.name);
+            }
+        }
+        config
+    }
+}
+
+/// How a parameter's value is written, for the usage text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `yes` or `no`.
+    Bool,
+    /// A whole number.
+    Integer,
+    /// A byte count, with an optional unit (`64kb`, `512mb`, `1gb`).
+    Bytes,
+    /// One of a few words.
+    Choice,
+    /// Any text.
+    Text,
+    /// `"<seconds> <changes> [<seconds> <changes> ...]"`, or `""`.
+    SavePoints,
+    /// A value gocache does not support changing yet; only the default.
+    Fixed,
+}
+
+/// One parameter: how it is named, parsed, shown and whether it may change
+/// at runtime.
+pub struct Param {
+    /// Redis's name, lower case.
+    pub name: &'static str,
+    /// Other spellings accepted as flags and in the config file.
+    pub aliases: &'static [&'static str],
+    /// The shape of its value.
+    pub kind: Kind,
+    /// The default, as text.
+    pub default: &'static str,
+    /// Whether `CONFIG SET` may change it.
+    pub mutable: bool,
+    /// Shown as the value's placeholder and meaning in `--help`.
+    pub help: &'static str,
+    /// A value that is a secret (not echoed in logs).
+    pub sensitive: bool,
+    /// Parses `value` into the config, or says why not (Redis's words).
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+    /// The current value, as `CONFIG GET` shows it.
+    pub get: fn(&Config) -> String,
+}
+
+impl Param {
+    /// Whether `name` names this parameter (any case, aliases included).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Param").field("name", &self.name).finish()
+    }
+}
+
+/// Every parameter, in the order `CONFIG REWRITE` appends them.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "port",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "6380",
+        mutable: false,
+        help: "N  TCP port to listen on; 0 picks a free one",
+        sensitive: false,
+        set: |c, v| {
+            c.port = integer(v, 0, 65535)? as u16;
+            Ok(())
+        },
+        get: |c| c.port.to_string(),
+    },
+    Param {
+        name: "bind",
+        aliases: &[],
+        kind: Kind::Text,
+        default: "127.0.0.1",
+        mutable: false,
+        help: "ADDR  address to listen on",
+        sensitive: false,
+        set: |c, v| {
+            if v.is_empty() || v.contains(char::is_whitespace) {
+                return Err("argument must be one address".into());
+            }
+            c.bind = v.to_string();
+            Ok(())
+        },
+        get: |c| c.bind.clone(),
+    },
+    Param {
+        name: "protected-mode",
+        aliases: &[],
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        help: "yes|no  with no password set, refuse clients from other hosts",
+        sensitive: false,
+        set: |c, v| {
+            c.protected_mode = boolean(v)?;
+            Ok(())
+        },
+        get: |c| yes_no(c.protected_mode),
+    },
+    Param {
+        name: "requirepass",
+        aliases: &[],
+        kind: Kind::Text,
+        default: "",
+        mutable: true,
+        help: "PASSWORD  require AUTH PASSWORD before other commands",
+        sensitive: true,
+        set: |c, v| {
+            c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec());
+            Ok(())
+        },
+        get: |c| String::from_utf8_lossy(c.requirepass.as_deref().unwrap_or_default()).into_owned(),
+    },
+    Param {
+        name: "maxclients",
+        aliases: &["max-clients"],
+        kind: Kind::Integer,
+        default: "10000",
+        mutable: true,
+        help: "N  connections served at once",
+        sensitive: false,
+        set: |c, v| {
+            c.max_clients = integer(v, 1, i64::from(u32::MAX))? as usize;
+            Ok(())
+        },
+        get: |c| c.max_clients.to_string(),
+    },
+    Param {
+        name: "timeout",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "0",
+        mutable: true,
+        help: "SECS  close a client with no request completed for SECS; 0 = never",
+        sensitive: false,
+        set: |c, v| {
+            c.timeout_secs = integer(v, 0, i64::from(i32::MAX))? as u64;
+            Ok(())
+        },
+        get: |c| c.timeout_secs.to_string(),
+    },
+    Param {
+        name: "loglevel",
+        aliases: &[],
+        kind: Kind::Choice,
+        default: "notice",
+        mutable: true,
+        help: "LEVEL  debug, verbose, notice or warning",
+        sensitive: false,
+        set: |c, v| {
+            c.log_level = Level::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
+                "argument(s) must be one of the following: debug, verbose, notice, warning"
+                    .to_string()
+            })?;
+            Ok(())
+        },
+        get: |c| c.log_level.name().to_string(),
+    },
+    Param {
+        name: "save",
+        aliases: &[],
+        kind: Kind::SavePoints,
+        default: "60 1",
+        mutable: true,
+        help: "\"SECS CHANGES ...\"  save after SECS if CHANGES writes; \"\" = never",
+        sensitive: false,
+        set: |c, v| {
+            c.save_points = save_points(v)?;
+            Ok(())
+        },
+        get: |c| format_save_points(&c.save_points),
+    },
+    Param {
+        name: "stop-writes-on-bgsave-error",
+        aliases: &[],
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        help: "yes|no  refuse writes (MISCONF) while the last save failed",
+        sensitive: false,
+        set: |c, v| {
+            c.stop_writes_on_bgsave_error = boolean(v)?;
+            Ok(())
+        },
+        get: |c| yes_no(c.stop_writes_on_bgsave_error),
+    },
+    Param {
+        name: "dir",
+        aliases: &[],
+        kind: Kind::Text,
+        default: ".",
+        mutable: false,
+        help: "DIR  directory of the snapshot file",
+        sensitive: false,
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("argument must be a directory".into());
+            }
+            c.dir = PathBuf::from(v);
+            Ok(())
+        },
+        get: |c| {
+            std::fs::canonicalize(&c.dir)
+                .unwrap_or_else(|_| c.dir.clone())
+                .display()
+                .to_string()
+        },
+    },
+    Param {
+        name: "dbfilename",
+        aliases: &[],
+        kind: Kind::Text,
+        default: "dump.gcs",
+        mutable: false,
+        help: "NAME  snapshot file name inside --dir",
+        sensitive: false,
+        set: |c, v| {
+            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = v.to_string();
+            Ok(())
+        },
+        get: |c| c.dbfilename.clone(),
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        aliases: &[],
+        kind: Kind::Bytes,
+        default: "512mb",
+        mutable: false,
+        help: "BYTES  longest string a client may send or build",
+        sensitive: false,
+        set: |c, v| {
+            c.proto_max_bulk_len = bytes(v, 1, crate::entry::MAX_LEN as u64)? as usize;
+            Ok(())
+        },
+        get: |c| c.proto_max_bulk_len.to_string(),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        aliases: &[],
+        kind: Kind::Bytes,
+        default: "1gb",
+        mutable: false,
+        help: "BYTES  largest request a client may send",
+        sensitive: false,
+        set: |c, v| {
+            c.client_query_buffer_limit = bytes(v, 1024 * 1024, 1 << 40)? as usize;
+            Ok(())
+        },
+        get: |c| c.client_query_buffer_limit.to_string(),
+    },
+    Param {
+        name: "max-line-bytes",
+        aliases: &[],
+        kind: Kind::Bytes,
+        default: "65536",
+        mutable: false,
+        help: "BYTES  longest line-protocol request",
+        sensitive: false,
+        set: |c, v| {
+            c.max_line_bytes = bytes(v, 1, crate::entry::MAX_LEN as u64)? as usize;
+            Ok(())
+        },
+        get: |c| c.max_line_bytes.to_string(),
+    },
+    fixed("appendonly", "no", "no append-only file yet"),
+    fixed("maxmemory", "0", "no memory limit yet"),
+    fixed("maxmemory-policy", "noeviction", "no eviction yet"),
+    fixed("databases", "1", "one database"),
+];
+
+/// A parameter clients and tools ask about that gocache does not support
+/// changing yet: it accepts only its default.
+const fn fixed(name: &'static str, value: &'static str, why: &'static str) -> Param {
+    Param {
+        name,
+        aliases: &[],
+        kind: Kind::Fixed,
+        default: value,
+        mutable: false,
+        help: why,
+        sensitive: false,
+        set: |_, _| Ok(()),
+        get: |_| String::new(),
+    }
+}
+
+/// The one value a [`Kind::Fixed`] parameter accepts.
+fn check_fixed(param: &Param, value: &str) -> Result<(), String> {
+    if param.kind == Kind::Fixed && !value.eq_ignore_ascii_case(param.default) {
+        return Err(format!(
+            "argument must be '{}' (gocache has {})",
+            param.default, param.help
+        ));
+    }
+    Ok(())
+}
+
+/// Finds a parameter by name or alias, in any case.
+pub fn lookup(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.is_named(name))
+}
+
+impl Param {
+    /// Parses `value` into `config`; Redis's error text on failure.
+    pub fn apply(&self, config: &mut Config, value: &str) -> Result<(), String> {
+        check_fixed(self, value)?;
+        (self.set)(config, value)
+    }
+
+    /// The current value in `config`, as `CONFIG GET` shows it.
+    pub fn value(&self, config: &Config) -> String {
+        if self.kind == Kind::Fixed {
+            return self.default.to_string();
+        }
+        (self.get)(config)
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    if v.eq_ignore_ascii_case("yes") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
+}
+
+fn integer(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n = crate::protocol::resp::parse_i64(v.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// A byte count as Redis's `memtoull` reads one: digits, then an optional
+/// unit `b`, `k` (1000), `kb` (1024), `m`, `mb`, `g`, `gb`, in any case.
+fn bytes(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    let lower = v.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    let n = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| "argument must be a memory value".to_string())?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// Parses `save`'s value: pairs of seconds (at least 1) and changes (at
+/// least 0) separated by spaces, or nothing at all.
+pub fn save_points(v: &str) -> Result<Vec<SavePoint>, String> {
+    let invalid = || "Invalid save parameters".to_string();
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    words
+        .chunks_exact(2)
+        .map(|pair| {
+            let secs = pair[0].parse::<u64>().map_err(|_| invalid())?;
+            let changes = pair[1].parse::<u64>().map_err(|_| invalid())?;
+            if secs == 0 {
+                return Err(invalid());
+            }
+            Ok(SavePoint { secs, changes })
+        })
+        .collect()
+}
+
+/// `save`'s value as `CONFIG GET` shows it: `"60 1 300 100"`.
+pub fn format_save_points(points: &[SavePoint]) -> String {
+    points
+        .iter()
+        .map(|p| format!("{} {}", p.secs, p.changes))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run the server.
+    Serve(Startup),
+    /// Print the usage and exit 0.
+    Help,
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// The configuration to start with, and the file it came from.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    /// Every parameter's value.
+    pub config: Config,
+    /// The config file named on the command line, kept for `CONFIG REWRITE`.
+    pub file: Option<PathBuf>,
+}
+
+/// The usage text printed by `--help` and after a bad flag.
+pub fn usage() -> String {
+    let mut text = String::from(
+        "Usage: gocache [/path/to/gocache.conf] [OPTIONS]\n\n\
+         Every parameter can be given in the config file (redis.conf syntax:\n\
+         `name value` per line) or as a flag; flags win. Options:\n",
+    );
+    for p in PARAMS.iter().filter(|p| p.kind != Kind::Fixed) {
+        let (value, meaning) = p.help.split_once("  ").unwrap_or(("", p.help));
+        let mut flag = format!("--{} {value}", p.name);
+        for alias in p.aliases {
+            flag.push_str(&format!(", --{alias}"));
+        }
+        text.push_str(&format!(
+            "  {flag:<38} {meaning} (default {:?})\n",
+            p.default
+        ));
+    }
+    text.push_str(&format!(
+        "  {:<38} {}\n  {:<38} {}\n  {:<38} {}\n",
+        "--snapshot-interval SECS",
+        "the same as --save \"SECS 1\"; 0 = --save \"\"",
+        "--help",
+        "print this help and exit",
+        "--version",
+        "print the version and exit"
+    ));
+    text
+}
+
+/// Parses the arguments after the program name: an optional config file
+/// first, then `--name value` or `--name=value` flags, which override it.
+pub fn parse<I, S>(args: I) -> Result<Invocation, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let args: Vec<String> = args.into_iter().map(Into::into).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        return Ok(Invocation::Help);
+    }
+    if args.iter().any(|a| a == "--version" || a == "-v") {
+        return Ok(Invocation::Version);
+    }
+    let mut config = Config::default();
+    let mut rest = args.as_slice();
+    let mut file = None;
+    if let Some(first) = rest.first().filter(|a| !a.starts_with("--")) {
+        let path = PathBuf::from(first);
+        file::load(&path, &mut config)?;
+        file = Some(path);
+        rest = &rest[1..];
+    }
+    let mut flags = rest.iter();
+    while let Some(arg) = flags.next() {
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(Error::Usage(format!(
+                "unexpected argument '{arg}': the config file must come first"
+            )));
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let interval = name == "snapshot-interval";
+        let Some(param) = (if interval {
+            lookup("save")
+        } else {
+            lookup(name)
+        }) else {
+            return Err(Error::Usage(format!("unknown option '--{name}'")));
+        };
+        let Some(mut value) = inline.or_else(|| flags.next().cloned()) else {
+            return Err(Error::Usage(format!("option '--{name}' needs a value")));
+        };
+        if interval {
+            let secs: u64 = value.parse().map_err(|_| {
+                Error::Usage(format!("invalid value '{value}' for '--snapshot-interval'"))
+            })?;
+            value = if secs == 0 {
+                String::new()
+            } else {
+                format!("{secs} 1")
+            };
+        }
+        param.apply(&mut config, &value).map_err(|why| {
+            Error::Usage(format!("invalid value '{value}' for '--{name}': {why}"))
+        })?;
+    }
+    Ok(Invocation::Serve(Startup { config, file }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Config {
+        match parse(args.iter().copied()).unwrap() {
+            Invocation::Serve(s) => s.config,
+            other => panic!("expected Serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_default_is_valid_and_reads_back_as_itself() {
+        let c = Config::default();
+        for p in PARAMS {
+            let mut fresh = c.clone();
+            p.apply(&mut fresh, p.default).unwrap();
+            assert_eq!(fresh, c, "{}", p.name);
+        }
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.bind, "127.0.0.1");
+        assert_eq!(c.max_clients, 10_000);
+        assert_eq!(c.max_line_bytes, 64 * 1024);
+        assert_eq!(c.dbfilename, "dump.gcs");
+        assert_eq!(
+            c.save_points,
+            vec![SavePoint {
+                secs: 60,
+                changes: 1
+            }]
+        );
+        assert!(c.protected_mode && c.stop_writes_on_bgsave_error);
+        assert_eq!(c.timeout_secs, 0);
+    }
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = std::collections::HashSet::new();
+        for p in PARAMS {
+            for name in std::iter::once(&p.name).chain(p.aliases) {
+                assert!(seen.insert(*name), "{name} twice");
+                assert_eq!(*name, name.to_ascii_lowercase());
+            }
+        }
+    }
+
+    #[test]
+    fn flags_take_separate_or_inline_values_and_aliases() {
+        let c = serve(&["--port", "0", "--max-clients=3", "--loglevel", "verbose"]);
+        assert_eq!((c.port, c.max_clients, c.log_level), (0, 3, Level::Verbose));
+        assert_eq!(serve(&["--maxclients", "7"]).max_clients, 7);
+        assert!(!serve(&["--protected-mode", "no"]).protected_mode);
+        assert_eq!(serve(&["--snapshot-interval", "0"]).save_points, vec![]);
+        assert_eq!(
+            serve(&["--save", "900 1 300 10"]).save_points,
+            vec![
+                SavePoint {
+                    secs: 900,
+                    changes: 1
+                },
+                SavePoint {
+                    secs: 300,
+                    changes: 10
+                }
+            ]
+        );
+        assert_eq!(
+            serve(&["--proto-max-bulk-len", "1mb"]).proto_max_bulk_len,
+            1 << 20
+        );
+        assert_eq!(serve(&["--requirepass", ""]).requirepass, None);
+    }
+
+    #[test]
+    fn bad_flags_and_values_are_usage_errors_naming_them() {
+        for args in [
+            &["--nope", "1"][..],
+            &["--port", "70000"],
+            &["--port"],
+            &["--max-clients", "0"],
+            &["--loglevel", "loud"],
+            &["--proto-max-bulk-len", "4294967296"],
+            &["--save", "60"],
+            &["--protected-mode", "maybe"],
+            &["--appendonly", "yes"],
+        ] {
+            let err = parse(args.iter().copied()).unwrap_err();
+            assert_eq!(err.exit_status(), 2, "{args:?}");
+            assert!(err.to_string().contains(args[0]), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_fail_with_redis_texts() {
+        let mut c = Config::default();
+        let set = |c: &mut Config, name: &str, v: &str| lookup(name).unwrap().apply(c, v);
+        assert_eq!(
+            set(&mut c, "timeout", "x"),
+            Err("argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(
+            set(&mut c, "timeout", "-1"),
+            Err("argument must be between 0 and 2147483647 inclusive".into())
+        );
+        assert_eq!(
+            set(&mut c, "protected-mode", "1"),
+            Err("argument must be 'yes' or 'no'".into())
+        );
+        assert_eq!(
+            set(&mut c, "save", "0 1"),
+            Err("Invalid save parameters".into())
+        );
+        assert_eq!(
+            set(&mut c, "loglevel", "loud"),
+            Err("argument(s) must be one of the following: debug, verbose, notice, warning".into())
+        );
+        assert!(set(&mut c, "PROTECTED-MODE", "NO").is_ok());
+        assert!(!c.protected_mode);
+    }
+
+    #[test]
+    fn byte_counts_take_redis_units() {
+        assert_eq!(bytes("64kb", 1, u64::MAX), Ok(65536));
+        assert_eq!(bytes("1K", 1, u64::MAX), Ok(1000));
+        assert_eq!(bytes("2gb", 1, u64::MAX), Ok(2 << 30));
+        assert!(bytes("1tb", 1, u64::MAX).is_err());
+        assert!(bytes("", 1, u64::MAX).is_err());
+    }
+}
