@@ -29,9 +29,14 @@ use std::time::{Duration, Instant};
 /// tests run on a loaded two-core machine.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// The path of the `gocache` binary cargo built for these tests.
+/// The path of the `gocache` binary cargo built for these tests, or the one
+/// `GOCACHE_BIN` names (to run the tests against another build, such as
+/// the one before a fix, and see them fail).
 pub fn binary() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("gocache")
+    match std::env::var_os("GOCACHE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => assert_cmd::cargo::cargo_bin("gocache"),
+    }
 }
 
 /// A running `gocache`; killed (and reaped) on drop.
@@ -70,7 +75,22 @@ impl Server {
     /// caller owns `dir` and keeps it past this server, so a later start can
     /// load what this one saved.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = spawn(dir, extra);
+        Server::start_wrapped(&[], dir, extra)
+    }
+
+    /// Like [`Server::start_with`], but through `wrapper`, a command that
+    /// ends by running the program and arguments that follow it (e.g.
+    /// `["bash", "-c", "ulimit -n 64; exec \"$@\"", "bash"]`, or `ip netns
+    /// exec NAME`); it must exec, so the server keeps the wrapper's pid.
+    pub fn start_through(wrapper: &[&str], extra: &[&str]) -> Server {
+        let temp_dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::start_wrapped(wrapper, temp_dir.path(), extra);
+        server.temp_dir = Some(temp_dir);
+        server
+    }
+
+    fn start_wrapped(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Server {
+        let mut child = spawn(wrapper, dir, extra);
         let (stderr, _) = drain(child.stderr.take().expect("stderr"));
         let (line, stdout_rest) = first_line(child.stdout.take().expect("stdout"));
         let line = match line {
@@ -159,6 +179,34 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        proc_status_kb(self.pid(), field)
+    }
+
+    /// CPU time the process has used so far (user + system), from
+    /// `/proc/PID/stat`.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the parenthesised name; utime and stime are 14 and 15.
+        let after = &stat[stat.rfind(')').expect("name") + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // The kernel's USER_HZ is 100 on every Linux we run on.
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`, ...) with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg("-s")
+            .arg(name)
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name} failed");
+    }
 }
 
 impl Drop for Server {
@@ -167,9 +215,28 @@ impl Drop for Server {
     }
 }
 
-/// Spawns `gocache --port 0 --dir <dir> <extra>` with piped stdout and stderr.
-fn spawn(dir: &Path, extra: &[&str]) -> Child {
-    Command::new(binary())
+/// A field of `/proc/PID/status` in KiB.
+pub fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Spawns `[wrapper...] gocache --port 0 --dir <dir> <extra>` with piped
+/// stdout and stderr.
+fn spawn(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Child {
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(binary());
+            c
+        }
+        None => Command::new(binary()),
+    };
+    command
         .arg("--port")
         .arg("0")
         .arg("--dir")
@@ -206,7 +273,7 @@ pub struct FailedStart {
 /// own (before or instead of listening); returns its whole output once both
 /// pipes have closed.
 pub fn start_expecting_failure(dir: &Path, extra: &[&str]) -> FailedStart {
-    let mut child = spawn(dir, extra);
+    let mut child = spawn(&[], dir, extra);
     let (stdout, stdout_reader) = drain(child.stdout.take().expect("stdout"));
     let (stderr, stderr_reader) = drain(child.stderr.take().expect("stderr"));
     let status = wait_exit(&mut child, "the failing start to exit");
