@@ -110,6 +110,8 @@ fn capitalise(s: &str) -> String {
 
 fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, String)> {
     let server = ctx.server;
+    // Counted so far in this connection's batch, so a pipelined INFO sees them.
+    server.stats.absorb(&mut ctx.session.counters);
     let stats = &server.stats;
     match section {
         "server" => {
@@ -256,6 +258,8 @@ fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             counter.store(0, Ordering::Relaxed);
         }
         ctx.server.keyspace.expiry().reset_expired_keys();
+        // What this connection counted earlier in its batch goes too.
+        ctx.session.counters = Default::default();
         return Ok(Reply::Ok);
     }
     if is_word(sub, "rewrite") {

@@ -363,21 +363,23 @@ pub static PARAMS: &[Param] = &[
         },
         get: |c| c.max_line_bytes.to_string(),
     },
-    fixed("appendonly", "no", "no append-only file yet"),
-    fixed("maxmemory", "0", "no memory limit yet"),
-    fixed("maxmemory-policy", "noeviction", "no eviction yet"),
-    fixed("databases", "1", "one database"),
+    fixed("appendonly", "no", "no append-only file yet", true),
+    fixed("maxmemory", "0", "no memory limit yet", true),
+    fixed("maxmemory-policy", "noeviction", "no eviction yet", true),
+    fixed("databases", "1", "one database", false),
 ];
 
 /// A parameter clients and tools ask about that gocache does not support
-/// changing yet: it accepts only its default.
-const fn fixed(name: &'static str, value: &'static str, why: &'static str) -> Param {
+/// changing yet: it accepts only its default (`CONFIG SET appendonly no`
+/// succeeds, `yes` is refused). `mutable` is whether Redis lets `CONFIG
+/// SET` change it at all.
+const fn fixed(name: &'static str, value: &'static str, why: &'static str, mutable: bool) -> Param {
     Param {
         name,
         aliases: &[],
         kind: Kind::Fixed,
         default: value,
-        mutable: false,
+        mutable,
         help: why,
         sensitive: false,
         set: |_, _| Ok(()),
@@ -474,10 +476,13 @@ fn bytes(v: &str, min: u64, max: u64) -> Result<u64, String> {
 }
 
 /// Parses `save`'s value: pairs of seconds (at least 1) and changes (at
-/// least 0) separated by spaces, or nothing at all.
+/// least 0), each separated by one space, as Redis splits it; `""` is none.
 pub fn save_points(v: &str) -> Result<Vec<SavePoint>, String> {
     let invalid = || "Invalid save parameters".to_string();
-    let words: Vec<&str> = v.split_whitespace().collect();
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let words: Vec<&str> = v.split(' ').collect();
     if words.len() % 2 != 0 {
         return Err(invalid());
     }
@@ -723,10 +728,13 @@ mod tests {
             set(&mut c, "protected-mode", "1"),
             Err("argument must be 'yes' or 'no'".into())
         );
-        assert_eq!(
-            set(&mut c, "save", "0 1"),
-            Err("Invalid save parameters".into())
-        );
+        for bad in ["0 1", "  ", "60  1", "60", "x 1"] {
+            assert_eq!(
+                set(&mut c, "save", bad),
+                Err("Invalid save parameters".into()),
+                "{bad:?}"
+            );
+        }
         assert_eq!(
             set(&mut c, "loglevel", "loud"),
             Err("argument(s) must be one of the following: debug, verbose, notice, warning".into())

@@ -301,7 +301,12 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
 
     let mut failures = 0u32;
     loop {
-        let accepted = listener.accept();
+        let (accepted, through_reserve) = match listener.accept() {
+            Err(e) if crate::os::is_out_of_files(&e) => {
+                (accept_through_reserve(&server, &listener, e), true)
+            }
+            other => (other, false),
+        };
         if let Some(request) = server.take_shutdown() {
             // The wake-up connection (or a client) is closed unanswered.
             drop(accepted);
@@ -311,13 +316,33 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
             }
         }
         match accepted {
+            Ok((stream, peer)) if through_reserve => {
+                failures = 0;
+                // No descriptor is left for a connection: tell it, close it,
+                // and take the reserved descriptor back.
+                server
+                    .stats
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                ACCEPT_LOG.write(
+                    Level::Warning,
+                    format_args!("refused connection from {peer}: no file descriptor left"),
+                );
+                admission::refuse_at_once(stream, Refusal::MaxClients);
+                server.reserve().refill();
+            }
             Ok((stream, peer)) => {
                 failures = 0;
                 admission::admit(&server, &refuser, stream, peer);
             }
             Err(e) => {
+                if through_reserve {
+                    server.reserve().refill();
+                }
                 failures = failures.saturating_add(1);
-                accept_failed(&server, &listener, &e, failures);
+                ACCEPT_LOG.write(Level::Warning, format_args!("accept failed: {e}"));
+                // Back off, longer the longer failures last (up to 100 ms).
+                thread::sleep(Duration::from_millis(u64::from(failures.min(10)) * 10));
             }
         }
     }
@@ -325,26 +350,20 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
 
 static ACCEPT_LOG: RateLimited = RateLimited::new(1000);
 
-/// After a failed accept: logs (at most once a second), takes and refuses
-/// the waiting client through a reserved descriptor when descriptors ran
-/// out, and backs off, longer the longer failures last (up to 100 ms).
-fn accept_failed(server: &Server, listener: &TcpListener, e: &std::io::Error, failures: u32) {
+/// After an accept failed for want of descriptors: frees one reserved
+/// descriptor and accepts again, so the waiting client can be told why it
+/// is refused instead of waiting in silence. The error is returned if the
+/// reserve is spent.
+fn accept_through_reserve(
+    server: &Server,
+    listener: &TcpListener,
+    e: std::io::Error,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
     ACCEPT_LOG.write(Level::Warning, format_args!("accept failed: {e}"));
-    if crate::os::is_out_of_files(e) {
-        let freed = server.reserve().release_one();
-        if freed {
-            if let Ok((stream, _)) = listener.accept() {
-                server
-                    .stats
-                    .rejected_connections
-                    .fetch_add(1, Ordering::Relaxed);
-                admission::refuse_at_once(stream, Refusal::MaxClients);
-            }
-            server.reserve().refill();
-        }
+    if !server.reserve().release_one() {
+        return Err(e);
     }
-    let backoff = Duration::from_millis(u64::from(failures.min(10)) * 10);
-    thread::sleep(backoff);
+    listener.accept()
 }
 
 /// The reply to a `SHUTDOWN` whose final save failed (Redis's words).
