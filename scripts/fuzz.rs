@@ -66,8 +66,9 @@
 //! the next check expects the canary gone, then stores a fresh one. `HELLO
 //! 2|3` is sent freely: replies are walked as RESP2 and RESP3 alike.
 //!
-//! Bounds: each request is at most about 200 KiB (a rare overlong inline line
-//! is 1 MiB plus a little, to pass the server's default `--max-line-bytes`,
+//! Bounds: each request is at most about 200 KiB, and a clean inline one at
+//! most 64 KiB, the server's default `max-line-bytes` (a rare overlong
+//! inline line is 1 MiB plus a little, to pass it,
 //! and the rare huge argument list about 12 MB);
 //! the key pool holds 17 names and `SETRANGE` offsets stay under 1 MiB, so
 //! the data the server legitimately holds stays in the tens of megabytes and
@@ -97,6 +98,10 @@ use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::process;
 use std::time::{Duration, Instant};
+
+/// Longest clean inline request line, without its line end: gocache's
+/// default `max-line-bytes`.
+const CLEAN_LINE_MAX: usize = 64 * 1024;
 
 const USAGE: &str = "usage: fuzz [--addr HOST:PORT] [--seed N] [--requests N] [--seconds S] [--batch N] [--pid PID] [--max-rss-mb M] [--password P] [--server-log FILE] (see the header of scripts/fuzz.rs)";
 
@@ -1047,7 +1052,8 @@ impl Generator {
     }
 
     /// A request in the line protocol, quoted as `sdssplitargs` reads it;
-    /// `None` when it cannot be one (too long for a line).
+    /// `None` when it cannot be one (too long for a line: over
+    /// [`CLEAN_LINE_MAX`]).
     fn encode_inline(&mut self, argv: &[Vec<u8>]) -> Option<Vec<u8>> {
         let total: usize = argv.iter().map(|a| a.len() * 4 + 3).sum();
         if total > 256 * 1024 {
@@ -1075,6 +1081,11 @@ impl Generator {
             } else {
                 self.double_quote(arg, &mut out);
             }
+        }
+        // The server closes a connection whose line passes its inline
+        // limit (64 KiB by default): a clean request must fit in one.
+        if out.len() > CLEAN_LINE_MAX {
+            return None;
         }
         out.extend_from_slice(if self.rng.chance(1, 2) {
             b"\r\n"
