@@ -1,5 +1,7 @@
 //! One stored key: its key bytes, value bytes and deadline in a single
-//! reference-counted allocation, behind a pointer one word wide.
+//! reference-counted allocation, behind a pointer one word wide; and [`Key`],
+//! the same for key bytes alone, which the deadline heap shares among its
+//! hints.
 //!
 //! This is the keyspace's memory layout. A `HashSet<Entry>` bucket is 8 bytes
 //! and each key costs one allocation of `HEADER + key + value` bytes, where a
@@ -7,9 +9,18 @@
 //! allocations. Clones share the allocation (a snapshot or a reply holds an
 //! entry without copying it); the bytes never change after construction.
 //!
-//! This module is the only place with `unsafe` for memory: it owns the
-//! allocation, its layout and its reference count, and must never hand out a
-//! pointer that outlives the last clone.
+//! A [`Key`] holds no value, so a deadline hint that outlives its entry keeps
+//! the key bytes alive and never an overwritten value. It is one word wide
+//! with a 12-byte header, where an `Arc<[u8]>` is two words with a 16-byte
+//! header: a deadline hint is 16 bytes instead of 24, which pays for the
+//! 8-byte place in the deadline heap's table that lets every hint of a key
+//! share one copy, so a key with a deadline costs no more than it did with
+//! one `Arc<[u8]>` per hint. An entry records that place in what would
+//! otherwise be padding in its header ([`Entry::key_slot`]).
+//!
+//! This module is the only place with `unsafe` for memory: it owns both
+//! allocations, their layout and their reference counts, and must never hand
+//! out a pointer that outlives the last clone.
 
 use std::alloc::{self, Layout};
 use std::borrow::Borrow;
@@ -30,6 +41,10 @@ struct Header {
     refs: AtomicU32,
     key_len: u32,
     value_len: u32,
+    /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
+    /// nowhere, else its index + 1. It fills what would be padding, so it
+    /// costs no memory. Changed only under the keyspace write lock.
+    key_slot: AtomicU32,
 }
 
 const HEADER: usize = std::mem::size_of::<Header>();
@@ -56,7 +71,7 @@ impl Entry {
             "entry too large"
         );
         let layout = Self::layout(key.len(), value.len());
-        // SAFETY: `layout` has a non-zero size (the header alone is 20 bytes).
+        // SAFETY: `layout` has a non-zero size (the header alone is 24 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
             alloc::handle_alloc_error(layout);
@@ -69,6 +84,7 @@ impl Entry {
                 refs: AtomicU32::new(1),
                 key_len: key.len() as u32,
                 value_len: value.len() as u32,
+                key_slot: AtomicU32::new(0),
             });
             let bytes = raw.add(HEADER);
             std::ptr::copy_nonoverlapping(key.as_ptr(), bytes, key.len());
@@ -141,6 +157,18 @@ impl Entry {
     pub fn shares_allocation_with(&self, other: &Entry) -> bool {
         self.ptr == other.ptr
     }
+
+    /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
+    /// nowhere, else its index + 1. A new entry has 0.
+    pub fn key_slot(&self) -> u32 {
+        self.header().key_slot.load(Ordering::Relaxed)
+    }
+
+    /// Records where the deadline heap keeps this key's shared [`Key`]. Only
+    /// the keyspace calls this, under its write lock; nothing else reads it.
+    pub fn set_key_slot(&self, slot: u32) {
+        self.header().key_slot.store(slot, Ordering::Relaxed);
+    }
 }
 
 impl Clone for Entry {
@@ -199,6 +227,148 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+/// What precedes the key bytes in a [`Key`] allocation.
+#[repr(C)]
+struct KeyHeader {
+    /// Live clones.
+    refs: AtomicU32,
+    len: u32,
+    /// A number the owner keeps with the key (see [`Key::index`]).
+    index: AtomicU32,
+}
+
+const KEY_HEADER: usize = std::mem::size_of::<KeyHeader>();
+
+/// Key bytes alone in one reference-counted allocation, one word wide.
+/// Cloning shares the bytes; they never change after construction.
+pub struct Key {
+    ptr: NonNull<KeyHeader>,
+}
+
+// SAFETY: as for `Entry`: the bytes are written once before the pointer is
+// shared, and the count and the index are atomics.
+unsafe impl Send for Key {}
+// SAFETY: as above.
+unsafe impl Sync for Key {}
+
+impl Key {
+    /// A new key holding a copy of `bytes`. Panics if `bytes` is longer than
+    /// [`MAX_LEN`].
+    pub fn new(bytes: &[u8]) -> Key {
+        assert!(bytes.len() <= MAX_LEN, "key too large");
+        let layout = Self::layout(bytes.len());
+        // SAFETY: `layout` has a non-zero size (the header alone is 12 bytes).
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<KeyHeader>()) else {
+            alloc::handle_alloc_error(layout);
+        };
+        // SAFETY: `raw` is a fresh allocation of `layout`, room for the
+        // header followed by the bytes, aligned for KeyHeader.
+        unsafe {
+            ptr.as_ptr().write(KeyHeader {
+                refs: AtomicU32::new(1),
+                len: bytes.len() as u32,
+                index: AtomicU32::new(0),
+            });
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), raw.add(KEY_HEADER), bytes.len());
+        }
+        Key { ptr }
+    }
+
+    fn layout(len: usize) -> Layout {
+        match Layout::from_size_align(KEY_HEADER + len, std::mem::align_of::<KeyHeader>()) {
+            Ok(layout) => layout,
+            Err(_) => panic!("key layout overflow"),
+        }
+    }
+
+    fn header(&self) -> &KeyHeader {
+        // SAFETY: initialised in `new`, alive as long as any clone.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8] {
+        let len = self.header().len as usize;
+        // SAFETY: `len` bytes were copied right after the header in `new` and
+        // are never written again; the allocation lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(KEY_HEADER), len) }
+    }
+
+    /// How many clones exist, `self` included. Exact only while nobody
+    /// clones or drops one concurrently (the deadline heap asks under the
+    /// keyspace write lock, which every clone it holds is made under).
+    pub fn ref_count(&self) -> usize {
+        self.header().refs.load(Ordering::Acquire) as usize
+    }
+
+    /// Whether `a` and `b` are clones of one allocation.
+    pub fn ptr_eq(a: &Key, b: &Key) -> bool {
+        a.ptr == b.ptr
+    }
+
+    /// The allocation's address: equal for clones, distinct between live
+    /// keys (to tell clones apart without comparing bytes).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// The number the owner keeps with the key (the deadline heap: its
+    /// position in the heap's table of keys). 0 when new.
+    pub fn index(&self) -> u32 {
+        self.header().index.load(Ordering::Relaxed)
+    }
+
+    /// Changes [`Key::index`]; the owner does so under its own lock.
+    pub fn set_index(&self, index: u32) {
+        self.header().index.store(index, Ordering::Relaxed);
+    }
+}
+
+impl Clone for Key {
+    fn clone(&self) -> Key {
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) >= u32::MAX / 2 {
+            std::process::abort();
+        }
+        Key { ptr: self.ptr }
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let layout = Self::layout(self.bytes().len());
+        // SAFETY: this was the last reference; the allocation was made by
+        // `alloc` with this same layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), layout) };
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({:?})", String::from_utf8_lossy(self.bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +419,45 @@ mod tests {
         set.replace(Entry::new(b"a", b"3", 0));
         assert_eq!(set.len(), 2);
         assert_eq!(set.get(&b"a"[..]).unwrap().value(), b"3");
+    }
+
+    #[test]
+    fn the_slot_fills_padding() {
+        assert_eq!(HEADER, 24);
+        let e = Entry::new(b"k", b"v", 0);
+        assert_eq!(e.key_slot(), 0);
+        e.clone().set_key_slot(7);
+        assert_eq!(e.key_slot(), 7);
+    }
+
+    #[test]
+    fn a_key_is_one_word_and_clones_share_its_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), std::mem::size_of::<usize>());
+        assert_eq!(KEY_HEADER, 12);
+        let k = Key::new(b"some key");
+        assert_eq!(&*k, b"some key");
+        assert_eq!(k.ref_count(), 1);
+        let c = k.clone();
+        assert!(Key::ptr_eq(&k, &c) && k.addr() == c.addr());
+        assert_eq!(k.ref_count(), 2);
+        c.set_index(42);
+        assert_eq!(k.index(), 42);
+        drop(c);
+        assert_eq!(k.ref_count(), 1);
+        let other = Key::new(b"some key");
+        assert!(!Key::ptr_eq(&k, &other) && k == other);
+        assert_eq!(&*Key::new(b""), b"");
+        let big = Key::new(&[9u8; 100_000]);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = big.clone();
+                std::thread::spawn(move || b.iter().map(|&x| x as usize).sum::<usize>())
+            })
+            .collect();
+        drop(big);
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 900_000);
+        }
     }
 
     #[test]
