@@ -1,5 +1,7 @@
 //! One stored key: its key bytes, value bytes and deadline in a single
-//! reference-counted allocation, behind a pointer one word wide.
+//! reference-counted allocation, behind a pointer one word wide; and [`Key`],
+//! the same for key bytes alone, which the deadline heap shares among its
+//! hints.
 //!
 //! This is the keyspace's memory layout. A `HashSet<Entry>` bucket is 8 bytes
 //! and each key costs one allocation of `HEADER + key + value` bytes, where a
@@ -12,9 +14,18 @@
 //! instead: the allocation then holds the key and a pointer to the shared
 //! buffer, so storing a 512 MiB value costs 512 MiB, not twice that.
 //!
-//! This module is the only place with `unsafe` for memory: it owns the
-//! allocation, its layout and its reference count, and must never hand out a
-//! pointer that outlives the last clone.
+//! A [`Key`] holds no value, so a deadline hint that outlives its entry keeps
+//! the key bytes alive and never an overwritten value. It is one word wide
+//! with a 12-byte header, where an `Arc<[u8]>` is two words with a 16-byte
+//! header: a deadline hint is 16 bytes instead of 24, which pays for the
+//! 8-byte place in the deadline heap's table that lets every hint of a key
+//! share one copy, so a key with a deadline costs no more than it did with
+//! one `Arc<[u8]>` per hint. An entry records that place in what would
+//! otherwise be padding in its header ([`Entry::key_slot`]).
+//!
+//! This module is the only place with `unsafe` for memory: it owns both
+//! allocations, their layout and their reference counts, and must never hand
+//! out a pointer that outlives the last clone.
 
 use std::alloc::{self, Layout};
 use std::borrow::Borrow;
@@ -23,8 +34,9 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
-/// Longest key or value an entry can hold (lengths are stored as `u32`).
-pub const MAX_LEN: usize = u32::MAX as usize;
+/// Longest key or value an entry can hold (lengths are stored as `u32`, and
+/// `u32::MAX` marks a shared value).
+pub const MAX_LEN: usize = u32::MAX as usize - 1;
 
 /// What precedes the key and value bytes in the allocation.
 #[repr(C)]
@@ -35,14 +47,18 @@ struct Header {
     /// Live clones.
     refs: AtomicU32,
     key_len: u32,
+    /// The value's length, or [`SHARED_VALUE`].
     value_len: u32,
-    /// [`SHARED_VALUE`] or 0.
-    flags: u32,
+    /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
+    /// nowhere, else its index + 1. It fills what would be padding, so it
+    /// costs no memory. Changed only under the keyspace write lock.
+    key_slot: AtomicU32,
 }
 
-/// The value is not in the allocation: a pointer to a shared buffer
-/// (`Arc<Vec<u8>>`, from `Arc::into_raw`) follows the key instead.
-const SHARED_VALUE: u32 = 1;
+/// In `value_len`: the value is not in the allocation; a pointer to a
+/// shared buffer (`Arc<Vec<u8>>`, from `Arc::into_raw`) follows the key
+/// instead, and the buffer knows its length.
+const SHARED_VALUE: u32 = u32::MAX;
 
 /// Bytes after the key that hold a shared value's pointer.
 const POINTER: usize = std::mem::size_of::<*const Vec<u8>>();
@@ -67,7 +83,8 @@ impl Entry {
     /// A new entry. Panics if `key` or `value` is longer than [`MAX_LEN`];
     /// callers bound client-sent sizes far below that.
     pub fn new(key: &[u8], value: &[u8], expires_at: u64) -> Entry {
-        let (ptr, raw) = Self::allocate(key, value.len(), 0, expires_at);
+        assert!(value.len() <= MAX_LEN, "entry too large");
+        let (ptr, raw) = Self::allocate(key, value.len() as u32, expires_at);
         // SAFETY: `allocate` left room for `value.len()` bytes after the key.
         unsafe {
             std::ptr::copy_nonoverlapping(value.as_ptr(), raw.add(HEADER + key.len()), value.len());
@@ -78,7 +95,7 @@ impl Entry {
     /// A new entry whose value stays in `value`, shared, not copied (a big
     /// value received in a buffer of its own).
     pub fn with_shared_value(key: &[u8], value: Arc<Vec<u8>>, expires_at: u64) -> Entry {
-        let (ptr, raw) = Self::allocate(key, value.len(), SHARED_VALUE, expires_at);
+        let (ptr, raw) = Self::allocate(key, SHARED_VALUE, expires_at);
         let shared = Arc::into_raw(value);
         // SAFETY: `allocate` left POINTER bytes after the key for a shared
         // value; they are written unaligned, as they are read.
@@ -91,18 +108,11 @@ impl Entry {
     }
 
     /// Allocates and fills the header and key; the caller writes the value
-    /// (or the shared value's pointer) after the key.
-    fn allocate(
-        key: &[u8],
-        value_len: usize,
-        flags: u32,
-        expires_at: u64,
-    ) -> (NonNull<Header>, *mut u8) {
-        assert!(
-            key.len() <= MAX_LEN && value_len <= MAX_LEN,
-            "entry too large"
-        );
-        let layout = Self::layout(key.len(), value_len, flags);
+    /// (or, with `value_len` [`SHARED_VALUE`], the shared value's pointer)
+    /// after the key.
+    fn allocate(key: &[u8], value_len: u32, expires_at: u64) -> (NonNull<Header>, *mut u8) {
+        assert!(key.len() <= MAX_LEN, "entry too large");
+        let layout = Self::layout(key.len(), value_len);
         // SAFETY: `layout` has a non-zero size (the header alone is 24 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
@@ -115,19 +125,19 @@ impl Entry {
                 expires_at: AtomicU64::new(expires_at),
                 refs: AtomicU32::new(1),
                 key_len: key.len() as u32,
-                value_len: value_len as u32,
-                flags,
+                value_len,
+                key_slot: AtomicU32::new(0),
             });
             std::ptr::copy_nonoverlapping(key.as_ptr(), raw.add(HEADER), key.len());
         }
         (ptr, raw)
     }
 
-    fn layout(key_len: usize, value_len: usize, flags: u32) -> Layout {
-        let stored = if flags & SHARED_VALUE != 0 {
+    fn layout(key_len: usize, value_len: u32) -> Layout {
+        let stored = if value_len == SHARED_VALUE {
             POINTER
         } else {
-            value_len
+            value_len as usize
         };
         let size = HEADER + key_len + stored;
         match Layout::from_size_align(size, std::mem::align_of::<Header>()) {
@@ -139,7 +149,7 @@ impl Entry {
     /// The shared value's pointer, if the value is shared.
     fn shared(&self) -> Option<*const Vec<u8>> {
         let h = self.header();
-        (h.flags & SHARED_VALUE != 0).then(|| {
+        (h.value_len == SHARED_VALUE).then(|| {
             // SAFETY: with SHARED_VALUE set, `with_shared_value` wrote the
             // pointer right after the key, unaligned, and it is never changed.
             unsafe {
@@ -153,7 +163,7 @@ impl Entry {
 
     /// Whether the value is kept in a shared buffer rather than inline.
     pub fn value_is_shared(&self) -> bool {
-        self.header().flags & SHARED_VALUE != 0
+        self.header().value_len == SHARED_VALUE
     }
 
     fn header(&self) -> &Header {
@@ -218,6 +228,18 @@ impl Entry {
     pub fn shares_allocation_with(&self, other: &Entry) -> bool {
         self.ptr == other.ptr
     }
+
+    /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
+    /// nowhere, else its index + 1. A new entry has 0.
+    pub fn key_slot(&self) -> u32 {
+        self.header().key_slot.load(Ordering::Relaxed)
+    }
+
+    /// Records where the deadline heap keeps this key's shared [`Key`]. Only
+    /// the keyspace calls this, under its write lock; nothing else reads it.
+    pub fn set_key_slot(&self, slot: u32) {
+        self.header().key_slot.store(slot, Ordering::Relaxed);
+    }
 }
 
 impl Clone for Entry {
@@ -239,7 +261,7 @@ impl Drop for Entry {
         // Synchronise with every other clone's release before freeing.
         fence(Ordering::Acquire);
         let h = self.header();
-        let layout = Self::layout(h.key_len as usize, h.value_len as usize, h.flags);
+        let layout = Self::layout(h.key_len as usize, h.value_len);
         if let Some(shared) = self.shared() {
             // SAFETY: the pointer came from `Arc::into_raw` in
             // `with_shared_value`, and this last clone gives that reference back.
@@ -279,6 +301,148 @@ impl std::fmt::Debug for Entry {
             .field("value_len", &self.value().len())
             .field("expires_at", &self.expires_at())
             .finish()
+    }
+}
+
+/// What precedes the key bytes in a [`Key`] allocation.
+#[repr(C)]
+struct KeyHeader {
+    /// Live clones.
+    refs: AtomicU32,
+    len: u32,
+    /// A number the owner keeps with the key (see [`Key::index`]).
+    index: AtomicU32,
+}
+
+const KEY_HEADER: usize = std::mem::size_of::<KeyHeader>();
+
+/// Key bytes alone in one reference-counted allocation, one word wide.
+/// Cloning shares the bytes; they never change after construction.
+pub struct Key {
+    ptr: NonNull<KeyHeader>,
+}
+
+// SAFETY: as for `Entry`: the bytes are written once before the pointer is
+// shared, and the count and the index are atomics.
+unsafe impl Send for Key {}
+// SAFETY: as above.
+unsafe impl Sync for Key {}
+
+impl Key {
+    /// A new key holding a copy of `bytes`. Panics if `bytes` is longer than
+    /// [`MAX_LEN`].
+    pub fn new(bytes: &[u8]) -> Key {
+        assert!(bytes.len() <= MAX_LEN, "key too large");
+        let layout = Self::layout(bytes.len());
+        // SAFETY: `layout` has a non-zero size (the header alone is 12 bytes).
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<KeyHeader>()) else {
+            alloc::handle_alloc_error(layout);
+        };
+        // SAFETY: `raw` is a fresh allocation of `layout`, room for the
+        // header followed by the bytes, aligned for KeyHeader.
+        unsafe {
+            ptr.as_ptr().write(KeyHeader {
+                refs: AtomicU32::new(1),
+                len: bytes.len() as u32,
+                index: AtomicU32::new(0),
+            });
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), raw.add(KEY_HEADER), bytes.len());
+        }
+        Key { ptr }
+    }
+
+    fn layout(len: usize) -> Layout {
+        match Layout::from_size_align(KEY_HEADER + len, std::mem::align_of::<KeyHeader>()) {
+            Ok(layout) => layout,
+            Err(_) => panic!("key layout overflow"),
+        }
+    }
+
+    fn header(&self) -> &KeyHeader {
+        // SAFETY: initialised in `new`, alive as long as any clone.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8] {
+        let len = self.header().len as usize;
+        // SAFETY: `len` bytes were copied right after the header in `new` and
+        // are never written again; the allocation lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(KEY_HEADER), len) }
+    }
+
+    /// How many clones exist, `self` included. Exact only while nobody
+    /// clones or drops one concurrently (the deadline heap asks under the
+    /// keyspace write lock, which every clone it holds is made under).
+    pub fn ref_count(&self) -> usize {
+        self.header().refs.load(Ordering::Acquire) as usize
+    }
+
+    /// Whether `a` and `b` are clones of one allocation.
+    pub fn ptr_eq(a: &Key, b: &Key) -> bool {
+        a.ptr == b.ptr
+    }
+
+    /// The allocation's address: equal for clones, distinct between live
+    /// keys (to tell clones apart without comparing bytes).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// The number the owner keeps with the key (the deadline heap: its
+    /// position in the heap's table of keys). 0 when new.
+    pub fn index(&self) -> u32 {
+        self.header().index.load(Ordering::Relaxed)
+    }
+
+    /// Changes [`Key::index`]; the owner does so under its own lock.
+    pub fn set_index(&self, index: u32) {
+        self.header().index.store(index, Ordering::Relaxed);
+    }
+}
+
+impl Clone for Key {
+    fn clone(&self) -> Key {
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) >= u32::MAX / 2 {
+            std::process::abort();
+        }
+        Key { ptr: self.ptr }
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let layout = Self::layout(self.bytes().len());
+        // SAFETY: this was the last reference; the allocation was made by
+        // `alloc` with this same layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), layout) };
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({:?})", String::from_utf8_lossy(self.bytes()))
     }
 }
 
@@ -358,6 +522,45 @@ mod tests {
     #[test]
     fn the_header_stays_24_bytes() {
         assert_eq!(HEADER, 24);
+    }
+
+    #[test]
+    fn the_slot_fills_padding() {
+        assert_eq!(HEADER, 24);
+        let e = Entry::new(b"k", b"v", 0);
+        assert_eq!(e.key_slot(), 0);
+        e.clone().set_key_slot(7);
+        assert_eq!(e.key_slot(), 7);
+    }
+
+    #[test]
+    fn a_key_is_one_word_and_clones_share_its_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), std::mem::size_of::<usize>());
+        assert_eq!(KEY_HEADER, 12);
+        let k = Key::new(b"some key");
+        assert_eq!(&*k, b"some key");
+        assert_eq!(k.ref_count(), 1);
+        let c = k.clone();
+        assert!(Key::ptr_eq(&k, &c) && k.addr() == c.addr());
+        assert_eq!(k.ref_count(), 2);
+        c.set_index(42);
+        assert_eq!(k.index(), 42);
+        drop(c);
+        assert_eq!(k.ref_count(), 1);
+        let other = Key::new(b"some key");
+        assert!(!Key::ptr_eq(&k, &other) && k == other);
+        assert_eq!(&*Key::new(b""), b"");
+        let big = Key::new(&[9u8; 100_000]);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = big.clone();
+                std::thread::spawn(move || b.iter().map(|&x| x as usize).sum::<usize>())
+            })
+            .collect();
+        drop(big);
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 900_000);
+        }
     }
 
     #[test]

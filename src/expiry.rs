@@ -5,12 +5,32 @@
 //! persisted, re-expired or deleted its old entry stays behind, and whoever
 //! pops it checks the key's current deadline first. The heap keeps the
 //! invariant *entries = keys with a deadline + stale entries*, so its count of
-//! stale entries is exact. When stale entries outnumber the live ones plus a
-//! floor ([`COMPACT_FLOOR`]) the heap is compacted, incrementally: the old
-//! heap is set aside and drained into a fresh one a few entries per write
-//! ([`COMPACT_STEP`]), keeping one entry per key with a deadline and dropping
-//! the rest. Memory stays proportional to the keys that have a deadline however
-//! often they are re-set, and no single write pays for a whole compaction.
+//! stale entries is exact.
+//!
+//! Hints hold the key bytes alone (a [`Key`]), never an [`Entry`], so a stale
+//! hint never keeps an overwritten value alive. The heap interns those keys:
+//! it keeps a table with one [`Key`] per key some hint names, every hint of
+//! that key shares it, and each entry remembers its key's place in the table
+//! ([`Entry::key_slot`]), so a deadline change finds the shared copy without
+//! hashing or copying the key. When the last hint naming a key leaves the
+//! heap (popped, dropped by a compaction, cleared), the key leaves the table
+//! and is freed. However often a key's deadline changes, the heap holds one
+//! copy of its bytes.
+//!
+//! Stale hints are dropped by compaction, which starts when stale entries
+//! outnumber the live ones plus a floor ([`COMPACT_FLOOR`]), or when the
+//! table's keys that no entry with a deadline uses (deleted or persisted
+//! keys) hold more bytes than a floor ([`COMPACT_BYTES_FLOOR`]) plus the
+//! bytes of the keys in use. It is incremental: the old heap is set aside and
+//! drained into a fresh one a few entries at a time, by writes
+//! ([`COMPACT_STEP`]) and by the sweeper between its sleeps, keeping one
+//! entry per key with a deadline and dropping the rest. Memory stays
+//! proportional to the keys that have a deadline however often they are
+//! re-set, comes back after they are deleted, and no single write pays for a
+//! whole compaction.
+//!
+//! This module must never look inside the keyspace except through
+//! [`Lookup`], never take a lock, and never copy a value.
 //!
 //! [`ExpiryState`] is what the sweeper thread sleeps on: the deadline it has
 //! promised to wake by (its alarm) and a condition variable that writers ring
@@ -18,18 +38,30 @@
 //! never touches the keyspace lock.
 
 use crate::clock::now_ms;
-use crate::keyspace::Key;
+use crate::entry::{Entry, Key};
 use std::cmp::Ordering as Order;
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-/// Most heap entries the sweeper pops per hold of the write lock.
+/// Most heap entries the sweeper pops (or compacts) per hold of the write
+/// lock.
 pub const SWEEP_BATCH: usize = 1000;
+
+/// Most key bytes one hold of the write lock looks up while sweeping or
+/// compacting, beyond the first key: each lookup hashes the whole key, so a
+/// batch of hints of a large key would otherwise hold the lock for as long
+/// as hashing a gigabyte takes. One key always goes through, however large.
+pub const HOLD_KEY_BYTES: usize = 1 << 20;
 
 /// Stale entries tolerated before a compaction, beyond one per live entry.
 pub const COMPACT_FLOOR: usize = 1024;
+
+/// Bytes of interned keys that no entry with a deadline uses tolerated
+/// before a compaction, beyond the bytes of those in use: a few stale hints
+/// of a deleted 100 MB key must not wait for a thousand more.
+pub const COMPACT_BYTES_FLOOR: usize = 1 << 20;
 
 /// Entries a write moves from the heap being compacted into the fresh one.
 /// More than one, so a compaction ends before the new heap doubles.
@@ -38,9 +70,15 @@ pub const COMPACT_STEP: usize = 4;
 /// The longest the sweeper sleeps, so a wall-clock jump cannot strand it.
 pub const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// One heap entry. Ordered by deadline alone, earliest first, so that the
-/// heap never compares keys: with thousands of keys sharing a millisecond,
-/// comparing keys would chase two pointers per comparison.
+/// How the heap finds the entry a hint names: the keyspace implements it.
+pub trait Lookup {
+    /// The entry stored under `key`, expired or not.
+    fn entry(&self, key: &[u8]) -> Option<&Entry>;
+}
+
+/// One heap entry: 16 bytes. Ordered by deadline alone, earliest first, so
+/// that the heap never compares keys: with thousands of keys sharing a
+/// millisecond, comparing keys would chase two pointers per comparison.
 struct Hint {
     deadline: u64,
     key: Key,
@@ -67,24 +105,105 @@ impl Ord for Hint {
     }
 }
 
-/// A min-heap of `(deadline, key)` hints, with its exact count of stale ones.
+/// A min-heap of `(deadline, key)` hints, with its exact count of stale ones
+/// and the table of the keys they name.
 #[derive(Default)]
 pub struct DeadlineHeap {
     heap: BinaryHeap<Hint>,
     /// The heap being compacted; drained into `heap` in deadline order.
     draining: BinaryHeap<Hint>,
-    /// The deadline of the entries the compaction kept last, and their keys,
-    /// to drop duplicates: entries leave the heap in deadline order, so a
-    /// key's duplicates leave among the entries of one deadline.
+    /// The deadline of the entries the compaction kept last, and their keys'
+    /// addresses, to drop duplicates: entries leave the heap in deadline
+    /// order, so a key's duplicates leave among the entries of one deadline,
+    /// and they share one interned key.
     kept_at: u64,
-    kept_keys: HashSet<Key>,
+    kept_keys: HashSet<usize>,
     stale: usize,
+    /// One key for each key some hint names, no two alike in allocation:
+    /// `keys[i].index() == i`, and an entry whose `key_slot()` is `i + 1`
+    /// has the bytes of `keys[i]`. Dense (a leaving key's place is filled by
+    /// the last one), so it shrinks with the keys it holds.
+    keys: Vec<Key>,
+    /// Total length of the keys in `keys`.
+    key_bytes: usize,
 }
 
 impl DeadlineHeap {
-    /// Adds a hint that `key` expires at `deadline`.
-    pub fn push(&mut self, deadline: u64, key: Key) {
+    /// Adds a hint that `entry`'s key expires at `deadline`, sharing the key
+    /// bytes with the key's other hints (see the module docs). `entry` must
+    /// be the one the keyspace stores under its key.
+    pub fn push(&mut self, deadline: u64, entry: &Entry) {
+        let key = self.intern(entry);
         self.heap.push(Hint { deadline, key });
+    }
+
+    /// The table's key for `entry`, added to the table if absent.
+    fn intern(&mut self, entry: &Entry) -> Key {
+        let slot = entry.key_slot() as usize;
+        if let Some(key) = slot.checked_sub(1).and_then(|i| self.keys.get(i)) {
+            // Always true while the slots are kept right; checked anyway,
+            // since a hint naming the wrong bytes would never expire its key.
+            if key.bytes() == entry.key() {
+                return key.clone();
+            }
+            debug_assert!(false, "an entry's key slot names another key");
+        }
+        let key = Key::new(entry.key());
+        match u32::try_from(self.keys.len() + 1) {
+            Ok(slot) => {
+                key.set_index(slot - 1);
+                entry.set_key_slot(slot);
+                self.keys.push(key.clone());
+                self.key_bytes += key.len();
+            }
+            // Four billion keys with deadlines: this one goes uninterned,
+            // and its hint frees it when it leaves.
+            Err(_) => entry.set_key_slot(0),
+        }
+        key
+    }
+
+    /// Lets go of a key whose hint left the heap: if no other hint names
+    /// it, it leaves the table, the last key moves into its place, and the
+    /// entries that pointed at either are told. The key is handed to `freed`
+    /// when this was its last reference, so that the caller can free it
+    /// after releasing the lock.
+    fn release(&mut self, key: Key, entries: &impl Lookup, freed: &mut impl Extend<Key>) {
+        let at = key.index() as usize;
+        let interned = self.keys.get(at).is_some_and(|k| Key::ptr_eq(k, &key));
+        if !interned {
+            freed.extend(Some(key));
+            return;
+        }
+        // Two references: this hint's and the table's.
+        if key.ref_count() > 2 {
+            return;
+        }
+        let last = self.keys.len() - 1;
+        drop(self.keys.swap_remove(at));
+        self.key_bytes -= key.len();
+        // Unlink before moving the last key in: if that one has the same
+        // bytes (a newer key of the same name), its entry names `last`, and
+        // must not be unlinked once it names `at`.
+        relink(entries, &key, at, 0);
+        if let Some(moved) = self.keys.get(at) {
+            moved.set_index(at as u32);
+            relink(entries, moved, last, at + 1);
+        }
+        freed.extend(Some(key));
+    }
+
+    /// Whether a hint `(deadline, key)` is the live one of `entry`, the
+    /// entry stored under its key: the deadlines agree and the hint names the
+    /// entry's own copy in the table, not that of an earlier key of the same
+    /// name deleted since (whose stale hints keep theirs until they leave).
+    pub fn is_current(&self, deadline: u64, key: &Key, entry: &Entry) -> bool {
+        entry.expires_at() == deadline
+            && match entry.key_slot() as usize {
+                // Not interned (the table is full): the deadline decides.
+                0 => true,
+                slot => self.keys.get(slot - 1).is_some_and(|k| Key::ptr_eq(k, key)),
+            }
     }
 
     /// Notes that one entry in the heap no longer matches its key.
@@ -116,13 +235,24 @@ impl DeadlineHeap {
         self.stale
     }
 
+    /// Keys in the table: distinct keys that some hint names.
+    pub fn interned_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Total length of the keys in the table.
+    pub fn interned_bytes(&self) -> usize {
+        self.key_bytes
+    }
+
     /// Whether a compaction is under way.
     pub fn compacting(&self) -> bool {
         !self.draining.is_empty()
     }
 
     /// Pops the earliest entry if its deadline is at or before `now`. The
-    /// caller says, through [`DeadlineHeap::popped_stale`], if it was stale.
+    /// caller deals with the key's entry, then hands the key back through
+    /// [`DeadlineHeap::finish_pop`].
     pub fn pop_due(&mut self, now: u64) -> Option<(u64, Key)> {
         let first = |h: &BinaryHeap<Hint>| h.peek().map(|h| h.deadline);
         let from = match (first(&self.heap), first(&self.draining)) {
@@ -137,15 +267,25 @@ impl DeadlineHeap {
         }
     }
 
-    /// Notes that a popped entry was stale (it no longer counts as such).
-    pub fn popped_stale(&mut self) {
+    /// Takes back the key of a popped entry. The entry counted as stale (it
+    /// was, or removing its key just made it so) and no longer does; its key
+    /// leaves the table if no other hint names it, and goes to `freed` if
+    /// this was its last reference.
+    pub fn finish_pop(&mut self, key: Key, entries: &impl Lookup, freed: &mut impl Extend<Key>) {
         self.stale = self.stale.saturating_sub(1);
+        self.release(key, entries, freed);
     }
 
-    /// Whether stale entries outnumber `live` plus the floor, and no
-    /// compaction is already under way.
-    pub fn wants_compaction(&self, live: usize) -> bool {
-        self.stale > live + COMPACT_FLOOR && !self.compacting()
+    /// Whether a compaction should start (none is under way): stale entries
+    /// outnumber `live` (the keys with a deadline) plus [`COMPACT_FLOOR`],
+    /// or the table's keys beyond `live_bytes` (the bytes of the keys with
+    /// a deadline, which the table always holds) exceed `live_bytes` plus
+    /// [`COMPACT_BYTES_FLOOR`].
+    pub fn wants_compaction(&self, live: usize, live_bytes: usize) -> bool {
+        let unused_bytes = self.key_bytes.saturating_sub(live_bytes);
+        !self.compacting()
+            && (self.stale > live + COMPACT_FLOOR
+                || unused_bytes > live_bytes.saturating_add(COMPACT_BYTES_FLOOR))
     }
 
     /// Sets the current entries aside to be compacted by
@@ -158,27 +298,39 @@ impl DeadlineHeap {
     }
 
     /// Moves up to `max` entries from the heap being compacted into the live
-    /// one, keeping an entry only if `is_current` accepts it and it is not a
-    /// duplicate of the one kept before; every other entry was counted stale.
-    /// Returns whether the compaction is finished.
+    /// one (fewer once their keys add up to [`HOLD_KEY_BYTES`]), keeping an
+    /// entry only if it is current
+    /// ([`DeadlineHeap::is_current`]) for its key's entry in `entries` and
+    /// not a duplicate of one kept before; every other
+    /// entry was counted stale, and its key is released as a pop's is
+    /// (possibly to `freed`). Returns whether the compaction is finished.
     pub fn compact_step(
         &mut self,
         max: usize,
-        mut is_current: impl FnMut(u64, &Key) -> bool,
+        entries: &impl Lookup,
+        freed: &mut impl Extend<Key>,
     ) -> bool {
+        let mut looked_up = 0;
         for _ in 0..max {
+            if looked_up > HOLD_KEY_BYTES {
+                break;
+            }
             let Some(Hint { deadline, key }) = self.draining.pop() else {
                 break;
             };
+            looked_up += key.len();
             if deadline != self.kept_at {
                 self.kept_at = deadline;
                 self.kept_keys.clear();
             }
-            if !self.kept_keys.contains(&key) && is_current(deadline, &key) {
-                self.kept_keys.insert(key.clone());
+            let current = entries
+                .entry(&key)
+                .is_some_and(|e| self.is_current(deadline, &key, e));
+            if current && self.kept_keys.insert(key.addr()) {
                 self.heap.push(Hint { deadline, key });
             } else {
-                self.popped_stale();
+                self.stale = self.stale.saturating_sub(1);
+                self.release(key, entries, freed);
             }
         }
         if self.draining.is_empty() {
@@ -190,27 +342,42 @@ impl DeadlineHeap {
     }
 
     /// Compacts in one go (tests and callers that own the whole heap).
-    pub fn compact(&mut self, is_current: impl FnMut(u64, &Key) -> bool) {
+    pub fn compact(&mut self, entries: &impl Lookup, freed: &mut impl Extend<Key>) {
         self.start_compaction();
-        self.compact_step(usize::MAX, is_current);
+        self.compact_step(usize::MAX, entries, freed);
     }
 
-    /// Whether the heap holds less than a quarter of its room.
+    /// Whether the heap or its table of keys holds less than a quarter of
+    /// its room.
     pub fn has_spare_capacity(&self) -> bool {
-        let (len, cap) = (self.heap.len(), self.heap.capacity());
-        cap > 1024 && len < cap / 4
+        let spare = |len: usize, cap: usize| cap > 1024 && len < cap / 4;
+        spare(self.heap.len(), self.heap.capacity()) || spare(self.keys.len(), self.keys.capacity())
     }
 
-    /// Gives memory back once the heap has shrunk to a quarter of its room.
+    /// Gives memory back once the heap or its table of keys has shrunk to a
+    /// quarter of its room (to twice its length, so that growth and
+    /// shrinkage do not alternate).
     pub fn release_spare_capacity(&mut self) {
         if self.has_spare_capacity() {
             self.heap.shrink_to(self.heap.len() * 2);
+            self.keys.shrink_to(self.keys.len() * 2);
         }
     }
 
-    /// Drops every entry.
+    /// Drops every entry and every key.
     pub fn clear(&mut self) {
         *self = DeadlineHeap::default();
+    }
+}
+
+/// Moves the entry stored under `key` from table slot `from` to slot value
+/// `to` (an index + 1, or 0 for none), unless it names another slot: a key
+/// deleted and set again has a new slot while stale hints keep the old one.
+fn relink(entries: &impl Lookup, key: &Key, from: usize, to: usize) {
+    if let Some(entry) = entries.entry(key) {
+        if entry.key_slot() as usize == from + 1 {
+            entry.set_key_slot(to as u32);
+        }
     }
 }
 
@@ -360,24 +527,80 @@ impl ExpiryState {
 }
 
 #[cfg(test)]
+impl DeadlineHeap {
+    /// The keys of every hint, in no order.
+    fn hint_keys(&self) -> impl Iterator<Item = &Key> {
+        self.heap.iter().chain(self.draining.iter()).map(|h| &h.key)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
     use std::thread;
     use std::time::Instant;
 
-    fn key(s: &str) -> Key {
-        Arc::from(s.as_bytes())
+    /// A keyspace in miniature: entries by key, replaced the way the real
+    /// one replaces them (a new entry takes over the old one's key slot).
+    #[derive(Default)]
+    struct Store(HashSet<Entry>);
+
+    impl Lookup for Store {
+        fn entry(&self, key: &[u8]) -> Option<&Entry> {
+            self.0.get(key)
+        }
+    }
+
+    impl Store {
+        fn put(&mut self, key: &str, deadline: u64) -> Entry {
+            let entry = Entry::new(key.as_bytes(), b"v", deadline);
+            if let Some(old) = self.0.replace(entry.clone()) {
+                entry.set_key_slot(old.key_slot());
+            }
+            entry
+        }
+
+        fn get(&self, key: &str) -> &Entry {
+            self.0.get(key.as_bytes()).unwrap()
+        }
+    }
+
+    /// Frees at once what it is given.
+    struct FreeNow;
+
+    impl Extend<Key> for FreeNow {
+        fn extend<I: IntoIterator<Item = Key>>(&mut self, iter: I) {
+            iter.into_iter().for_each(drop);
+        }
+    }
+
+    /// Checks the table against the hints: one key per distinct allocation
+    /// the hints name, each at its index, counted once per hint plus once.
+    fn assert_table_matches_hints(h: &DeadlineHeap) {
+        let mut hints_per_key = std::collections::HashMap::new();
+        for k in h.hint_keys() {
+            *hints_per_key.entry(k.addr()).or_insert(0usize) += 1;
+        }
+        assert_eq!(h.interned_keys(), hints_per_key.len());
+        for (i, k) in h.keys.iter().enumerate() {
+            assert_eq!(k.index() as usize, i);
+            assert_eq!(k.ref_count(), hints_per_key[&k.addr()] + 1);
+        }
+        let bytes: usize = h.keys.iter().map(|k| k.len()).sum();
+        assert_eq!(h.interned_bytes(), bytes);
     }
 
     #[test]
     fn pops_only_due_entries_in_deadline_order() {
-        let mut h = DeadlineHeap::default();
-        h.push(30, key("c"));
-        h.push(10, key("a"));
-        h.push(20, key("b"));
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        for (k, d) in [("c", 30), ("a", 10), ("b", 20)] {
+            h.push(d, &s.put(k, d));
+        }
         assert_eq!(h.pop_due(5), None);
-        assert_eq!(h.pop_due(25).unwrap().0, 10);
+        let (d, k) = h.pop_due(25).unwrap();
+        assert_eq!((d, &*k), (10, &b"a"[..]));
+        h.finish_pop(k, &s, &mut FreeNow);
         assert_eq!(h.pop_due(25).unwrap().0, 20);
         assert_eq!(h.pop_due(25), None);
         assert_eq!(h.next_deadline(), Some(30));
@@ -385,20 +608,22 @@ mod tests {
 
     #[test]
     fn compaction_keeps_only_current_entries() {
-        let mut h = DeadlineHeap::default();
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
         for round in 0..3u64 {
             for i in 0..10 {
-                h.push(1000 + round, key(&i.to_string()));
+                let e = s.put(&i.to_string(), 1000 + round);
+                h.push(1000 + round, &e);
                 if round > 0 {
                     h.mark_stale();
                 }
             }
         }
         assert_eq!(h.stale(), 20);
-        assert!(!h.wants_compaction(10));
-        h.compact(|d, _| d == 1002);
-        assert_eq!(h.len(), 10);
-        assert_eq!(h.stale(), 0);
+        assert_eq!(h.interned_keys(), 10, "one copy per key, not per hint");
+        assert!(!h.wants_compaction(10, 10));
+        h.compact(&s, &mut FreeNow);
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (10, 0, 10));
+        assert_table_matches_hints(&h);
     }
 
     #[test]
@@ -406,22 +631,28 @@ mod tests {
         // A key moved 100 -> 200 -> 100 has two entries equal to its current
         // deadline; one was counted stale and must go, or alternating
         // deadlines would grow the heap without bound.
-        let mut h = DeadlineHeap::default();
-        h.push(100, key("k"));
-        h.push(200, key("k"));
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        let e = s.put("k", 100);
+        h.push(100, &e);
+        e.set_expires_at(200);
+        h.push(200, &e);
         h.mark_stale();
-        h.push(100, key("k"));
+        e.set_expires_at(100);
+        h.push(100, &e);
         h.mark_stale();
-        h.compact(|d, _| d == 100);
-        assert_eq!((h.len(), h.stale()), (1, 0));
+        h.compact(&s, &mut FreeNow);
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (1, 0, 1));
+        assert_table_matches_hints(&h);
     }
 
     #[test]
     fn compaction_runs_in_bounded_steps_and_entries_stay_poppable() {
-        let mut h = DeadlineHeap::default();
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
         for i in 0..100u64 {
-            h.push(i, key(&i.to_string()));
-            h.push(1000 + i, key(&i.to_string()));
+            let e = s.put(&i.to_string(), i);
+            h.push(i, &e);
+            e.set_expires_at(1000 + i);
+            h.push(1000 + i, &e);
             h.mark_stale();
         }
         h.start_compaction();
@@ -429,16 +660,174 @@ mod tests {
         // Entries still being drained count, and the earliest stays visible.
         assert_eq!(h.len(), 200);
         assert_eq!(h.next_deadline(), Some(0));
-        assert!(!h.compact_step(COMPACT_STEP, |d, _| d >= 1000));
+        assert!(!h.compact_step(COMPACT_STEP, &s, &mut FreeNow));
         assert_eq!(h.len(), 200 - COMPACT_STEP);
         // A push during the compaction lands in the fresh heap.
-        h.push(5, key("new"));
-        assert_eq!(h.pop_due(5).unwrap().0, 4);
-        h.popped_stale();
-        assert_eq!(h.pop_due(5), Some((5, key("new"))));
-        while !h.compact_step(COMPACT_STEP, |d, _| d >= 1000) {}
-        assert_eq!((h.len(), h.stale()), (100, 0));
+        h.push(5, &s.put("new", 5));
+        let (d, k) = h.pop_due(5).unwrap();
+        assert_eq!(d, 4);
+        h.finish_pop(k, &s, &mut FreeNow);
+        let (d, k) = h.pop_due(5).unwrap();
+        assert_eq!((d, &*k), (5, &b"new"[..]));
+        // Due and current: the keyspace removes it, which makes it stale.
+        s.0.remove(&b"new"[..]);
+        h.mark_stale();
+        h.finish_pop(k, &s, &mut FreeNow);
+        assert_eq!(h.interned_keys(), 100, "new left with its only hint");
+        while !h.compact_step(COMPACT_STEP, &s, &mut FreeNow) {}
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (100, 0, 100));
         assert_eq!(h.next_deadline(), Some(1000));
+        assert_table_matches_hints(&h);
+    }
+
+    #[test]
+    fn every_deadline_change_of_a_key_shares_one_copy_of_it() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        let big = "k".repeat(4096);
+        let e = s.put(&big, 1);
+        h.push(1, &e);
+        for d in 2..=10_000u64 {
+            e.set_expires_at(d);
+            h.push(d, &e);
+            h.mark_stale();
+            assert_eq!(h.interned_keys(), 1);
+        }
+        // And when the entry is replaced by a new one of the same key.
+        let e = s.put(&big, 20_000);
+        h.push(20_000, &e);
+        h.mark_stale();
+        assert_eq!((h.interned_keys(), h.interned_bytes()), (1, 4096));
+        let first = h.hint_keys().next().unwrap().clone();
+        assert!(h.hint_keys().all(|k| Key::ptr_eq(k, &first)));
+        drop(first);
+        assert_eq!(h.keys[0].ref_count(), 10_001 + 1);
+        assert_eq!(e.key_slot(), 1);
+        h.start_compaction();
+        let mut steps = 1;
+        while !h.compact_step(usize::MAX, &s, &mut FreeNow) {
+            steps += 1;
+        }
+        // 4 KiB a hint: about 256 hints a step.
+        assert!(steps > 30, "{steps} steps");
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (1, 0, 1));
+        assert_eq!(h.keys[0].ref_count(), 2);
+    }
+
+    #[test]
+    fn a_compaction_step_looks_up_a_bounded_number_of_key_bytes() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        let big = "k".repeat(300 << 10);
+        let e = s.put(&big, 1);
+        h.push(1, &e);
+        for d in 2..=20u64 {
+            e.set_expires_at(d);
+            h.push(d, &e);
+            h.mark_stale();
+        }
+        h.start_compaction();
+        // 300 KiB a hint: four make 1.2 MiB, past the budget after the fourth.
+        assert!(!h.compact_step(usize::MAX, &s, &mut FreeNow));
+        assert_eq!(h.len(), 20 - 4);
+        // A key larger than the budget still goes through, and ends the step.
+        let huge = "h".repeat(HOLD_KEY_BYTES + 1);
+        h.push(100, &s.put(&huge, 100));
+        h.push(101, &s.put(&huge, 101));
+        h.mark_stale();
+        while !h.compact_step(usize::MAX, &s, &mut FreeNow) {}
+        h.start_compaction();
+        assert!(!h.compact_step(usize::MAX, &s, &mut FreeNow));
+        assert!(h.compact_step(usize::MAX, &s, &mut FreeNow));
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (2, 0, 2));
+    }
+
+    #[test]
+    fn a_deleted_or_persisted_key_leaves_the_table_with_its_last_hint() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        for k in ["gone", "persisted"] {
+            let e = s.put(k, 10);
+            h.push(10, &e);
+            for d in 11..20 {
+                e.set_expires_at(d);
+                h.push(d, &e);
+                h.mark_stale();
+            }
+        }
+        // Deleting one and persisting the other makes their last hints stale.
+        s.0.remove(&b"gone"[..]);
+        s.get("persisted").set_expires_at(0);
+        h.mark_stale();
+        h.mark_stale();
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (20, 20, 2));
+        // Bytes: 13 in the table, none in use, far below the floor.
+        assert!(!h.wants_compaction(0, 0));
+        let mut freed = Vec::new();
+        h.compact(&s, &mut freed);
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (0, 0, 0));
+        assert_eq!(h.interned_bytes(), 0);
+        // Each key went out once, its last reference, to be freed later.
+        let mut names: Vec<&[u8]> = freed.iter().map(|k| &**k).collect();
+        names.sort();
+        assert_eq!(names, [&b"gone"[..], b"persisted"]);
+        assert!(freed.iter().all(|k| k.ref_count() == 1));
+        assert_eq!(s.get("persisted").key_slot(), 0);
+    }
+
+    #[test]
+    fn a_key_leaving_the_table_hands_its_place_to_the_last_one() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        for (k, d) in [("a", 1), ("b", 2), ("c", 3)] {
+            h.push(d, &s.put(k, d));
+        }
+        assert_eq!(s.get("c").key_slot(), 3);
+        s.0.remove(&b"a"[..]);
+        let (_, k) = h.pop_due(1).unwrap();
+        h.finish_pop(k, &s, &mut FreeNow);
+        assert_eq!(h.interned_keys(), 2);
+        assert_eq!(s.get("c").key_slot(), 1, "c moved into a's place");
+        assert_table_matches_hints(&h);
+        // c's next deadline finds its copy at the new place.
+        let c = s.get("c").clone();
+        c.set_expires_at(30);
+        h.push(30, &c);
+        assert_eq!(h.interned_keys(), 2);
+        assert_table_matches_hints(&h);
+    }
+
+    #[test]
+    fn unused_key_bytes_start_a_compaction() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        let mib = 1 << 20;
+        for i in 0..4u8 {
+            let name = format!("{i}{}", "x".repeat(mib - 1));
+            h.push(5, &s.put(&name, 5));
+        }
+        assert_eq!(h.interned_bytes(), 4 * mib);
+        // `live` keys with a deadline, hence `live` MiB in use; no stale
+        // hint counts here, only bytes.
+        let wants = |live: usize| h.wants_compaction(live, live * mib);
+        assert!(!wants(4));
+        // 2 MiB unused is not more than 2 MiB in use plus the 1 MiB floor.
+        assert!(!wants(2));
+        assert!(wants(1));
+        assert!(wants(0));
+        assert_eq!(COMPACT_BYTES_FLOOR, mib);
+    }
+
+    #[test]
+    fn a_key_set_again_after_a_delete_drops_the_old_copy_on_compaction() {
+        let (mut h, mut s) = (DeadlineHeap::default(), Store::default());
+        h.push(50, &s.put("k", 50));
+        s.0.remove(&b"k"[..]);
+        h.mark_stale();
+        // Set again with the very same deadline: a new copy, the old hint
+        // stays behind and must not pass for the new key's.
+        h.push(50, &s.put("k", 50));
+        assert_eq!(h.interned_keys(), 2);
+        assert_eq!(s.get("k").key_slot(), 2);
+        h.compact(&s, &mut FreeNow);
+        assert_eq!((h.len(), h.stale(), h.interned_keys()), (1, 0, 1));
+        assert_eq!(s.get("k").key_slot(), 1);
+        assert_table_matches_hints(&h);
     }
 
     #[test]

@@ -36,16 +36,21 @@
 //! of CPU. Removal never shrinks a partition in place; the sweeper does that
 //! later, one partition per lock hold. This module must never do I/O or sleep
 //! while a guard is held; it only touches memory.
+//!
+//! The queue keeps one copy of each key its hints name, and the entry
+//! remembers where ([`Entry::key_slot`]). A replacing entry inherits the
+//! place of the one it replaces, so however often a key's deadline changes or
+//! its value is replaced, the queue copies neither its key nor its value.
+//! This module keeps that link right (it is the only one that stores
+//! entries), and counts the bytes of the keys with a deadline, so that the
+//! queue can tell when its copies of deleted or persisted keys are worth a
+//! compaction.
 
-pub use crate::entry::Entry;
-use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState};
+pub use crate::entry::{Entry, Key};
+use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
-
-/// A key as the deadline heap holds it: the key bytes alone, so that a stale
-/// hint never keeps an overwritten value alive.
-pub type Key = Arc<[u8]>;
 
 /// Most due keys a client's read or write removes while the sweeper is
 /// behind (a few microseconds of work).
@@ -64,6 +69,18 @@ struct Discard;
 impl<T> Extend<T> for Discard {
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         iter.into_iter().for_each(drop);
+    }
+}
+
+/// The partitions as the deadline heap sees them: by key, read-only.
+struct Entries<'a> {
+    parts: &'a [HashSet<Entry>],
+    router: &'a Router,
+}
+
+impl Lookup for Entries<'_> {
+    fn entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.parts[self.router.partition(key)].get(key)
     }
 }
 
@@ -105,6 +122,9 @@ pub struct Db {
     router: Router,
     len: usize,
     with_deadline: usize,
+    /// Total length of the keys stored with a deadline, which the deadline
+    /// heap's table always holds: the rest of the table is waste to compact.
+    deadline_key_bytes: usize,
     /// Sum of every stored deadline, for `INFO`'s average TTL in O(1).
     deadline_sum: u128,
     changes: u64,
@@ -119,6 +139,7 @@ impl Db {
             router: Router::new(),
             len: 0,
             with_deadline: 0,
+            deadline_key_bytes: 0,
             deadline_sum: 0,
             changes: 0,
             deadlines: DeadlineHeap::default(),
@@ -167,7 +188,7 @@ impl Db {
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
         let old = self.parts[part].take(key)?;
         self.len -= 1;
-        self.forget_deadline(old.expires_at());
+        self.forget_deadline(old.expires_at(), key.len());
         if old.expires_at() != 0 {
             self.deadlines.mark_stale();
         }
@@ -175,18 +196,22 @@ impl Db {
         Some(old)
     }
 
-    /// Counts a deadline (0: none) in the deadline counters.
-    fn count_deadline(&mut self, expires_at: u64) {
+    /// Counts a deadline (0: none) of a key `key_len` bytes long in the
+    /// deadline counters.
+    fn count_deadline(&mut self, expires_at: u64, key_len: usize) {
         if expires_at != 0 {
             self.with_deadline += 1;
+            self.deadline_key_bytes += key_len;
             self.deadline_sum += u128::from(expires_at);
         }
     }
 
-    /// Takes a deadline (0: none) out of the deadline counters.
-    fn forget_deadline(&mut self, expires_at: u64) {
+    /// Takes a deadline (0: none) of a key `key_len` bytes long out of the
+    /// deadline counters.
+    fn forget_deadline(&mut self, expires_at: u64, key_len: usize) {
         if expires_at != 0 {
             self.with_deadline -= 1;
+            self.deadline_key_bytes -= key_len;
             self.deadline_sum -= u128::from(expires_at);
         }
     }
@@ -200,23 +225,29 @@ impl Db {
     /// [`Db::put`] for an entry built before the lock was taken, so that
     /// the allocation is not made while other writers wait.
     pub fn put_entry(&mut self, entry: Entry, now: u64) -> Option<Entry> {
-        let (key, expires_at) = (entry.key(), entry.expires_at());
-        let part = self.part_of(key);
-        let scheduled = (expires_at != 0).then(|| Arc::<[u8]>::from(key));
+        let (expires_at, key_len) = (entry.expires_at(), entry.key().len());
+        let part = self.part_of(entry.key());
+        // A second handle on the stored entry (a count, not a copy), to link
+        // it to the deadline heap's copy of its key once it is stored.
+        let stored = entry.clone();
         self.changes += 1;
         let old = self.parts[part].replace(entry);
+        // The new entry takes over the old one's place in the deadline
+        // heap's table of keys: its hints, live or stale, keep sharing one
+        // copy of the key.
+        stored.set_key_slot(old.as_ref().map_or(0, Entry::key_slot));
         let old_deadline = old.as_ref().map_or(0, Entry::expires_at);
         if old.is_none() {
             self.len += 1;
         }
-        self.forget_deadline(old_deadline);
-        self.count_deadline(expires_at);
+        self.forget_deadline(old_deadline, key_len);
+        self.count_deadline(expires_at, key_len);
         if old_deadline != expires_at {
             if old_deadline != 0 {
                 self.deadlines.mark_stale();
             }
-            if let Some(key) = scheduled {
-                self.schedule(expires_at, key);
+            if expires_at != 0 {
+                self.schedule(expires_at, &stored);
             }
         }
         match old {
@@ -231,7 +262,7 @@ impl Db {
 
     /// Replaces the value of a live `key`, keeping its deadline; stores it
     /// without a deadline when absent. The queued hint stays valid, since the
-    /// key and its deadline are unchanged.
+    /// key and its deadline are unchanged, and nothing is queued.
     pub fn put_keep_ttl(&mut self, key: &[u8], value: &[u8], now: u64) -> Option<Entry> {
         let expires_at = self.get_live(key, now).map_or(0, Entry::expires_at);
         self.put(key, value, expires_at, now)
@@ -275,42 +306,60 @@ impl Db {
         }
         // Entries are shared only with snapshots (which copied the deadline
         // when they were taken) and replies (which read the value alone).
+        // The value stays where it is; only the deadline changes.
         entry.set_expires_at(expires_at);
+        let entry = entry.clone();
         self.changes += 1;
-        self.forget_deadline(had);
-        self.count_deadline(expires_at);
+        self.forget_deadline(had, key.len());
+        self.count_deadline(expires_at, key.len());
         if had != 0 {
             self.deadlines.mark_stale();
         }
         if expires_at != 0 {
-            self.schedule(expires_at, Arc::from(key));
+            self.schedule(expires_at, &entry);
         }
         true
     }
 
-    /// Queues a deadline hint and tells the sweeper. Each call also advances
-    /// a heap compaction by a few entries, starting one when stale hints
-    /// outnumber live ones, so no single write pays for a whole compaction.
-    fn schedule(&mut self, deadline: u64, key: Key) {
-        self.deadlines.push(deadline, key);
+    /// Queues a deadline hint for the stored `entry` (sharing the heap's copy
+    /// of its key, never making one if the heap has it) and tells the
+    /// sweeper. Each call also advances a heap compaction by a few entries,
+    /// starting one if [`DeadlineHeap::wants_compaction`], so no single write
+    /// pays for a whole compaction. Keys it frees are freed here, a few at
+    /// most.
+    fn schedule(&mut self, deadline: u64, entry: &Entry) {
+        self.deadlines.push(deadline, entry);
         self.expiry.deadline_added(deadline);
-        if self.deadlines.wants_compaction(self.with_deadline) {
-            self.deadlines.start_compaction();
-        }
-        if self.deadlines.compacting() {
-            self.compact_some(COMPACT_STEP);
-        }
+        self.compact_some(COMPACT_STEP, &mut Discard);
     }
 
-    /// Advances a heap compaction by up to `max` entries; returns whether it
-    /// is finished (or none was under way).
-    pub fn compact_some(&mut self, max: usize) -> bool {
-        let (parts, router) = (&self.parts, &self.router);
-        self.deadlines.compact_step(max, |d, k| {
-            parts[router.partition(k)]
-                .get(&**k)
-                .is_some_and(|e| e.expires_at() == d)
-        })
+    /// Whether the deadline heap wants a compaction or has one under way.
+    pub fn compaction_due(&self) -> bool {
+        self.deadlines.compacting()
+            || self
+                .deadlines
+                .wants_compaction(self.with_deadline, self.deadline_key_bytes)
+    }
+
+    /// Starts a heap compaction if one is due, then advances it by up to
+    /// `max` entries, handing the keys it frees to `freed` (so that a caller
+    /// can free them after releasing the lock). Returns whether one is still
+    /// under way.
+    pub fn compact_some(&mut self, max: usize, freed: &mut impl Extend<Key>) -> bool {
+        if self
+            .deadlines
+            .wants_compaction(self.with_deadline, self.deadline_key_bytes)
+        {
+            self.deadlines.start_compaction();
+        }
+        if !self.deadlines.compacting() {
+            return false;
+        }
+        let entries = Entries {
+            parts: &self.parts,
+            router: &self.router,
+        };
+        !self.deadlines.compact_step(max, &entries, freed)
     }
 
     /// Arms the sweeper's alarm with the earliest queued deadline and returns
@@ -328,25 +377,32 @@ impl Db {
         self.sweep_into(now, batch, &mut Discard)
     }
 
-    /// Like [`Db::sweep`], but hands each removed key and entry to `removed`
-    /// instead of freeing them, so that a caller can free them after it has
-    /// released the lock. `batch` bounds the heap entries popped, stale ones
-    /// included, so one call's work is bounded whatever the heap holds.
-    pub fn sweep_into(
+    /// Like [`Db::sweep`], but hands each removed entry, and each key the
+    /// deadline heap let go of, to `removed` instead of freeing them, so that
+    /// a caller can free them after it has released the lock. `batch` bounds
+    /// the heap entries popped, stale ones included, and so does
+    /// [`HOLD_KEY_BYTES`] (the bytes of the keys looked up, beyond the
+    /// first), so one call's work is bounded whatever the heap holds.
+    pub fn sweep_into<R: Extend<Entry> + Extend<Key>>(
         &mut self,
         now: u64,
         batch: usize,
-        removed: &mut impl Extend<Entry>,
+        removed: &mut R,
     ) -> (usize, bool) {
         let mut count = 0;
+        let mut looked_up = 0;
         for _ in 0..batch {
+            if looked_up > HOLD_KEY_BYTES {
+                break;
+            }
             let Some((deadline, key)) = self.deadlines.pop_due(now) else {
                 break;
             };
+            looked_up += key.len();
             let part = self.part_of(&key);
             if self.parts[part]
                 .get(&*key)
-                .is_some_and(|e| e.expires_at() == deadline)
+                .is_some_and(|e| self.deadlines.is_current(deadline, &key, e))
             {
                 if let Some(gone) = self.take(part, &key) {
                     removed.extend(Some(gone));
@@ -354,7 +410,11 @@ impl Db {
                 }
             }
             // Either the entry was stale, or `take` just counted it as stale.
-            self.deadlines.popped_stale();
+            let entries = Entries {
+                parts: &self.parts,
+                router: &self.router,
+            };
+            self.deadlines.finish_pop(key, &entries, removed);
         }
         self.expiry.count_expired(count as u64);
         let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
@@ -410,6 +470,23 @@ impl Db {
         self.deadlines.stale()
     }
 
+    /// Distinct keys the deadline heap holds a copy of: one per key its
+    /// hints name, however many hints name it.
+    pub fn interned_keys(&self) -> usize {
+        self.deadlines.interned_keys()
+    }
+
+    /// Total length of the keys the deadline heap holds a copy of.
+    pub fn interned_key_bytes(&self) -> usize {
+        self.deadlines.interned_bytes()
+    }
+
+    /// Total length of the keys stored with a deadline, counting any not
+    /// yet swept.
+    pub fn stored_deadline_key_bytes(&self) -> usize {
+        self.deadline_key_bytes
+    }
+
     /// Removes every key. Returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.len;
@@ -418,6 +495,7 @@ impl Db {
         }
         self.len = 0;
         self.with_deadline = 0;
+        self.deadline_key_bytes = 0;
         self.deadline_sum = 0;
         self.changes += 1;
         self.deadlines.clear();
@@ -692,8 +770,117 @@ mod tests {
         for i in 0..100_000u64 {
             db.set_deadline(b"k", 1_000_000 + (i % 2), 0);
             assert!(db.deadline_hints() <= 2 + crate::expiry::COMPACT_FLOOR + 1);
+            assert_eq!(db.interned_keys(), 1);
         }
         assert_eq!(db.deadline_hints(), 1 + db.stale_hints());
+    }
+
+    /// Runs a whole compaction now, whatever the triggers say.
+    fn compact_fully(db: &mut Db) -> Vec<Key> {
+        let mut freed = Vec::new();
+        db.deadlines.start_compaction();
+        while db.compact_some(usize::MAX, &mut freed) {}
+        freed
+    }
+
+    #[test]
+    fn every_kind_of_deadline_change_shares_one_copy_of_the_key() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let key = vec![b'k'; 4096];
+        db.put(&key, v("x"), 0, 0);
+        for i in 0..3000u64 {
+            let before = db.get(&key, 0).unwrap().clone();
+            let deadline = 1_000_000 + i;
+            match i % 6 {
+                // EXPIRE, PEXPIRE, GETEX EX: the deadline changes in place,
+                // the value is not copied.
+                0..=2 => {
+                    assert!(db.set_deadline(&key, deadline, 0));
+                    assert!(db.get(&key, 0).unwrap().shares_allocation_with(&before));
+                }
+                // PERSIST (or GETEX PERSIST).
+                3 => assert!(db.set_deadline(&key, 0, 0)),
+                // SET ... KEEPTTL: a new value, the same deadline.
+                4 => drop(db.put_keep_ttl(&key, v("y"), 0)),
+                // SET ... EX: a new value and deadline.
+                _ => drop(db.put(&key, v("z"), deadline, 0)),
+            }
+            assert!(db.interned_keys() <= 1, "{} copies", db.interned_keys());
+            assert!(db.interned_key_bytes() <= key.len());
+            assert_eq!(
+                db.deadline_hints(),
+                db.stored_with_deadline() + db.stale_hints()
+            );
+        }
+        // PERSIST and an overwrite without a TTL leave only stale hints,
+        // whose shared copy goes with the last of them.
+        db.set_deadline(&key, 0, 0);
+        db.put(&key, v("w"), 0, 0);
+        assert_eq!(db.interned_keys(), 1);
+        let freed = compact_fully(&mut db);
+        assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+        assert_eq!((db.interned_keys(), db.interned_key_bytes()), (0, 0));
+        assert_eq!(freed.len(), 1);
+        assert_eq!(freed[0].ref_count(), 1, "handed out to be freed");
+        // A new deadline makes a new copy, and only one.
+        db.set_deadline(&key, 5_000_000, 0);
+        db.set_deadline(&key, 5_000_001, 0);
+        assert_eq!(db.interned_keys(), 1);
+        // Deleted: its copy leaves with its hints.
+        db.remove(&key, 0);
+        compact_fully(&mut db);
+        assert_eq!((db.interned_keys(), db.deadline_hints()), (0, 0));
+    }
+
+    #[test]
+    fn deleted_large_keys_start_a_compaction_by_their_bytes() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        let names: Vec<Vec<u8>> = (0..32u8).map(|i| vec![i; 64 << 10]).collect();
+        for name in &names {
+            db.put(name, v("x"), 1_000_000, 0);
+            db.set_deadline(name, 1_000_001, 0);
+        }
+        assert_eq!(db.interned_keys(), 32);
+        assert!(!db.compaction_due());
+        for name in &names {
+            db.remove(name, 0);
+        }
+        // 64 stale hints are far below the count floor; 2 MiB of keys no
+        // entry uses are above the byte floor.
+        assert_eq!(db.stale_hints(), 64);
+        assert!(db.compaction_due());
+        let mut freed = Vec::new();
+        let mut holds = 0;
+        while db.compact_some(crate::expiry::SWEEP_BATCH, &mut freed) {
+            holds += 1;
+        }
+        // 64 KiB a key: about 17 hints per hold, not 1,000.
+        assert!(
+            holds >= 3,
+            "{holds} holds: not bounded by the bytes looked up"
+        );
+        assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+        assert_eq!((db.interned_keys(), db.interned_key_bytes()), (0, 0));
+        assert_eq!(freed.len(), 32);
+        assert!(!db.compaction_due());
+    }
+
+    #[test]
+    fn a_key_deleted_and_set_again_expires_on_its_new_deadline_only() {
+        let ks = Keyspace::new();
+        let mut db = ks.write();
+        db.put(b"k", v("old"), 100, 0);
+        db.remove(b"k", 0);
+        db.put(b"k", v("new"), 100, 0);
+        db.set_deadline(b"k", 200, 0);
+        // The old key's stale hint at 100 must not remove the new key.
+        assert_eq!(db.sweep(150, 1000), (0, false));
+        assert_eq!(db.get(b"k", 150).unwrap().value(), b"new");
+        assert_eq!(db.sweep(200, 1000), (1, false));
+        assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+        assert_eq!(db.interned_keys(), 0);
     }
 
     #[test]
@@ -760,12 +947,23 @@ mod tests {
                 db.deadline_hints(),
                 db.stored_with_deadline() + db.stale_hints()
             );
+            // The table holds every key with a deadline, each once.
+            assert!(db.interned_keys() <= db.deadline_hints());
+            assert!(db.interned_key_bytes() >= db.stored_deadline_key_bytes());
+        }
+        // Every key with a deadline names its own copy in the table.
+        for part in db.parts.iter() {
+            for e in part.iter().filter(|e| e.expires_at() != 0) {
+                let slot = e.key_slot() as usize;
+                assert!(slot >= 1 && db.deadlines.interned_keys() >= slot);
+            }
         }
         // Every key with a deadline still has its hint: a full sweep past all
-        // deadlines leaves no key with one, and an empty heap.
+        // deadlines leaves no key with one, an empty heap and no copies.
         while db.sweep(u64::MAX - 1, 1000).1 {}
         assert_eq!(db.stored_with_deadline(), 0);
         assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
+        assert_eq!((db.interned_keys(), db.interned_key_bytes()), (0, 0));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`commands`] is the command table, one file per family, and dispatch.
 //! - [`keyspace`] is the `RwLock`-guarded map of keys, each an [`entry`] (key,
 //!   value and deadline in one shared allocation); [`expiry`] and [`sweeper`]
-//!   remove keys on their deadlines.
+//!   remove keys on their deadlines, the queue sharing one copy of each key
+//!   (an [`entry::Key`]) among its hints.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (SIGINT and
 //!   SIGTERM for a graceful shutdown, returning freed memory, the lock on a
@@ -18,7 +19,7 @@
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
-//! `unsafe` lives in two small modules only: [`entry`] (the allocation) and
+//! `unsafe` lives in two small modules only: [`entry`] (the allocations) and
 //! [`os`] (the C declarations), each with a comment on why it is sound.
 //!
 //! `main.rs` only parses the arguments and calls [`server::run`].

@@ -7,14 +7,27 @@
 //! later deadlines never wake it. Due keys are removed in batches of at most
 //! [`SWEEP_BATCH`] heap entries per hold of the write lock, with a short
 //! pause between holds so that waiting clients get in: mass expiry never
-//! stalls them. Between waves of expiry it shrinks the partitions that
-//! removals left mostly empty, one per hold, and after a large wave it asks
-//! the C allocator to return free memory to the operating system. It never
-//! does I/O, and it frees removed keys only after releasing the lock.
+//! stalls them.
+//!
+//! Whenever no key is due it also advances the deadline heap's compaction,
+//! if one is due (see [`expiry`](crate::expiry)), by at most [`SWEEP_BATCH`]
+//! entries per hold with the same pause between holds, stopping as soon as a
+//! key falls due. Writes advance a compaction only while they add deadlines;
+//! the sweeper is what finishes one after `DEL`, `PERSIST` or an overwrite
+//! without a TTL left stale hints behind and nothing else writes, so their
+//! keys' memory comes back within a wake-up (at most [`MAX_SLEEP`]).
+//!
+//! Between waves of expiry it shrinks the partitions that removals left
+//! mostly empty, one per hold, and the deadline heap, and after a large wave
+//! (or a compaction that freed many keys) it asks the C allocator to return
+//! free memory to the operating system. It never does I/O, and it frees
+//! removed entries and keys only after releasing the lock.
 
 use crate::clock::now_ms;
+#[cfg(doc)]
+use crate::expiry::MAX_SLEEP;
 use crate::expiry::SWEEP_BATCH;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Key, Keyspace};
 use std::io;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -69,24 +82,64 @@ fn pause_for_clients() {
     thread::sleep(PAUSE_FOR_CLIENTS);
 }
 
+/// What one hold of the write lock removed, to be freed after it.
+#[derive(Default)]
+struct Garbage {
+    entries: Vec<Entry>,
+    keys: Vec<Key>,
+    /// Keys freed by compactions since start (they count towards a trim as
+    /// expired keys do).
+    compacted_keys: u64,
+}
+
+impl Extend<Entry> for Garbage {
+    fn extend<I: IntoIterator<Item = Entry>>(&mut self, iter: I) {
+        self.entries.extend(iter);
+    }
+}
+
+impl Extend<Key> for Garbage {
+    fn extend<I: IntoIterator<Item = Key>>(&mut self, iter: I) {
+        self.keys.extend(iter);
+    }
+}
+
+impl Garbage {
+    /// Frees everything held: called with no lock held.
+    fn free(&mut self) {
+        self.entries.clear();
+        self.keys.clear();
+    }
+}
+
 fn sweep_forever(keyspace: &Keyspace) {
     let expiry = keyspace.expiry().clone();
-    let mut removed = Vec::with_capacity(SWEEP_BATCH);
-    let mut expired_at_last_trim = 0;
+    let mut garbage = Garbage {
+        entries: Vec::with_capacity(SWEEP_BATCH),
+        ..Garbage::default()
+    };
+    let mut freed_at_last_trim = 0;
     while !expiry.stopping() {
         let now = now_ms();
         // Arming under the read guard that reads the heap is what makes a
         // deadline added after this point ring the alarm.
         let next = keyspace.read_for_sweeper().arm_sweeper();
         if next.is_none_or(|d| d > now) {
+            compact_between_sweeps(keyspace, &mut garbage);
             // Between waves of expiry, give back what the last one emptied.
             if next.is_none_or(|d| d > now + QUIET_MS) {
                 shrink_what_removal_emptied(keyspace);
-                let expired = expiry.expired_keys();
-                if expired >= expired_at_last_trim + TRIM_AFTER_KEYS {
-                    expired_at_last_trim = expired;
+                let freed = expiry.expired_keys() + garbage.compacted_keys;
+                // `CONFIG RESETSTAT` zeroes the expired count: start over.
+                freed_at_last_trim = freed_at_last_trim.min(freed);
+                if freed >= freed_at_last_trim + TRIM_AFTER_KEYS {
+                    freed_at_last_trim = freed;
                     crate::os::return_free_memory();
                 }
+            }
+            // A compaction cut short by a due key re-arms before sleeping.
+            if keyspace.read_for_sweeper().compaction_due() {
+                continue;
             }
             expiry.sleep();
             continue;
@@ -95,14 +148,38 @@ fn sweep_forever(keyspace: &Keyspace) {
             let (_, more) =
                 keyspace
                     .write_for_sweeper()
-                    .sweep_into(now_ms(), SWEEP_BATCH, &mut removed);
+                    .sweep_into(now_ms(), SWEEP_BATCH, &mut garbage);
             // Free the removed keys and values outside the lock.
-            removed.clear();
+            garbage.free();
             if !more || expiry.stopping() {
                 break;
             }
             pause_for_clients();
         }
+    }
+}
+
+/// Advances a due compaction of the deadline heap to its end, by at most
+/// [`SWEEP_BATCH`] entries per hold of the write lock with a pause for
+/// clients between holds, freeing what each hold dropped after releasing
+/// it. Returns early once a key is due, so that sweeping never waits for a
+/// compaction. Finding nothing to do costs one read guard.
+fn compact_between_sweeps(keyspace: &Keyspace, garbage: &mut Garbage) {
+    if !keyspace.read_for_sweeper().compaction_due() {
+        return;
+    }
+    while !keyspace.expiry().stopping() {
+        let (more, due) = {
+            let mut db = keyspace.write_for_sweeper();
+            let more = db.compact_some(SWEEP_BATCH, garbage);
+            (more, db.next_deadline().is_some_and(|d| d <= now_ms()))
+        };
+        garbage.compacted_keys += garbage.keys.len() as u64;
+        garbage.free();
+        if !more || due {
+            return;
+        }
+        pause_for_clients();
     }
 }
 
@@ -225,6 +302,34 @@ mod tests {
         wait_for("every key to go", || ks.read().stored_len() == 0);
         assert_eq!(ks.expiry().expired_keys(), 3 * SWEEP_BATCH as u64 + 17);
         assert_eq!(ks.read().deadline_hints(), 0);
+    }
+
+    #[test]
+    fn the_sweeper_compacts_after_deletes_with_no_further_writes() {
+        let ks = Keyspace::new();
+        let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
+        let now = now_ms();
+        let names: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 64 << 10]).collect();
+        {
+            let mut db = ks.write();
+            for name in &names {
+                db.put(name, &b"v"[..], now + 3_600_000, now);
+                for i in 1..3 {
+                    db.set_deadline(name, now + 3_600_000 + i, now);
+                }
+            }
+            assert_eq!(db.interned_keys(), 40);
+            for name in &names {
+                db.remove(name, now);
+            }
+        }
+        // No write follows: the sweeper alone gives the copies back.
+        wait_for("the deleted keys' copies to go", || {
+            let db = ks.read();
+            db.interned_keys() == 0 && db.deadline_hints() == 0
+        });
+        assert_eq!(ks.read().stale_hints(), 0);
+        assert_eq!(ks.expiry().expired_keys(), 0);
     }
 
     #[test]

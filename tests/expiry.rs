@@ -241,3 +241,148 @@ fn info_stats_expired_keys_counts_every_swept_key() {
     assert_eq!(c.call(&["DBSIZE"]), b":10\r\n");
     assert_eq!(c.expired_keys(), 200);
 }
+
+/// The server's resident memory in bytes (`VmRSS` in `/proc/PID/status`).
+fn rss_bytes(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .expect("/proc/PID/status (Linux)");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in kB");
+    kb * 1024
+}
+
+const MIB: u64 = 1 << 20;
+
+/// Polls until the server's RSS is at most `limit`; fails after
+/// [`PATIENCE`], saying by how much it is still over `base`.
+fn wait_for_rss_at_most(server: &Server, limit: u64, base: u64, what: &str) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let now = rss_bytes(server);
+        if now <= limit {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RSS still {:.1} MiB over its level before, {} s after {what}",
+            (now - base) as f64 / MIB as f64,
+            PATIENCE.as_secs()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_thousand_ttl_changes_of_a_large_key_keep_one_copy_and_del_gives_it_back() {
+    // Each change that sets a deadline used to leave another copy of the key
+    // in the expiry queue, kept after DEL: 750 of the 1,000 changes below,
+    // 47 MiB of copies of this key. (Kept small, and so is the pipeline:
+    // the debug build takes milliseconds to hash a key this long.)
+    const KEY_BYTES: usize = 64 << 10;
+    const CHANGES: usize = 1000;
+    const PIPELINE: usize = 10;
+    let server = Server::start();
+    let mut c = client(&server);
+    let key = "k".repeat(KEY_BYTES);
+    assert_eq!(c.call(&["SET", &key, "v", "EX", "3600"]), b"+OK\r\n");
+    let before = rss_bytes(&server);
+
+    // EXPIRE, PEXPIRE, GETEX, PERSIST and SET KEEPTTL, over and over; the
+    // replies are fixed because a TTL always precedes PERSIST.
+    let change = |i: usize| -> (Vec<String>, &'static [u8]) {
+        let n = |base: usize| (base + i).to_string();
+        let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        match i % 8 {
+            0 | 4 => (s(&["EXPIRE", &key, &n(3600)]), b":1\r\n"),
+            1 | 5 => (s(&["PEXPIRE", &key, &n(3_600_000)]), b":1\r\n"),
+            2 => (s(&["GETEX", &key, "EX", &n(7200)]), b"$1\r\nv\r\n"),
+            3 => (s(&["PERSIST", &key]), b":1\r\n"),
+            6 => (s(&["GETEX", &key, "PX", &n(7_200_000)]), b"$1\r\nv\r\n"),
+            _ => (s(&["SET", &key, "v", "KEEPTTL"]), b"+OK\r\n"),
+        }
+    };
+    for batch in 0..CHANGES / PIPELINE {
+        let mut expected = Vec::new();
+        for i in batch * PIPELINE..(batch + 1) * PIPELINE {
+            let (args, reply) = change(i);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            c.send(&args);
+            expected.push((i, reply));
+        }
+        for (i, reply) in expected {
+            assert_eq!(c.reply(), reply, "change {i}");
+        }
+    }
+    let ttl = String::from_utf8(c.call(&["PTTL", &key])).unwrap();
+    assert!(ttl.starts_with(":7"), "the last GETEX PX set it: {ttl:?}");
+    let changed = rss_bytes(&server);
+    let grown = changed.saturating_sub(before);
+    assert!(
+        grown < 16 * MIB,
+        "RSS grew by {:.1} MiB over {CHANGES} TTL changes of a {} KiB key \
+         ({:.1} MiB before, {:.1} MiB after)",
+        grown as f64 / MIB as f64,
+        KEY_BYTES >> 10,
+        before as f64 / MIB as f64,
+        changed as f64 / MIB as f64
+    );
+
+    // After DEL no write comes: what the key held must come back anyway.
+    assert_eq!(c.call(&["DEL", &key]), b":1\r\n");
+    let after = wait_for_rss_at_most(&server, before + 4 * MIB, before, "DEL");
+    eprintln!(
+        "RSS: {:.1} MiB before, {:.1} MiB after {CHANGES} changes, {:.1} MiB after DEL",
+        before as f64 / MIB as f64,
+        changed as f64 / MIB as f64,
+        after as f64 / MIB as f64
+    );
+    assert_eq!(c.call(&["DBSIZE"]), b":0\r\n");
+}
+
+#[test]
+fn deleted_keys_with_ttls_give_their_memory_back_with_no_further_writes() {
+    // 32 keys of 256 KiB with a TTL, changed once, then deleted: their
+    // stale hints (64, far below the count that starts a compaction) keep
+    // 8 MiB of key copies until the sweeper compacts them on its own.
+    // Allocations this large get pages of their own (`os::tune_allocator`),
+    // so each free shows in RSS at once.
+    const KEY_BYTES: usize = 256 << 10;
+    const KEYS: usize = 32;
+    let server = Server::start();
+    let mut c = client(&server);
+    let keys: Vec<String> = (0..KEYS)
+        .map(|i| format!("{i:02}{}", "k".repeat(KEY_BYTES - 2)))
+        .collect();
+    assert_eq!(c.call(&["SET", "marker", "v"]), b"+OK\r\n");
+    let before = rss_bytes(&server);
+    for k in &keys {
+        c.send(&["SET", k, "v", "EX", "3600"]);
+        c.send(&["EXPIRE", k, "7200"]);
+        assert_eq!(c.reply(), b"+OK\r\n");
+        assert_eq!(c.reply(), b":1\r\n");
+    }
+    let loaded = rss_bytes(&server);
+    assert!(
+        loaded >= before + 8 * MIB,
+        "the keys should show: {:.1} MiB loaded, {:.1} MiB before",
+        loaded as f64 / MIB as f64,
+        before as f64 / MIB as f64
+    );
+    for k in &keys {
+        c.send(&["DEL", k]);
+    }
+    for _ in &keys {
+        assert_eq!(c.reply(), b":1\r\n");
+    }
+    let after = wait_for_rss_at_most(&server, before + 4 * MIB, before, "the DELs");
+    eprintln!(
+        "RSS: {:.1} MiB before, {:.1} MiB loaded, {:.1} MiB after DEL",
+        before as f64 / MIB as f64,
+        loaded as f64 / MIB as f64,
+        after as f64 / MIB as f64
+    );
+    assert_eq!(c.call(&["DBSIZE"]), b":1\r\n");
+}
