@@ -103,6 +103,12 @@ use std::time::{Duration, Instant};
 /// default `max-line-bytes`.
 const CLEAN_LINE_MAX: usize = 64 * 1024;
 
+/// Most arguments a request may have before `AUTH` (gocache's and Redis's limit).
+const UNAUTHENTICATED_MAX_ARGS: usize = 10;
+
+/// Longest bulk string, or inline line, before `AUTH`.
+const UNAUTHENTICATED_MAX_BULK: usize = 16 * 1024;
+
 const USAGE: &str = "usage: fuzz [--addr HOST:PORT] [--seed N] [--requests N] [--seconds S] [--batch N] [--pid PID] [--max-rss-mb M] [--password P] [--server-log FILE] (see the header of scripts/fuzz.rs)";
 
 /// The key only the check connection touches.
@@ -980,6 +986,10 @@ impl Generator {
             } else {
                 vec![self.request(false, false)]
             };
+            let group: Vec<Vec<Vec<u8>>> = group
+                .into_iter()
+                .map(|argv| self.fit_before_auth(argv))
+                .collect();
             let inline = self.rng.chance(3, 10);
             for argv in group {
                 let inline_bytes = if inline {
@@ -1051,6 +1061,20 @@ impl Generator {
         group
     }
 
+    /// With a password set, a clean connection may be unauthenticated (most
+    /// are, and `RESET` undoes an `AUTH`), and the server closes one that
+    /// sends more than 10 arguments or a bulk string over 16 KiB before
+    /// `AUTH`: clean requests then keep within those limits.
+    fn fit_before_auth(&self, mut argv: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        if self.password.is_some() {
+            argv.truncate(UNAUTHENTICATED_MAX_ARGS);
+            for arg in &mut argv {
+                arg.truncate(UNAUTHENTICATED_MAX_BULK);
+            }
+        }
+        argv
+    }
+
     /// A request in the line protocol, quoted as `sdssplitargs` reads it;
     /// `None` when it cannot be one (too long for a line: over
     /// [`CLEAN_LINE_MAX`]).
@@ -1084,7 +1108,12 @@ impl Generator {
         }
         // The server closes a connection whose line passes its inline
         // limit (64 KiB by default): a clean request must fit in one.
-        if out.len() > CLEAN_LINE_MAX {
+        let max = if self.password.is_some() {
+            UNAUTHENTICATED_MAX_BULK
+        } else {
+            CLEAN_LINE_MAX
+        };
+        if out.len() > max {
             return None;
         }
         out.extend_from_slice(if self.rng.chance(1, 2) {
