@@ -33,7 +33,8 @@ rustc -O --edition 2021 scripts/floor_server.rs -o "$target/floor_server"
 start_listening floor "$target/floor_server"
 floor_port=$PORT
 mkdir "$work/gocache"
-start_listening gocache "$target/release/gocache" --port 0 --snapshot-interval 0 \
+# GOCACHE_BIN=path measures another build (an older one, to compare).
+start_listening gocache "${GOCACHE_BIN:-$target/release/gocache}" --port 0 --snapshot-interval 0 \
   --dir "$work/gocache" --loglevel warning
 gocache_port=$PORT
 start_redis

@@ -282,7 +282,11 @@ impl Connection<'_> {
                     let reply = self
                         .spans
                         .with_args(input, |args| dispatch(server, session, args, owned));
-                    self.spans.clear();
+                    // A big argument a command did not keep is freed now,
+                    // not when the next request comes.
+                    if !self.spans.owned.is_empty() {
+                        self.spans.owned.clear();
+                    }
                     if self.session.close_now {
                         return (pos, Next::Close);
                     }

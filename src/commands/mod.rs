@@ -188,6 +188,27 @@ impl DerefMut for DbWrite<'_> {
     }
 }
 
+/// A request's big arguments, each in a buffer of its own, which a stored
+/// value can keep instead of copying.
+#[derive(Clone, Copy)]
+pub struct ArgBuffers<'a>(&'a [Arc<Vec<u8>>]);
+
+impl ArgBuffers<'_> {
+    /// An entry for `key` holding `value`, one of the request's arguments:
+    /// shared with its buffer if it has one, copied otherwise.
+    #[inline]
+    pub fn entry(self, key: &[u8], value: &[u8], expires_at: u64) -> Entry {
+        match self
+            .0
+            .iter()
+            .find(|o| o.as_ptr() == value.as_ptr() && o.len() == value.len())
+        {
+            Some(buffer) => Entry::with_shared_value(key, buffer.clone(), expires_at),
+            None => Entry::new(key, value, expires_at),
+        }
+    }
+}
+
 /// What a handler may use: the server, its connection's session, the time.
 pub struct Context<'a> {
     /// Shared server state.
@@ -217,14 +238,12 @@ impl<'a> Context<'a> {
     /// arguments): a big argument received into a buffer of its own is
     /// kept, not copied; any other is copied into the entry.
     pub fn entry(&self, key: &[u8], value: &[u8], expires_at: u64) -> Entry {
-        match self
-            .owned
-            .iter()
-            .find(|o| o.as_ptr() == value.as_ptr() && o.len() == value.len())
-        {
-            Some(buffer) => Entry::with_shared_value(key, buffer.clone(), expires_at),
-            None => Entry::new(key, value, expires_at),
-        }
+        self.arg_buffers().entry(key, value, expires_at)
+    }
+
+    /// The request's big arguments, usable while the keyspace guard is held.
+    pub fn arg_buffers(&self) -> ArgBuffers<'a> {
+        ArgBuffers(self.owned)
     }
 
     /// Reads the keyspace.

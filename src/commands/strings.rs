@@ -326,29 +326,30 @@ fn pairs<'a>(
 
 /// `MSET key value [key value ...]`
 fn mset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let entries: Vec<Entry> = pairs(argv, "mset")?
-        .map(|kv| ctx.entry(kv[0], kv[1], 0))
-        .collect();
+    let pairs = pairs(argv, "mset")?;
     let now = ctx.now;
+    // Built under the guard, one at a time, each replaced entry freed before
+    // the next is allocated: measured fewer instructions than building them
+    // all first (the allocator's per-thread cache holds only a few).
+    let buffers = ctx.arg_buffers();
     let mut db = ctx.write();
-    for entry in entries {
-        db.put_entry(entry, now);
+    for kv in pairs {
+        db.put_entry(buffers.entry(kv[0], kv[1], 0), now);
     }
     Ok(Reply::Ok)
 }
 
 /// `MSETNX key value [key value ...]`: all or nothing.
 fn msetnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let entries: Vec<Entry> = pairs(argv, "msetnx")?
-        .map(|kv| ctx.entry(kv[0], kv[1], 0))
-        .collect();
+    let pairs = pairs(argv, "msetnx")?;
     let now = ctx.now;
+    let buffers = ctx.arg_buffers();
     let mut db = ctx.write();
-    if entries.iter().any(|e| db.get_live(e.key(), now).is_some()) {
+    if pairs.clone().any(|kv| db.get_live(kv[0], now).is_some()) {
         return Ok(Reply::Integer(0));
     }
-    for entry in entries {
-        db.put_entry(entry, now);
+    for kv in pairs {
+        db.put_entry(buffers.entry(kv[0], kv[1], 0), now);
     }
     Ok(Reply::Integer(1))
 }

@@ -84,7 +84,7 @@ pub struct Progress {
     pub(crate) args_total: usize,
     /// Where the next argument's header (or the line's end) is looked for.
     pub(crate) pos: usize,
-    /// How far a search for a line end has already looked.
+    /// Where the search for the current header's (or line's) end resumes.
     pub(crate) scanned: usize,
     /// The two bytes after an owned argument are still to be skipped.
     pub(crate) skip_crlf: bool,
@@ -106,7 +106,7 @@ impl Progress {
     /// bulk's trailing CRLF.
     pub fn resume_after_owned(&mut self, at: usize) {
         self.pos = at;
-        self.scanned = at;
+        self.scanned = at + 1;
         self.skip_crlf = true;
     }
 }
@@ -150,10 +150,16 @@ const SCRATCH_KEPT: usize = 16 * 1024;
 
 impl ArgSpans {
     /// Clears every list, keeping their capacity.
+    #[inline]
     pub fn clear(&mut self) {
         self.spans.clear();
-        self.scratch.clear();
-        self.owned.clear();
+        // Most requests have no quoted or big argument: skip the work.
+        if !self.scratch.is_empty() {
+            self.scratch.clear();
+        }
+        if !self.owned.is_empty() {
+            self.owned.clear();
+        }
     }
 
     /// Adds an argument held in a buffer of its own.

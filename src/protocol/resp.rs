@@ -46,21 +46,21 @@ pub const UNAUTHENTICATED_MULTIBULK: ProtocolError =
 pub const UNAUTHENTICATED_BULK: ProtocolError =
     protocol("ERR Protocol error: unauthenticated bulk length");
 
-/// Finds the `\r\n`-terminated header line at `at`, looking for its `\r`
-/// from `scanned` on (what an earlier call already looked at); returns the
-/// number and the index after the line, or records how far it looked.
-fn header(buf: &[u8], at: usize, scanned: &mut usize) -> Option<(Option<i64>, usize)> {
-    let from = (*scanned).max(at + 1).min(buf.len());
+/// Reads the `\r\n`-terminated header line that starts at `at`, looking
+/// for its `\r` from `from` on (past `at`, or where an earlier call stopped
+/// looking); returns the number and the index after the line, or how far
+/// it looked.
+#[inline]
+fn header(buf: &[u8], at: usize, from: usize) -> Result<(Option<i64>, usize), usize> {
+    let from = from.min(buf.len());
     let Some(rel) = buf[from..].iter().position(|&b| b == b'\r') else {
-        *scanned = buf.len();
-        return None;
+        return Err(buf.len());
     };
     let cr = from + rel;
     if cr + 1 >= buf.len() {
-        *scanned = cr;
-        return None;
+        return Err(cr);
     }
-    Some((parse_i64(&buf[at + 1..cr]), cr + 2))
+    Ok((parse_i64(&buf[at + 1..cr]), cr + 2))
 }
 
 /// Parses a decimal integer the way Redis's `string2ll` does: optional `-`,
@@ -98,14 +98,23 @@ pub fn parse(
     progress: &mut Progress,
     args: &mut ArgSpans,
 ) -> Result<Parsed, ProtocolError> {
-    if progress.args_total == 0 {
+    // Positions live in locals and go to `progress` only when the request
+    // is not all here: the common, whole request never stores them.
+    let resumed = progress.is_started() && progress.args_total > 0;
+    let (total, mut pos, mut from) = if resumed {
+        (progress.args_total, progress.pos, progress.scanned)
+    } else {
         args.clear();
-        let Some((count, after)) = header(buf, 0, &mut progress.scanned) else {
-            return if buf.len() > MAX_HEADER {
-                Err(TOO_BIG_COUNT)
-            } else {
-                Ok(Parsed::Incomplete(0))
-            };
+        let (count, after) = match header(buf, 0, progress.scanned.max(1)) {
+            Ok(found) => found,
+            Err(looked) => {
+                progress.scanned = looked;
+                return if buf.len() > MAX_HEADER {
+                    Err(TOO_BIG_COUNT)
+                } else {
+                    Ok(Parsed::Incomplete(0))
+                };
+            }
         };
         let count = match count {
             Some(n) if n <= MAX_ARGS => n,
@@ -118,23 +127,25 @@ pub fn parse(
         if !limits.authenticated && count as usize > UNAUTHENTICATED_MAX_ARGS {
             return Err(UNAUTHENTICATED_MULTIBULK);
         }
-        progress.args_total = count as usize;
-        progress.pos = after;
-        progress.scanned = after;
-    }
-    while args.spans.len() < progress.args_total || progress.skip_crlf {
-        let pos = progress.pos;
-        if progress.skip_crlf {
-            if pos + 2 > buf.len() {
-                return Ok(Parsed::Incomplete(pos + 2));
-            }
-            progress.skip_crlf = false;
-            progress.pos = pos + 2;
-            progress.scanned = pos + 2;
-            continue;
+        (count as usize, after, after + 1)
+    };
+    let stop = |progress: &mut Progress, pos: usize, from: usize, parsed: Parsed| {
+        progress.args_total = total;
+        progress.pos = pos;
+        progress.scanned = from;
+        Ok(parsed)
+    };
+    if progress.skip_crlf {
+        if pos + 2 > buf.len() {
+            return Ok(Parsed::Incomplete(pos + 2));
         }
+        progress.skip_crlf = false;
+        pos += 2;
+        from = pos + 1;
+    }
+    while args.spans.len() < total {
         if pos >= buf.len() {
-            return Ok(Parsed::Incomplete(0));
+            return stop(progress, pos, pos + 1, Parsed::Incomplete(0));
         }
         if buf[pos] != b'$' {
             return Err(ProtocolError {
@@ -142,12 +153,15 @@ pub fn parse(
                 close: true,
             });
         }
-        let Some((len, data)) = header(buf, pos, &mut progress.scanned) else {
-            return if buf.len() - pos > MAX_HEADER {
-                Err(TOO_BIG_BULK_COUNT)
-            } else {
-                Ok(Parsed::Incomplete(0))
-            };
+        let (len, data) = match header(buf, pos, from) {
+            Ok(found) => found,
+            Err(looked) => {
+                return if buf.len() - pos > MAX_HEADER {
+                    Err(TOO_BIG_BULK_COUNT)
+                } else {
+                    stop(progress, pos, looked, Parsed::Incomplete(0))
+                };
+            }
         };
         let len = match len {
             Some(n) if n >= 0 && n as u64 <= limits.max_bulk as u64 => n as usize,
@@ -158,18 +172,23 @@ pub fn parse(
         }
         let end = data + len;
         if end + 2 > buf.len() {
-            if len >= BIG_ARG {
-                return Ok(Parsed::BigArg { at: data, len });
-            }
-            return Ok(Parsed::Incomplete(end + 2));
+            let parsed = if len >= BIG_ARG {
+                Parsed::BigArg { at: data, len }
+            } else {
+                Parsed::Incomplete(end + 2)
+            };
+            // The header is read again next time (it is short); the bytes
+            // of a big bulk go to a buffer of their own meanwhile.
+            return stop(progress, pos, pos + 1, parsed);
         }
         args.spans.push(Span::Buffer(data, end));
-        progress.pos = end + 2;
-        progress.scanned = end + 2;
+        pos = end + 2;
+        from = pos + 1;
     }
-    let consumed = progress.pos;
-    progress.reset();
-    Ok(Parsed::Request { consumed })
+    if progress.is_started() {
+        progress.reset();
+    }
+    Ok(Parsed::Request { consumed: pos })
 }
 
 /// `expected '$', got 'X'`, with the byte shown as Redis shows it. The texts
