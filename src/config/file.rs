@@ -208,7 +208,7 @@ pub fn rewrite(path: &Path, config: &Config) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SavePoint;
+    use crate::config::points;
 
     fn loaded(text: &str) -> Result<Config, Error> {
         let dir = tempfile::tempdir().unwrap();
@@ -228,19 +228,7 @@ mod tests {
         assert_eq!(c.port, 7000);
         assert_eq!(c.max_clients, 13, "later lines win, aliases count");
         assert_eq!(c.requirepass.as_deref(), Some(&b"a bA"[..]));
-        assert_eq!(
-            c.save_points,
-            vec![
-                SavePoint {
-                    secs: 900,
-                    changes: 1
-                },
-                SavePoint {
-                    secs: 300,
-                    changes: 10
-                }
-            ]
-        );
+        assert_eq!(c.save_points, points(&[(900, 1), (300, 10)]));
         assert!(!c.protected_mode);
         assert_eq!(loaded("save \"\"\n").unwrap().save_points, vec![]);
     }
@@ -273,10 +261,7 @@ mod tests {
         load_str(old, &mut c);
         c.max_clients = 99;
         c.timeout_secs = 30;
-        c.save_points = vec![SavePoint {
-            secs: 10,
-            changes: 2,
-        }];
+        c.save_points = points(&[(10, 2)]);
         c.requirepass = Some(b"p w\"d".to_vec());
         let text = rewritten(old, &c);
         assert_eq!(

@@ -620,6 +620,15 @@ where
     Ok(Invocation::Serve(Startup { config, file }))
 }
 
+/// Save points from `(secs, changes)` pairs (for tests).
+#[cfg(test)]
+pub(crate) fn points(pairs: &[(u64, u64)]) -> Vec<SavePoint> {
+    pairs
+        .iter()
+        .map(|&(secs, changes)| SavePoint { secs, changes })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,13 +653,7 @@ mod tests {
         assert_eq!(c.max_clients, 10_000);
         assert_eq!(c.max_line_bytes, 64 * 1024);
         assert_eq!(c.dbfilename, "dump.gcs");
-        assert_eq!(
-            c.save_points,
-            vec![SavePoint {
-                secs: 60,
-                changes: 1
-            }]
-        );
+        assert_eq!(c.save_points, points(&[(60, 1)]));
         assert!(c.protected_mode && c.stop_writes_on_bgsave_error);
         assert_eq!(c.timeout_secs, 0);
     }
@@ -675,16 +678,7 @@ mod tests {
         assert_eq!(serve(&["--snapshot-interval", "0"]).save_points, vec![]);
         assert_eq!(
             serve(&["--save", "900 1 300 10"]).save_points,
-            vec![
-                SavePoint {
-                    secs: 900,
-                    changes: 1
-                },
-                SavePoint {
-                    secs: 300,
-                    changes: 10
-                }
-            ]
+            points(&[(900, 1), (300, 10)])
         );
         assert_eq!(
             serve(&["--proto-max-bulk-len", "1mb"]).proto_max_bulk_len,
