@@ -7,13 +7,13 @@
 //!
 //! Memory follows what the client actually sent, and is given back:
 //! - every size a request announces is checked at its header, tighter before
-//!   `AUTH` (see [`Limits`]), and a whole request may not exceed the query
+//!   `AUTH` (see [`Limits`](crate::protocol::Limits)), and a whole request may not exceed the query
 //!   buffer limit;
 //! - the read buffer grows in steps no larger than what already arrived (or
 //!   than what the request still needs), zeroing only the step it is about
 //!   to read into, so a header alone cannot make the server reserve what it
 //!   announces;
-//! - a big bulk string ([`BIG_ARG`] and up) is received straight into a
+//! - a big bulk string ([`BIG_ARG`](crate::protocol::BIG_ARG) and up) is received straight into a
 //!   buffer of its own, which `SET` then stores without copying;
 //! - a half-received request is not parsed again from its start: the
 //!   parser's [`Progress`] resumes where it stopped;

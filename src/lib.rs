@@ -2,9 +2,16 @@
 //! standard library alone.
 //!
 //! # Layout
-//! - [`config`] parses the command line; [`log`] writes stderr log lines.
+//! - [`config`] is the table of every parameter, read from the command line
+//!   and the config file (and rewritten by `CONFIG REWRITE`); [`log`] writes
+//!   stderr log lines, rate-limited where a client could provoke them.
 //! - [`server`] binds, accepts (one OS thread per connection) and shuts down;
-//!   [`connection`] serves one client: read, parse, run, reply.
+//!   its [`admission`](server::admission) decides who is served (protected
+//!   mode, the client limit) and answers refused clients,
+//!   [`housekeeping`](server::housekeeping) runs the clock (signals, the
+//!   idle timeout), [`settings`](server::settings) holds the configuration
+//!   in force. [`connection`] serves one client: read, parse, run, reply,
+//!   within the limits of the README's "Security and limits".
 //! - [`protocol`] holds the two dialects spoken on one port (the human line
 //!   protocol and RESP2/RESP3) and the reply encoders.
 //! - [`commands`] is the command table, one file per family, and dispatch.
@@ -13,8 +20,9 @@
 //!   remove keys on their deadlines, the queue sharing one copy of each key
 //!   (an [`entry::Key`]) among its hints.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
-//!   start; [`os`] declares what std lacks from the C library (SIGINT and
-//!   SIGTERM for a graceful shutdown, returning freed memory, the lock on a
+//!   start; [`os`] declares what std lacks from the C library (signals,
+//!   the open-file limit and a reserve of descriptors, shutting a socket
+//!   down from another thread, returning freed memory, the lock on a
 //!   snapshot's temporary file).
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.

@@ -1080,6 +1080,26 @@ fn config_rewrite_without_a_config_file_is_an_error() {
 }
 
 #[test]
+fn config_rewrite_is_refused_inside_a_transaction_which_holds_the_keyspace() {
+    let (conf, server) = start_from("timeout 7\n", &[]);
+    let mut c = server.client();
+    let before = conf.text();
+    assert_eq!(c.call(&["CONFIG", "SET", "timeout", "8"]), Resp::ok());
+    assert_eq!(c.call(&["MULTI"]), Resp::ok());
+    assert_eq!(
+        c.call(&["CONFIG", "REWRITE"]),
+        Resp::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        c.call(&["EXEC"]),
+        Resp::Array(vec![Resp::err(
+            "ERR CONFIG REWRITE is not allowed inside a transaction"
+        )])
+    );
+    assert_eq!(conf.text(), before, "the file is untouched");
+}
+
+#[test]
 fn config_rewrite_reports_a_file_it_cannot_write() {
     let (conf, server) = start_from("timeout 7\n", &[]);
     let mut c = server.client();

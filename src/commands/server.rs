@@ -266,6 +266,12 @@ fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         if argv.len() != 2 {
             return Err(arity("rewrite"));
         }
+        if ctx.in_exec() {
+            // Never write a file under the transaction's keyspace guard.
+            return Err(CommandError::other(
+                "ERR CONFIG REWRITE is not allowed inside a transaction",
+            ));
+        }
         let settings = &ctx.server.settings;
         let Some(path) = settings.file() else {
             return Err(CommandError::other(

@@ -6,14 +6,14 @@
 //! config file, by `CONFIG` and as the `--name` flag), its aliases, its
 //! default, whether `CONFIG SET` may change it, and how its text becomes a
 //! field of [`Config`] and back. The command line, the config file
-//! ([`file`]), `CONFIG GET`, `CONFIG SET` and `CONFIG REWRITE` all go
+//! ([`file`](mod@file)), `CONFIG GET`, `CONFIG SET` and `CONFIG REWRITE` all go
 //! through that table, so a parameter reads and validates the same
 //! everywhere, with Redis's error texts.
 //!
 //! This module owns parsing and formatting only. It never opens a socket and
 //! never changes the running server: applying a new [`Config`] to the
 //! keyspace, the snapshot thread or the open-file limit is the server's job.
-//! [`file`] reads and rewrites the config file, and nothing else.
+//! [`file`](mod@file) reads and rewrites the config file, and nothing else.
 
 pub mod file;
 
@@ -297,12 +297,9 @@ pub static PARAMS: &[Param] = &[
             c.dir = PathBuf::from(v);
             Ok(())
         },
-        get: |c| {
-            std::fs::canonicalize(&c.dir)
-                .unwrap_or_else(|_| c.dir.clone())
-                .display()
-                .to_string()
-        },
+        // The server makes it absolute at start, so that `CONFIG GET dir`
+        // needs no file-system call.
+        get: |c| c.dir.display().to_string(),
     },
     Param {
         name: "dbfilename",

@@ -14,7 +14,7 @@
 //! descriptors.
 //!
 //! Refusals are logged at most once a second (see
-//! [`RateLimited`](crate::log::RateLimited)), so a client cannot fill the log.
+//! [`crate::log::RateLimited`]), so a client cannot fill the log.
 
 use super::{CONNECTION_STACK, ConnectionSlot, Server};
 use crate::log::{Level, RateLimited};

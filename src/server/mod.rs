@@ -4,7 +4,7 @@
 //! which fits the client limit to the open-file limit, binds, loads the
 //! snapshot, prints the listening line, starts the sweeper, the snapshot
 //! thread, the [refuser](admission::Refuser) and the
-//! [housekeeping](housekeeping) thread, and then accepts: one OS thread per
+//! [housekeeping] thread, and then accepts: one OS thread per
 //! connection, up to `maxclients` ([`admission`] decides). A failing accept
 //! backs off and is logged at most once a second; when descriptors run out
 //! it frees one of its [reserve](crate::os::FileReserve) to take the waiting
@@ -239,6 +239,10 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
     let started_unix_ms = now_ms();
     let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
     paths.prepare_dir()?;
+    // Absolute from here on, as `CONFIG GET dir` shows it.
+    if let Ok(absolute) = std::fs::canonicalize(&config.dir) {
+        config.dir = absolute;
+    }
     let loading = Instant::now();
     let loaded = snapshot::load(&paths, &keyspace, started_unix_ms)?;
     if loaded.found {
