@@ -197,12 +197,11 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
-    /// Sends the signal `name` (`HUP`, `TERM`, ...) with `kill`.
+    /// Sends the signal `name` (`HUP`, `TERM`, ...) with bash's `kill`
+    /// (a builtin, so no package is needed for it).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg("-s")
-            .arg(name)
-            .arg(self.pid().to_string())
+        let status = Command::new("bash")
+            .args(["-c", &format!("kill -s {name} {}", self.pid())])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -s {name} failed");
