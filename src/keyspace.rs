@@ -228,14 +228,19 @@ impl Db {
         let (expires_at, key_len) = (entry.expires_at(), entry.key().len());
         let part = self.part_of(entry.key());
         // A second handle on the stored entry (a count, not a copy), to link
-        // it to the deadline heap's copy of its key once it is stored.
-        let stored = entry.clone();
+        // it to the deadline heap's copy of its key once it is stored. With
+        // no deadline to queue and no key in the heap's table (so no slot
+        // to inherit), there is nothing to link: the common SET of a cache
+        // without TTLs skips the two atomic counts.
+        let stored = (expires_at != 0 || self.deadlines.interned_keys() > 0).then(|| entry.clone());
         self.changes += 1;
         let old = self.parts[part].replace(entry);
         // The new entry takes over the old one's place in the deadline
         // heap's table of keys: its hints, live or stale, keep sharing one
         // copy of the key.
-        stored.set_key_slot(old.as_ref().map_or(0, Entry::key_slot));
+        if let Some(stored) = &stored {
+            stored.set_key_slot(old.as_ref().map_or(0, Entry::key_slot));
+        }
         let old_deadline = old.as_ref().map_or(0, Entry::expires_at);
         if old.is_none() {
             self.len += 1;
@@ -246,8 +251,8 @@ impl Db {
             if old_deadline != 0 {
                 self.deadlines.mark_stale();
             }
-            if expires_at != 0 {
-                self.schedule(expires_at, &stored);
+            if let Some(stored) = stored.as_ref().filter(|_| expires_at != 0) {
+                self.schedule(expires_at, stored);
             }
         }
         match old {

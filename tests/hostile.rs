@@ -13,6 +13,13 @@ use std::time::Duration;
 
 const MIB: u64 = 1024;
 
+/// `command` followed by `n` key names `PREFIX0`, `PREFIX1`, ...
+fn with_keys(command: &str, n: usize, prefix: &str) -> Vec<String> {
+    std::iter::once(command.to_string())
+        .chain((0..n).map(|i| format!("{prefix}{i}")))
+        .collect()
+}
+
 /// Sends `bytes` as far as the server lets us: a server that closes the
 /// connection mid-way (as it should, for a refused request) stops the send.
 fn send_until_closed(c: &mut Client, bytes: &[u8]) {
@@ -195,12 +202,10 @@ fn client_field(list: &str, id: i64, field: &str) -> u64 {
 #[test]
 fn idle_connections_give_their_buffers_back_after_a_huge_request() {
     let server = Server::start();
-    let keys: Vec<String> = (0..1_048_575).map(|i| format!("k{i}")).collect();
-    let mut mget: Vec<&str> = vec!["MGET"];
-    mget.extend(keys.iter().map(String::as_str));
-    let request = encode(&mget);
+    let keys = 1_048_575;
+    let request = encode(&with_keys("MGET", keys, "k"));
     // The reply: the array header and a nil per key.
-    let reply_len = format!("*{}\r\n", keys.len()).len() + keys.len() * 5;
+    let reply_len = format!("*{keys}\r\n").len() + keys * 5;
     let mut idle: Vec<(Client, i64)> = Vec::new();
     let mut observer = server.client();
     let before = server.status_kb("VmRSS");
@@ -254,9 +259,7 @@ fn a_big_upload_costs_about_its_size() {
 #[test]
 fn a_request_trickled_in_pieces_costs_about_what_it_costs_whole() {
     let server = Server::start();
-    let keys: Vec<String> = (0..100_000).map(|i| format!("key:{i}")).collect();
-    let mut exists: Vec<&str> = vec!["EXISTS"];
-    exists.extend(keys.iter().map(String::as_str));
+    let exists = with_keys("EXISTS", 100_000, "key:");
     let request = encode(&exists);
     let mut c = server.client();
     let cpu = server.cpu_time();

@@ -312,17 +312,14 @@ fn config_get(ctx: &Context<'_>, patterns: &[&[u8]]) -> Reply {
         .iter()
         .filter_map(|param| {
             let shown_as = patterns.iter().zip(&lowered).find_map(|(p, lower)| {
-                let names = std::iter::once(param.name).chain(param.aliases.iter().copied());
-                names
-                    .into_iter()
-                    .find(|n| glob::matches(lower, n.as_bytes()))
-                    .map(|n| {
-                        if lower == n.as_bytes() && n == param.name {
-                            String::from_utf8_lossy(p).into_owned()
-                        } else {
-                            param.name.to_string()
-                        }
-                    })
+                let mut names = std::iter::once(param.name).chain(param.aliases.iter().copied());
+                names.find(|n| glob::matches(lower, n.as_bytes())).map(|n| {
+                    if lower == n.as_bytes() && n == param.name {
+                        String::from_utf8_lossy(p).into_owned()
+                    } else {
+                        param.name.to_string()
+                    }
+                })
             })?;
             Some((Reply::text(shown_as), Reply::text(param.value(&current))))
         })

@@ -202,14 +202,6 @@ impl ArgSpans {
         }
     }
 
-    /// The owned buffer whose bytes `arg` is, if it is one: lets a command
-    /// keep a big argument without copying it.
-    pub fn owned_of(&self, arg: &[u8]) -> Option<&std::sync::Arc<Vec<u8>>> {
-        self.owned
-            .iter()
-            .find(|o| o.as_ptr() == arg.as_ptr() && o.len() == arg.len())
-    }
-
     /// Calls `f` with the arguments resolved against `buf`, on the stack when
     /// there are few (the common case: no allocation per request).
     pub fn with_args<R>(&self, buf: &[u8], f: impl FnOnce(&[&[u8]]) -> R) -> R {

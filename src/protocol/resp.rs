@@ -100,7 +100,7 @@ pub fn parse(
 ) -> Result<Parsed, ProtocolError> {
     // Positions live in locals and go to `progress` only when the request
     // is not all here: the common, whole request never stores them.
-    let resumed = progress.is_started() && progress.args_total > 0;
+    let resumed = progress.args_total > 0;
     let (total, mut pos, mut from) = if resumed {
         (progress.args_total, progress.pos, progress.scanned)
     } else {

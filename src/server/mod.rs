@@ -209,19 +209,17 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
     let reserve = FileReserve::open();
     let wanted = config.max_clients;
     config.max_clients = settings::fit_clients_to_files(wanted);
+    let (soft, hard) = crate::os::open_files_limit().unwrap_or_default();
     if config.max_clients == 0 {
         return Err(Error::TooFewFiles(format!(
-            "the open file limit ({}) leaves no descriptor for a client: raise it (ulimit -n) to at least {}",
-            crate::os::open_files_limit().map_or(0, |(soft, _)| soft),
+            "the open file limit ({soft}) leaves no descriptor for a client: raise it (ulimit -n) to at least {}",
             settings::RESERVED_FILES + 1
         )));
     }
     if config.max_clients < wanted {
         warning!(
-            "maxclients lowered from {wanted} to {}: the open file limit is {} (hard limit {}); raise it (ulimit -n {}) to serve {wanted} clients",
+            "maxclients lowered from {wanted} to {}: the open file limit is {soft} (hard limit {hard}); raise it (ulimit -n {}) to serve {wanted} clients",
             config.max_clients,
-            crate::os::open_files_limit().map_or(0, |(soft, _)| soft),
-            crate::os::open_files_limit().map_or(0, |(_, hard)| hard),
             wanted as u64 + settings::RESERVED_FILES
         );
     }

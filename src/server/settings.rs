@@ -13,8 +13,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
-/// Descriptors kept beyond one per client, for the listener, the snapshot,
-/// the config file and the log (Redis's `CONFIG_MIN_RESERVED_FDS`).
+/// Descriptors kept beyond one per client (Redis's
+/// `CONFIG_MIN_RESERVED_FDS`): standard streams, the listener, the
+/// [reserve](crate::os::FileReserve), the sockets the refuser holds (at most
+/// 16), the shutdown wake-up, the snapshot and the config file.
 pub const RESERVED_FILES: u64 = 32;
 
 /// The running configuration.
