@@ -27,8 +27,8 @@ use crate::commands::{dispatch, resp_dialect};
 use crate::error::CommandError;
 use crate::log::{Level, RateLimited};
 use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
-use crate::server::Server;
 use crate::session::{ClientInfo, Session};
+use crate::shared::Shared;
 use crate::verbose;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -48,7 +48,7 @@ const MAX_GROWTH_STEP: usize = 1024 * 1024;
 static CONNECTION_ERROR_LOG: RateLimited = RateLimited::new(1000);
 
 /// Serves `stream` until the client leaves, quits or breaks the protocol.
-pub fn serve(stream: TcpStream, server: &Server, client: Arc<ClientInfo>) {
+pub fn serve(stream: TcpStream, server: &Shared, client: Arc<ClientInfo>) {
     let _ = stream.set_nodelay(true);
     let peer = client.addr;
     let id = client.id;
@@ -57,7 +57,7 @@ pub fn serve(stream: TcpStream, server: &Server, client: Arc<ClientInfo>) {
     let mut conn = Connection {
         stream,
         server,
-        session: Session::new(client.clone(), server),
+        session: Session::new(client.clone(), !server.settings.password_set()),
         input: ReadBuffer::new(),
         out: Vec::with_capacity(BASE_BUFFER),
         spans: ArgSpans::default(),
@@ -139,7 +139,7 @@ impl ReadBuffer {
 
 struct Connection<'a> {
     stream: TcpStream,
-    server: &'a Server,
+    server: &'a Shared,
     session: Session,
     input: ReadBuffer,
     out: Vec<u8>,

@@ -49,6 +49,7 @@ pub mod os;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod shared;
 pub mod snapshot;
 pub mod stats;
 pub mod sweeper;

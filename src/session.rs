@@ -6,7 +6,6 @@
 //! `INFO clients`): it is shared through the [`Clients`] registry and holds
 //! only atomics and a small mutex, never the keyspace.
 
-use crate::server::Server;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -87,8 +86,8 @@ pub struct ClientInfo {
     pub socket: Mutex<Option<crate::os::SocketHandle>>,
     /// RESP version in use (2 or 3).
     pub proto: AtomicU8,
-    /// Address of the last command's table row (0: none yet); see
-    /// [`crate::commands::name_of_row`].
+    /// The last command's position in the command table, plus one (0: none
+    /// yet); [`crate::commands::name_at`] names it.
     pub last_command: AtomicUsize,
     /// Name set with `CLIENT SETNAME` / `HELLO SETNAME`, and library info.
     pub names: Mutex<ClientNames>,
@@ -158,8 +157,9 @@ impl ClientInfo {
         f(&mut self.names.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// One `CLIENT LIST` line, without its newline.
-    pub fn list_line(&self, now: u64) -> String {
+    /// One `CLIENT LIST` line, without its newline; `last_command` names
+    /// its last command (`NULL` for none).
+    pub fn list_line(&self, now: u64, last_command: &str) -> String {
         let names = self.names();
         let age = now.saturating_sub(self.connected_at) / 1000;
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
@@ -178,7 +178,7 @@ impl ClientInfo {
             m.query.load(Ordering::Relaxed) + m.query_free.load(Ordering::Relaxed),
             m.output.load(Ordering::Relaxed),
             m.total(),
-            crate::commands::name_of_row(self.last_command.load(Ordering::Relaxed)),
+            last_command,
             self.proto.load(Ordering::Relaxed),
             names.lib_name,
             names.lib_ver,
@@ -267,12 +267,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// A fresh session; authenticated when the server needs no password.
-    pub fn new(client: Arc<ClientInfo>, server: &Server) -> Self {
+    /// A fresh session; `authenticated` when the server needs no password.
+    pub fn new(client: Arc<ClientInfo>, authenticated: bool) -> Self {
         Session {
             client,
             proto: 2,
-            authenticated: !server.settings.password_set(),
+            authenticated,
             multi: None,
             close_after_reply: false,
             close_now: false,

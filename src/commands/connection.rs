@@ -7,7 +7,7 @@
 use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
 use crate::error::{CommandError, shown};
 use crate::protocol::Reply;
-use crate::server::REDIS_VERSION;
+use crate::shared::REDIS_VERSION;
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -204,12 +204,15 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             let now = ctx.now;
             let mut text = String::new();
             for c in ctx.server.clients.all() {
-                text.push_str(&c.list_line(now));
+                text.push_str(&c.list_line(now, last_command_of(&c)));
                 text.push('\n');
             }
             Ok(Reply::Verbatim(text))
         }
-        ("info", 2) => Ok(Reply::Verbatim(format!("{}\n", me.list_line(ctx.now)))),
+        ("info", 2) => Ok(Reply::Verbatim(format!(
+            "{}\n",
+            me.list_line(ctx.now, last_command_of(me))
+        ))),
         ("id" | "getname" | "setname" | "setinfo" | "list" | "info", _) => Err(arity_error()),
         _ => Err(CommandError::other(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
@@ -225,4 +228,13 @@ fn reset(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     ctx.session.authenticated = !ctx.server.settings.password_set();
     ctx.session.client.set_names(|n| n.name.clear());
     Ok(Reply::status("RESET"))
+}
+
+/// The name of `client`'s last command, for `CLIENT LIST`.
+fn last_command_of(client: &crate::session::ClientInfo) -> &'static str {
+    super::name_at(
+        client
+            .last_command
+            .load(std::sync::atomic::Ordering::Relaxed),
+    )
 }

@@ -23,8 +23,8 @@ pub mod transactions;
 use crate::error::{CommandError, shown};
 use crate::keyspace::{Db, Entry};
 use crate::protocol::{Dialect, Reply};
-use crate::server::Server;
 use crate::session::Session;
+use crate::shared::Shared;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
@@ -131,16 +131,43 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(persistence::COMMANDS)
 }
 
+/// Every command, in table order, as a slice (built once).
+fn rows() -> &'static [&'static CommandSpec] {
+    static ROWS: OnceLock<Vec<&'static CommandSpec>> = OnceLock::new();
+    ROWS.get_or_init(|| table().collect())
+}
+
 /// Finds a command by name, in any letter case.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    static BY_NAME: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
-    let by_name = BY_NAME.get_or_init(|| table().map(|c| (c.name.as_bytes(), c)).collect());
+    lookup_row(name).map(|(_, spec)| spec)
+}
+
+/// Finds a command and its position in the table, by name in any case.
+fn lookup_row(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    static BY_NAME: OnceLock<HashMap<&'static [u8], (usize, &'static CommandSpec)>> =
+        OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        rows()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), (i, *c)))
+            .collect()
+    });
     let mut lower = [0u8; 32];
     let lower = lower.get_mut(..name.len())?;
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
     by_name.get(&*lower).copied()
+}
+
+/// The name of the command at table position `row - 1` (as stored in
+/// [`ClientInfo::last_command`](crate::session::ClientInfo)), or `NULL`
+/// for 0.
+pub fn name_at(row: usize) -> &'static str {
+    row.checked_sub(1)
+        .and_then(|i| rows().get(i))
+        .map_or("NULL", |c| c.name)
 }
 
 /// A read view of the keyspace: a fresh guard, or the transaction's.
@@ -212,7 +239,7 @@ impl ArgBuffers<'_> {
 /// What a handler may use: the server, its connection's session, the time.
 pub struct Context<'a> {
     /// Shared server state.
-    pub server: &'a Server,
+    pub server: &'a Shared,
     /// This connection's state.
     pub session: &'a mut Session,
     /// Unix milliseconds when the command started; one instant per command.
@@ -224,7 +251,7 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// A context for one top-level command.
-    pub fn new(server: &'a Server, session: &'a mut Session) -> Self {
+    pub fn new(server: &'a Shared, session: &'a mut Session) -> Self {
         Context {
             server,
             session,
@@ -291,14 +318,6 @@ impl<'a> Context<'a> {
     }
 }
 
-/// The name of the table row at address `row` (as stored in
-/// [`ClientInfo::last_command`](crate::session::ClientInfo)), or `NULL`.
-pub fn name_of_row(row: usize) -> &'static str {
-    table()
-        .find(|c| *c as *const CommandSpec as usize == row)
-        .map_or("NULL", |c| c.name)
-}
-
 /// The error a write gets while a failed save stops writes (Redis's text).
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -314,7 +333,7 @@ fn is_http(name: &[u8]) -> bool {
 /// Runs one request and returns its reply. `owned` holds the request's big
 /// arguments (see [`Context::entry`]).
 pub fn dispatch(
-    server: &Server,
+    server: &Shared,
     session: &mut Session,
     argv: &[&[u8]],
     owned: &[Arc<Vec<u8>>],
@@ -332,7 +351,7 @@ pub fn dispatch(
         session.close_now = true;
         return Reply::Nil;
     }
-    let Some(spec) = lookup(argv[0]) else {
+    let Some((row, spec)) = lookup_row(argv[0]) else {
         return reject(session, unknown_command(argv));
     };
     if !spec.arity_ok(argv.len()) {
@@ -371,7 +390,7 @@ pub fn dispatch(
     session
         .client
         .last_command
-        .store(spec as *const CommandSpec as usize, Ordering::Relaxed);
+        .store(row + 1, Ordering::Relaxed);
     let mut ctx = Context::new(server, session);
     ctx.owned = owned;
     (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)
@@ -390,7 +409,7 @@ fn refused_while_saves_fail(spec: &CommandSpec, session: &Session) -> bool {
 
 /// Runs a queued command under `EXEC`'s write guard.
 pub fn run_held(
-    server: &Server,
+    server: &Shared,
     session: &mut Session,
     db: &mut Db,
     now: u64,

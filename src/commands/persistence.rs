@@ -10,7 +10,7 @@
 use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
 use crate::error::CommandError;
 use crate::protocol::Reply;
-use crate::server::{SaveOnExit, ShutdownRequest};
+use crate::shared::{SaveOnExit, ShutdownRequest};
 use crate::snapshot::{BackgroundSaveRunning, CaptureRoom};
 use std::sync::mpsc;
 

@@ -12,7 +12,7 @@ use super::{Access, CommandResult, CommandSpec, Context, is_word, table};
 use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::protocol::Reply;
-use crate::server::REDIS_VERSION;
+use crate::shared::REDIS_VERSION;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -50,19 +50,6 @@ fn time(_: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
         Reply::text((us / 1_000_000).to_string()),
         Reply::text((us % 1_000_000).to_string()),
     ]))
-}
-
-/// Resident set size of this process in bytes, from `/proc/self/statm`.
-pub fn resident_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    pages * 4096
 }
 
 /// The sections `INFO` knows, in the order it prints them.
@@ -141,7 +128,7 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
             ("blocked_clients", "0".into()),
         ],
         "memory" => {
-            let rss = resident_bytes();
+            let rss = crate::os::resident_bytes();
             vec![
                 ("used_memory", rss.to_string()),
                 ("used_memory_human", human(rss)),

@@ -16,8 +16,9 @@
 //! Refusals are logged at most once a second (see
 //! [`crate::log::RateLimited`]), so a client cannot fill the log.
 
-use super::{CONNECTION_STACK, ConnectionSlot, Server};
+use super::{CONNECTION_STACK, ConnectionSlot};
 use crate::log::{Level, RateLimited};
+use crate::shared::Shared;
 use crate::verbose;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -89,7 +90,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 static REFUSED_LOG: RateLimited = RateLimited::new(1000);
 
 /// Decides on one accepted socket: a connection thread, or a refusal.
-pub fn admit(server: &Arc<Server>, refuser: &Refuser, stream: TcpStream, peer: SocketAddr) {
+pub fn admit(server: &Arc<Shared>, refuser: &Refuser, stream: TcpStream, peer: SocketAddr) {
     server
         .stats
         .connections_received

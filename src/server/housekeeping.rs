@@ -9,8 +9,8 @@
 //! Subscribers and blocked clients, once gocache has them, are to be
 //! exempt from the timeout, as in Redis.
 
-use super::{SaveOnExit, Server, ShutdownRequest};
 use crate::clock::now_ms;
+use crate::shared::{SaveOnExit, Shared, ShutdownRequest};
 use crate::{notice, verbose};
 use std::sync::Arc;
 use std::thread;
@@ -23,7 +23,7 @@ const TICK: Duration = Duration::from_millis(100);
 const IDLE_CHECK_TICKS: u32 = 10;
 
 /// Starts the housekeeping thread.
-pub fn spawn(server: &Arc<Server>) -> std::io::Result<()> {
+pub fn spawn(server: &Arc<Shared>) -> std::io::Result<()> {
     let server = server.clone();
     thread::Builder::new()
         .name("housekeeping".into())
@@ -51,7 +51,7 @@ pub fn spawn(server: &Arc<Server>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn close_idle_clients(server: &Server, now: u64) {
+fn close_idle_clients(server: &Shared, now: u64) {
     let timeout = server.settings.timeout_secs();
     if timeout == 0 {
         return;

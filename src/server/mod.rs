@@ -1,6 +1,6 @@
 //! The listener, the accept loop, and shutdown.
 //!
-//! Owns [`Server`], the state every connection thread shares, and [`run`],
+//! Owns [`Shared`], the state every connection thread shares, and [`run`],
 //! which fits the client limit to the open-file limit, binds, loads the
 //! snapshot, prints the listening line, starts the sweeper, the snapshot
 //! thread, the [refuser](admission::Refuser) and the
@@ -18,28 +18,22 @@
 
 pub mod admission;
 pub mod housekeeping;
-pub mod settings;
 
 use crate::clock::now_ms;
 use crate::config::Startup;
 use crate::error::Error;
-use crate::keyspace::{Db, Keyspace};
+use crate::keyspace::Keyspace;
 use crate::log::{Level, RateLimited};
 use crate::os::FileReserve;
-use crate::protocol::Limits;
-use crate::session::Clients;
+use crate::shared::{Shared, settings};
 use crate::snapshot::{self, PointInTime, SnapshotPaths, Snapshotter};
-use crate::stats::Stats;
 use crate::sweeper::Sweeper;
 use crate::{notice, warning};
 use admission::{Refusal, Refuser};
-use settings::Settings;
-use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError, RwLockWriteGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -47,148 +41,11 @@ use std::time::{Duration, Instant};
 /// thousands of connections should not reserve megabytes each.
 pub(crate) const CONNECTION_STACK: usize = 256 * 1024;
 
-/// The Redis version whose behaviour gocache follows (`INFO`, `HELLO`).
-pub const REDIS_VERSION: &str = "7.0.15";
-
-/// Whether a shutdown writes a final snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveOnExit {
-    /// Save (the default, and `SHUTDOWN SAVE`).
-    Save,
-    /// Skip it (`SHUTDOWN NOSAVE`).
-    NoSave,
-}
-
-/// A request to stop, and where to tell the requester if it failed.
-pub struct ShutdownRequest {
-    /// Whether to save first.
-    pub save: SaveOnExit,
-    /// Exit even if the final save fails (`SHUTDOWN FORCE`).
-    pub force: bool,
-    /// Told the error if the final save fails and the server keeps running.
-    pub failed: Option<mpsc::Sender<String>>,
-}
-
-/// The request limits fixed at start, read on every request without a lock.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestLimits {
-    /// Longest bulk string, and longest string a command may build.
-    pub proto_max_bulk_len: usize,
-    /// Longest inline line.
-    pub max_line_bytes: usize,
-    /// Largest request a client may have buffered.
-    pub query_buffer_limit: usize,
-}
-
-impl RequestLimits {
-    /// The parser's limits for a client that has (or has not) authenticated.
-    pub fn for_client(&self, authenticated: bool) -> Limits {
-        Limits {
-            max_bulk: self.proto_max_bulk_len,
-            max_line: self.max_line_bytes,
-            authenticated,
-        }
-    }
-}
-
-/// State shared by every thread of the server.
-pub struct Server {
-    /// The configuration in force, changed by `CONFIG SET`.
-    pub settings: Settings,
-    /// The request limits, fixed at start.
-    pub limits: RequestLimits,
-    /// The keys.
-    pub keyspace: Keyspace,
-    /// Counters for `INFO`.
-    pub stats: Stats,
-    /// Connected clients.
-    pub clients: Clients,
-    /// The address actually bound.
-    pub local_addr: SocketAddr,
-    /// When the server started.
-    pub started: Instant,
-    /// Unix ms when the server started.
-    pub started_unix_ms: u64,
-    /// Saves, their schedule and their status.
-    pub snapshotter: Arc<Snapshotter>,
-    pub(crate) connected: AtomicUsize,
-    frozen: AtomicBool,
-    /// Pending requests, first come first served: each is answered.
-    shutdown: Mutex<VecDeque<ShutdownRequest>>,
-    /// Descriptors held for when the table is full.
-    reserve: Mutex<FileReserve>,
-}
-
-impl Server {
-    /// The keyspace write guard, waiting while writes are frozen for a final
-    /// snapshot (checked after the lock is taken, so no write slips past).
-    pub fn write_keyspace(&self) -> RwLockWriteGuard<'_, Db> {
-        loop {
-            let guard = self.keyspace.write();
-            if !self.frozen.load(Ordering::Acquire) {
-                return guard;
-            }
-            drop(guard);
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Stops writes from being applied (`true`) or lets them through again.
-    pub fn freeze_writes(&self, frozen: bool) {
-        self.frozen.store(frozen, Ordering::Release);
-    }
-
-    /// Connections being served now.
-    pub fn connected_clients(&self) -> usize {
-        self.connected.load(Ordering::Relaxed)
-    }
-
-    /// Asks the accept loop to shut the server down.
-    pub fn request_shutdown(&self, request: ShutdownRequest) {
-        self.shutdown
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(request);
-        // Wake the blocking accept with a connection of our own; with the
-        // descriptor table full, a reserved descriptor makes room for it.
-        let wake =
-            || TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
-        if let Err(e) = wake() {
-            if crate::os::is_out_of_files(&e) {
-                self.reserve().release_one();
-                let _ = wake();
-            }
-        }
-    }
-
-    fn reserve(&self) -> std::sync::MutexGuard<'_, FileReserve> {
-        self.reserve.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn take_shutdown(&self) -> Option<ShutdownRequest> {
-        self.shutdown
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front()
-    }
-}
-
-/// The address to connect to in order to reach a listener bound to `addr`
-/// (an unspecified address is reached through loopback).
-fn wake_addr(addr: SocketAddr) -> SocketAddr {
-    let mut target = addr;
-    if addr.ip().is_unspecified() {
-        target.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    target
-}
+pub use crate::shared::{REDIS_VERSION, SaveOnExit, ShutdownRequest};
 
 /// Decrements the connection count when a connection thread ends, even by panic.
 pub(crate) struct ConnectionSlot {
-    pub(crate) server: Arc<Server>,
+    pub(crate) server: Arc<Shared>,
     pub(crate) id: u64,
 }
 
@@ -233,7 +90,6 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
     let local_addr = listener.local_addr()?;
     // `CONFIG GET port` and `CONFIG REWRITE` state the port actually bound.
     config.port = local_addr.port();
-    let started = Instant::now();
     let started_unix_ms = now_ms();
     let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
     paths.prepare_dir()?;
@@ -263,28 +119,15 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
         keyspace.read().changes(),
         &loaded,
     ));
-    let limits = RequestLimits {
-        proto_max_bulk_len: config.proto_max_bulk_len,
-        max_line_bytes: config.max_line_bytes,
-        query_buffer_limit: config
-            .client_query_buffer_limit
-            .max(config.proto_max_bulk_len.saturating_add(1 << 20)),
-    };
-    let server = Arc::new(Server {
-        settings: Settings::new(config, file),
-        limits,
+    let server = Arc::new(Shared::new(
+        config,
+        file,
         keyspace,
-        stats: Stats::default(),
-        clients: Clients::default(),
-        local_addr,
-        started,
-        started_unix_ms,
         snapshotter,
-        connected: AtomicUsize::new(0),
-        frozen: AtomicBool::new(false),
-        shutdown: Mutex::new(VecDeque::new()),
-        reserve: Mutex::new(reserve),
-    });
+        local_addr,
+        started_unix_ms,
+        reserve,
+    ));
     let _sweeper = Sweeper::spawn(server.keyspace.clone())?;
     let _snapshot_thread = server.snapshotter.spawn(server.keyspace.clone())?;
     let refuser = Refuser::spawn()?;
@@ -357,7 +200,7 @@ static ACCEPT_LOG: RateLimited = RateLimited::new(1000);
 /// is refused instead of waiting in silence. The error is returned if the
 /// reserve is spent.
 fn accept_through_reserve(
-    server: &Server,
+    server: &Shared,
     listener: &TcpListener,
     e: std::io::Error,
 ) -> std::io::Result<(TcpStream, SocketAddr)> {
@@ -373,7 +216,7 @@ pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
 /// Stops the server: returns the exit status, or `None` to keep serving
 /// (a final save failed, as Redis refuses to exit without it).
-fn shut_down(server: &Server, request: ShutdownRequest) -> Option<i32> {
+fn shut_down(server: &Shared, request: ShutdownRequest) -> Option<i32> {
     notice!(
         "shutdown requested ({:?}); no longer accepting connections",
         request.save

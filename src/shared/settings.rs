@@ -7,7 +7,7 @@
 //! if one cannot be applied, none. It never does socket I/O; the only
 //! system call it may make is raising the open-file limit.
 
-use super::Server;
+use super::Shared;
 use crate::config::Config;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -113,7 +113,7 @@ impl Settings {
     /// the server's parts. Call it holding [`Settings::begin_change`].
     /// If the open-file limit cannot serve `next`'s client limit, nothing
     /// changes and the error names `maxclients` with Redis's words.
-    pub fn change(&self, server: &Server, next: Config) -> Result<(), (&'static str, String)> {
+    pub fn change(&self, server: &Shared, next: Config) -> Result<(), (&'static str, String)> {
         let old = self.current();
         if next.max_clients > old.max_clients {
             let fitted = fit_clients_to_files(next.max_clients);
