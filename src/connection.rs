@@ -76,6 +76,9 @@ pub fn serve(stream: TcpStream, server: &Shared, client: Arc<ClientInfo>) {
             CONNECTION_ERROR_LOG.write(Level::Warning, format_args!("client {id} ({peer}): {e}"))
         }
     }
+    if !conn.session.watching.keys.is_empty() {
+        server.keyspace.write().unwatch(&mut conn.session.watching);
+    }
     let mut counters = std::mem::take(&mut conn.session.counters);
     server.stats.absorb(&mut counters);
 }

@@ -86,6 +86,8 @@ pub struct ClientInfo {
     pub socket: Mutex<Option<crate::os::SocketHandle>>,
     /// RESP version in use (2 or 3).
     pub proto: AtomicU8,
+    /// The selected database.
+    pub db: AtomicUsize,
     /// The last command's position in the command table, plus one (0: none
     /// yet); [`crate::commands::name_at`] names it.
     pub last_command: AtomicUsize,
@@ -165,13 +167,14 @@ impl ClientInfo {
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
         let m = &self.memory;
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             names.name,
             age,
             idle,
+            self.db.load(Ordering::Relaxed),
             m.query.load(Ordering::Relaxed),
             m.query_free.load(Ordering::Relaxed),
             m.args.load(Ordering::Relaxed),
@@ -207,6 +210,7 @@ impl Clients {
             memory: BufferMemory::default(),
             socket: Mutex::new(None),
             proto: AtomicU8::new(2),
+            db: AtomicUsize::new(0),
             last_command: AtomicUsize::new(0),
             names: Mutex::new(ClientNames::default()),
         });
@@ -255,8 +259,12 @@ pub struct Session {
     pub proto: u8,
     /// Whether `AUTH` has succeeded (or no password is set).
     pub authenticated: bool,
+    /// The selected database (`SELECT`).
+    pub db: usize,
     /// A transaction being queued, between `MULTI` and `EXEC`.
     pub multi: Option<Transaction>,
+    /// The keys this client watches (`WATCH`), registered in the keyspace.
+    pub watching: crate::keyspace::Watching,
     /// Close the connection once the current reply is written (`QUIT`).
     pub close_after_reply: bool,
     /// Close the connection at once, without a reply (a cross-protocol
@@ -273,11 +281,19 @@ impl Session {
             client,
             proto: 2,
             authenticated,
+            db: 0,
             multi: None,
+            watching: crate::keyspace::Watching::default(),
             close_after_reply: false,
             close_now: false,
             counters: LocalCounters::default(),
         }
+    }
+
+    /// Selects database `db`, keeping the shared view in step.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.client.db.store(db, Ordering::Relaxed);
     }
 
     /// Sets the RESP version, keeping the shared view in step.

@@ -192,8 +192,8 @@ fn shrink_what_removal_emptied(keyspace: &Keyspace) {
         let db = keyspace.read_for_sweeper();
         (db.underfull_partitions(), db.deadlines_are_underfull())
     };
-    for part in underfull {
-        keyspace.write_for_sweeper().shrink_partition(part);
+    for (db, part) in underfull {
+        keyspace.write_for_sweeper().shrink_partition(db, part);
         pause_for_clients();
     }
     if heap_underfull {
@@ -213,7 +213,8 @@ mod tests {
         let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
         let now = now_ms();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..50u32 {
                 db.put(&i.to_be_bytes(), &b"v"[..], now + 50 + u64::from(i), now);
             }
@@ -247,14 +248,14 @@ mod tests {
         let _sweeper = Sweeper::spawn(ks.clone()).unwrap();
         let now = now_ms();
         let late = now + 60_000;
-        ks.write().put(b"late", &b"v"[..], late, now);
+        ks.write().writer(0).put(b"late", &b"v"[..], late, now);
         wait_for("a sleep towards the late deadline", || {
             ks.expiry().asleep_towards() == Some(late)
         });
         let now = now_ms();
-        ks.write().put(b"soon", &b"v"[..], now + 100, now);
+        ks.write().writer(0).put(b"soon", &b"v"[..], now + 100, now);
         wait_for("the early key to go", || ks.read().stored_len() == 1);
-        assert!(ks.read().get(b"late", now_ms()).is_some());
+        assert!(ks.read().db(0).get(b"late", now_ms()).is_some());
         assert_eq!(ks.expiry().expired_keys(), 1);
         wait_for("a sleep towards the late deadline again", || {
             ks.expiry().asleep_towards() == Some(late)
@@ -272,7 +273,8 @@ mod tests {
         let first = now_ms() + 60_000;
         for i in 0..10_000u64 {
             let now = now_ms();
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             db.put(&i.to_be_bytes(), &b"v"[..], first + i, now);
             db.put(b"plain", &b"v"[..], 0, now);
         }
@@ -293,7 +295,8 @@ mod tests {
         let ks = Keyspace::new();
         let now = now_ms();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..(3 * SWEEP_BATCH as u32 + 17) {
                 db.put(&i.to_be_bytes(), &b"v"[..], now + 20, now);
             }
@@ -311,7 +314,8 @@ mod tests {
         let now = now_ms();
         let names: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 64 << 10]).collect();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for name in &names {
                 db.put(name, &b"v"[..], now + 3_600_000, now);
                 for i in 1..3 {
@@ -325,7 +329,8 @@ mod tests {
         }
         // No write follows: the sweeper alone gives the copies back.
         wait_for("the deleted keys' copies to go", || {
-            let db = ks.read();
+            let guard = ks.read();
+            let db = guard.db(0);
             db.interned_keys() == 0 && db.deadline_hints() == 0
         });
         assert_eq!(ks.read().stale_hints(), 0);

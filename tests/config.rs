@@ -185,7 +185,7 @@ fn config_get_star_lists_every_parameter_once_with_its_default() {
         ("appendonly", "no"),
         ("maxmemory", "0"),
         ("maxmemory-policy", "noeviction"),
-        ("databases", "1"),
+        ("databases", "16"),
     ] {
         assert_eq!(all[name], value, "{name}");
     }
@@ -234,7 +234,7 @@ fn config_get_takes_several_case_insensitive_glob_patterns_and_names_each_parame
         BTreeMap::from([
             ("timeout".to_string(), "0".to_string()),
             ("LogLevel".to_string(), "notice".to_string()),
-            ("databases".to_string(), "1".to_string()),
+            ("databases".to_string(), "16".to_string()),
         ])
     );
     // The first spelling wins when two patterns name the same parameter.

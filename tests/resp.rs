@@ -344,19 +344,32 @@ fn auth_without_a_configured_password() {
 }
 
 #[test]
-fn select_only_knows_database_0() {
+fn select_knows_the_configured_number_of_databases() {
     let server = Server::start();
     let mut c = server.client();
-    exchange(&mut c, &["SELECT", "0"], b"+OK\r\n");
+    exchange(&mut c, &["SELECT", "15"], b"+OK\r\n");
     exchange(
         &mut c,
-        &["SELECT", "1"],
+        &["SELECT", "16"],
+        b"-ERR DB index is out of range\r\n",
+    );
+    exchange(
+        &mut c,
+        &["SELECT", "-1"],
         b"-ERR DB index is out of range\r\n",
     );
     exchange(
         &mut c,
         &["SELECT", "x"],
         b"-ERR value is not an integer or out of range\r\n",
+    );
+    let two = Server::start_with(&["--databases", "2"]);
+    let mut c = two.client();
+    exchange(&mut c, &["SELECT", "1"], b"+OK\r\n");
+    exchange(
+        &mut c,
+        &["SELECT", "2"],
+        b"-ERR DB index is out of range\r\n",
     );
 }
 
@@ -861,7 +874,7 @@ fn config_get_reports_the_parameters_clients_ask_for() {
     single(&mut c, "save");
     assert_eq!(single(&mut c, "appendonly"), "no");
     assert_eq!(single(&mut c, "maxmemory"), "0");
-    assert_eq!(single(&mut c, "databases"), "1");
+    assert_eq!(single(&mut c, "databases"), "16");
     assert_eq!(single(&mut c, "port"), server.addr.port().to_string());
     let dir = std::fs::canonicalize(server.dir()).unwrap();
     assert_eq!(single(&mut c, "dir"), dir.display().to_string());

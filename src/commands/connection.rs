@@ -140,13 +140,15 @@ fn hello(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     ]))
 }
 
-/// `SELECT index`: only database 0 exists.
-fn select(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    match super::parse_int(argv[1])? {
-        0 => Ok(Reply::Ok),
-        _ => Err(CommandError::other("ERR DB index is out of range")),
-    }
+/// `SELECT index`: the database this connection's commands use.
+fn select(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let db = super::server::database_index(ctx, argv[1], NOT_AN_INTEGER)?;
+    ctx.session.select(db);
+    Ok(Reply::Ok)
 }
+
+/// Redis's text for an argument that is not a (32-bit) integer.
+pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 
 fn valid_name(name: &[u8]) -> Result<String, CommandError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
@@ -224,6 +226,8 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// `RESET`: back to a fresh connection's state.
 fn reset(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     ctx.session.multi = None;
+    super::transactions::unwatch(ctx);
+    ctx.session.select(0);
     ctx.session.set_proto(2);
     ctx.session.authenticated = !ctx.server.settings.password_set();
     ctx.session.client.set_names(|n| n.name.clear());

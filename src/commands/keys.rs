@@ -7,7 +7,7 @@
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
 use crate::error::{CommandError, shown};
 use crate::glob;
-use crate::keyspace::{Entry, PARTITIONS};
+use crate::keyspace::{Entry, Event, PARTITIONS};
 use crate::protocol::{Bytes, Reply};
 
 /// This family's rows of the command table.
@@ -31,6 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("randomkey", 1, Access::Read, randomkey),
     CommandSpec::new("rename", 3, Access::Write, rename).keys(1, 2, 1),
     CommandSpec::new("renamenx", 3, Access::Write, renamenx).keys(1, 2, 1),
+    CommandSpec::new("move", 3, Access::Write, move_key).keys(1, 1, 1),
 ];
 
 /// `DEL key [key ...]` and `UNLINK`: the number removed.
@@ -327,8 +328,9 @@ fn rename_generic(
     if only_if_new && db.get_live(dst, now).is_some() {
         return Ok(false);
     }
-    db.remove(src, now);
-    db.put(dst, entry.value(), entry.expires_at(), now);
+    db.remove_as(src, now, Event::RenameFrom);
+    let moved = Entry::new(dst, entry.value(), entry.expires_at());
+    db.put_entry_as(moved, now, Event::RenameTo);
     Ok(true)
 }
 
@@ -341,4 +343,28 @@ fn rename(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// `RENAMENX key newkey`
 fn renamenx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::Integer(i64::from(rename_generic(ctx, argv, true)?)))
+}
+
+/// `MOVE key db`: 1 if moved, 0 if absent here or present there.
+fn move_key(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let to = super::server::database_index(ctx, argv[2], super::connection::NOT_AN_INTEGER)?;
+    let (from, now) = (ctx.session.db, ctx.now);
+    if from == to {
+        return Err(CommandError::other(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let store = ctx.store();
+    let Some(entry) = store.writer(from).get_live(argv[1], now).cloned() else {
+        return Ok(Reply::Integer(0));
+    };
+    if store.writer(to).get_live(argv[1], now).is_some() {
+        return Ok(Reply::Integer(0));
+    }
+    // A new entry in the target, with the deadline: an entry is linked to
+    // its own database's deadline heap, so it is not shared across two.
+    store.writer(from).remove_as(argv[1], now, Event::MoveFrom);
+    let moved = Entry::new(argv[1], entry.value(), entry.expires_at());
+    store.writer(to).put_entry_as(moved, now, Event::MoveTo);
+    Ok(Reply::Integer(1))
 }

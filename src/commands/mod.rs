@@ -8,10 +8,12 @@
 //! queues inside `MULTI`, and turns a handler's error into an error reply.
 //! Adding a command touches one family file.
 //!
-//! Handlers reach the keyspace only through [`Context::read`] and
-//! [`Context::write`], so that `EXEC` can run a whole transaction under one
-//! write guard. They never do socket I/O, and never hold a guard while they do
-//! disk I/O.
+//! Handlers reach the keyspace only through [`Context::read`],
+//! [`Context::write`] and [`Context::store`], never through a lock: the
+//! context owns the command's guard and commits what the command changed
+//! before the guard drops, so that `EXEC` runs a whole transaction under one
+//! write guard and every change reaches the commit point. Handlers never do
+//! socket I/O, and never hold a guard while they do disk I/O.
 
 pub mod connection;
 pub mod keys;
@@ -21,14 +23,14 @@ pub mod strings;
 pub mod transactions;
 
 use crate::error::{CommandError, shown};
-use crate::keyspace::{Db, Entry};
+use crate::keyspace::{Db, DbWriter, Entry, ReadGuard, Store, WriteGuard};
 use crate::protocol::{Dialect, Reply};
 use crate::session::Session;
 use crate::shared::Shared;
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock};
 
 /// What a handler returns: a reply, or an error that becomes one.
 pub type CommandResult = Result<Reply, CommandError>;
@@ -170,11 +172,12 @@ pub fn name_at(row: usize) -> &'static str {
         .map_or("NULL", |c| c.name)
 }
 
-/// A read view of the keyspace: a fresh guard, or the transaction's.
+/// A read view of the selected database: through a fresh read guard, or
+/// through the guard the command (or its transaction) already holds.
 pub enum DbRead<'a> {
-    /// A shared guard taken for this command.
-    Guard(RwLockReadGuard<'a, Db>),
-    /// The write guard `EXEC` holds.
+    /// A shared guard taken for this read, and the database's number.
+    Guard(ReadGuard<'a>, usize),
+    /// The database under a guard already held.
     Held(&'a Db),
 }
 
@@ -182,37 +185,20 @@ impl Deref for DbRead<'_> {
     type Target = Db;
     fn deref(&self) -> &Db {
         match self {
-            DbRead::Guard(g) => g,
+            DbRead::Guard(g, db) => g.db(*db),
             DbRead::Held(db) => db,
         }
     }
 }
 
-/// A write view of the keyspace: a fresh guard, or the transaction's.
-pub enum DbWrite<'a> {
-    /// An exclusive guard taken for this command.
-    Guard(RwLockWriteGuard<'a, Db>),
-    /// The write guard `EXEC` holds.
-    Held(&'a mut Db),
-}
-
-impl Deref for DbWrite<'_> {
-    type Target = Db;
-    fn deref(&self) -> &Db {
-        match self {
-            DbWrite::Guard(g) => g,
-            DbWrite::Held(db) => db,
-        }
-    }
-}
-
-impl DerefMut for DbWrite<'_> {
-    fn deref_mut(&mut self) -> &mut Db {
-        match self {
-            DbWrite::Guard(g) => g,
-            DbWrite::Held(db) => db,
-        }
-    }
+/// The keyspace access a command holds.
+enum Held<'a> {
+    /// None yet.
+    Nothing,
+    /// A write guard taken by this command, committed when it drops.
+    Write(WriteGuard<'a>),
+    /// The store under the guard its `EXEC` holds.
+    Exec(&'a mut Store),
 }
 
 /// A request's big arguments, each in a buffer of its own, which a stored
@@ -236,7 +222,18 @@ impl ArgBuffers<'_> {
     }
 }
 
-/// What a handler may use: the server, its connection's session, the time.
+/// What a handler may use: the shared state, its connection's session, the
+/// time, and the keyspace.
+///
+/// The context owns the command's keyspace access. The first
+/// [`Context::write`] (or [`Context::store`]) takes the write guard, and
+/// every later one in the same command uses it: one guard per command, one
+/// for a whole `EXEC`. When the context drops, after the handler has
+/// returned, the guard commits the command's changes (see
+/// [`keyspace`](crate::keyspace)) and only then releases the lock. Taking
+/// it at the first write, not before the handler runs, lets a handler
+/// build its new entry before any writer waits. A command that only reads
+/// takes a read guard per [`Context::read`] (one, for every read command).
 pub struct Context<'a> {
     /// Shared server state.
     pub server: &'a Shared,
@@ -244,7 +241,7 @@ pub struct Context<'a> {
     pub session: &'a mut Session,
     /// Unix milliseconds when the command started; one instant per command.
     pub now: u64,
-    held: Option<&'a mut Db>,
+    held: Held<'a>,
     /// The request's big arguments, in buffers of their own.
     owned: &'a [Arc<Vec<u8>>],
 }
@@ -256,7 +253,7 @@ impl<'a> Context<'a> {
             server,
             session,
             now: crate::clock::now_ms(),
-            held: None,
+            held: Held::Nothing,
             owned: &[],
         }
     }
@@ -273,39 +270,96 @@ impl<'a> Context<'a> {
         ArgBuffers(self.owned)
     }
 
-    /// Reads the keyspace.
+    /// Reads the selected database.
     pub fn read(&self) -> DbRead<'_> {
+        let db = self.session.db;
         match &self.held {
-            Some(db) => DbRead::Held(db),
-            None => DbRead::Guard(self.server.keyspace.read()),
+            Held::Exec(store) => DbRead::Held(store.db(db)),
+            Held::Write(guard) => DbRead::Held(guard.db(db)),
+            Held::Nothing => DbRead::Guard(self.server.keyspace.read(), db),
         }
     }
 
-    /// Writes the keyspace. Waits while a final snapshot is being taken, so
-    /// that no write is acknowledged after the snapshot that should hold it.
-    pub fn write(&mut self) -> DbWrite<'_> {
+    /// Writes the selected database.
+    pub fn write(&mut self) -> DbWriter<'_> {
+        let db = self.session.db;
+        self.store().writer(db)
+    }
+
+    /// The whole store under the command's write guard (taken now if it
+    /// is not held yet), for what spans databases. Waits while a final
+    /// snapshot is being taken, so that no write is acknowledged after the
+    /// snapshot that should hold it.
+    pub fn store(&mut self) -> &mut Store {
+        if matches!(self.held, Held::Nothing) {
+            self.held = Held::Write(self.server.write_keyspace());
+        }
         match &mut self.held {
-            Some(db) => DbWrite::Held(db),
-            None => DbWrite::Guard(self.server.write_keyspace()),
+            Held::Write(guard) => guard,
+            Held::Exec(store) => store,
+            Held::Nothing => unreachable!("the guard was just taken"),
         }
     }
 
-    /// Exact count of live keys (sweeps what is due first).
+    /// Runs `f` on the whole store, under the guard already held or a
+    /// fresh read guard (never a second guard under `EXEC`'s).
+    pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        match &self.held {
+            Held::Exec(store) => f(store),
+            Held::Write(guard) => f(guard),
+            Held::Nothing => f(&self.server.keyspace.read()),
+        }
+    }
+
+    /// The session and the store under the command's write guard, together
+    /// (`EXEC` runs each queued command with both).
+    pub fn session_and_store(&mut self) -> (&mut Session, &mut Store) {
+        self.store();
+        let store = match &mut self.held {
+            Held::Write(guard) => &mut **guard,
+            Held::Exec(store) => &mut **store,
+            Held::Nothing => unreachable!("the guard was just taken"),
+        };
+        (self.session, store)
+    }
+
+    /// Exact count of live keys in the selected database (sweeps what is
+    /// due first).
     pub fn live_len(&mut self) -> usize {
+        let db = self.session.db;
+        self.live_lens(|store, _| store.db(db).stored_len())
+    }
+
+    /// Sweeps every key due by now, then runs `count` on the store under
+    /// the same guard as the last sweep, so nothing past its deadline is
+    /// left in what it counts. Without a guard held, the sweeping takes
+    /// the write guard once per bounded batch (see [`Keyspace::live_len`](crate::keyspace::Keyspace::live_len)).
+    pub fn live_lens<R>(&mut self, count: impl FnOnce(&Store, u64) -> R) -> R {
         let now = self.now;
         match &mut self.held {
-            Some(db) => loop {
-                if !db.sweep(now, crate::expiry::SWEEP_BATCH).1 {
-                    break db.stored_len();
+            Held::Nothing => {
+                let keyspace = &self.server.keyspace;
+                loop {
+                    let mut store = keyspace.write();
+                    if !store.sweep(now, crate::expiry::SWEEP_BATCH).1 {
+                        return count(&store, now);
+                    }
                 }
-            },
-            None => self.server.keyspace.live_len(now),
+            }
+            Held::Write(guard) => {
+                while guard.sweep(now, crate::expiry::SWEEP_BATCH).1 {}
+                count(guard, now)
+            }
+            Held::Exec(store) => {
+                while store.sweep(now, crate::expiry::SWEEP_BATCH).1 {}
+                count(store, now)
+            }
         }
     }
 
     /// Whether the command runs inside `EXEC`.
     pub fn in_exec(&self) -> bool {
-        self.held.is_some()
+        matches!(self.held, Held::Exec(_))
     }
 
     /// Counts a keyspace hit or miss for `INFO`.
@@ -411,7 +465,7 @@ fn refused_while_saves_fail(spec: &CommandSpec, session: &Session) -> bool {
 pub fn run_held(
     server: &Shared,
     session: &mut Session,
-    db: &mut Db,
+    store: &mut Store,
     now: u64,
     argv: &[&[u8]],
 ) -> Reply {
@@ -423,7 +477,7 @@ pub fn run_held(
         server,
         session,
         now,
-        held: Some(db),
+        held: Held::Exec(store),
         owned: &[],
     };
     (spec.run)(&mut ctx, argv).unwrap_or_else(Reply::Error)

@@ -11,7 +11,7 @@ use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::shared::{SaveOnExit, ShutdownRequest};
-use crate::snapshot::{BackgroundSaveRunning, CaptureRoom};
+use crate::snapshot::{BackgroundSaveRunning, PointInTime};
 use std::sync::mpsc;
 
 /// This family's rows of the command table.
@@ -37,12 +37,9 @@ fn save(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
         ));
     }
     let claim = ctx.server.snapshotter.claim_foreground()?;
-    // Each guard is a temporary, dropped at the end of its statement: the
-    // view is taken under the second alone, and released before any byte
-    // is written.
-    let expected = ctx.read().stored_len();
-    let room = CaptureRoom::for_keys(expected);
-    let view = room.capture(&ctx.read(), ctx.now);
+    // Captured under guards of its own, released before any byte is
+    // written (this command holds none: SAVE is refused inside EXEC).
+    let view = PointInTime::capture(&ctx.server.keyspace, ctx.now);
     match claim.save(view) {
         Ok(_) => Ok(Reply::Ok),
         // Redis answers a failed SAVE with a bare ERR; the log says why.
@@ -123,7 +120,7 @@ fn shutdown(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// The `INFO persistence` fields, in Redis's order.
 pub fn info_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
-    let changes = ctx.read().changes();
+    let changes = ctx.with_store(|store| store.changes());
     let s = ctx.server.snapshotter.status();
     let secs = |v: Option<u64>| v.map_or_else(|| "-1".to_string(), |s| s.to_string());
     vec![

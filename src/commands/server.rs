@@ -13,6 +13,7 @@ use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::protocol::Reply;
 use crate::shared::REDIS_VERSION;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -20,7 +21,8 @@ use std::sync::atomic::Ordering;
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("dbsize", 1, Access::Read, dbsize),
     CommandSpec::new("flushall", -1, Access::Write, flushall),
-    CommandSpec::new("flushdb", -1, Access::Write, flushall),
+    CommandSpec::new("flushdb", -1, Access::Write, flushdb),
+    CommandSpec::new("swapdb", 3, Access::Write, swapdb),
     CommandSpec::new("info", -1, Access::Neither, info),
     CommandSpec::new("config", -2, Access::Neither, config),
     CommandSpec::new("command", -1, Access::Neither, command),
@@ -32,14 +34,54 @@ fn dbsize(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     Ok(Reply::Integer(ctx.live_len() as i64))
 }
 
-/// `FLUSHALL [ASYNC|SYNC]` and `FLUSHDB [ASYNC|SYNC]`
-fn flushall(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+/// Checks the optional `ASYNC|SYNC` of `FLUSHALL` and `FLUSHDB` (both
+/// flush at once: freeing is not the slow part of a flush here).
+fn flush_mode(argv: &[&[u8]]) -> Result<(), CommandError> {
     match &argv[1..] {
-        [] => {}
-        [mode] if is_word(mode, "async") || is_word(mode, "sync") => {}
-        _ => return Err(CommandError::Syntax),
+        [] => Ok(()),
+        [mode] if is_word(mode, "async") || is_word(mode, "sync") => Ok(()),
+        _ => Err(CommandError::Syntax),
     }
-    ctx.write().clear();
+}
+
+/// `FLUSHALL [ASYNC|SYNC]`: every database.
+fn flushall(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    flush_mode(argv)?;
+    ctx.store().flush_all();
+    Ok(Reply::Ok)
+}
+
+/// `FLUSHDB [ASYNC|SYNC]`: the selected database.
+fn flushdb(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    flush_mode(argv)?;
+    let db = ctx.session.db;
+    ctx.store().flush(db);
+    Ok(Reply::Ok)
+}
+
+/// A database number argument, checked against the databases there are:
+/// `not_a_number` when it is no 32-bit integer (Redis's wording differs by
+/// command), `ERR DB index is out of range` when no such database exists.
+pub fn database_index(
+    ctx: &Context<'_>,
+    arg: &[u8],
+    not_a_number: &'static str,
+) -> Result<usize, CommandError> {
+    let index = super::parse_int(arg)
+        .ok()
+        .filter(|i| i32::try_from(*i).is_ok())
+        .ok_or_else(|| CommandError::other(not_a_number))?;
+    usize::try_from(index)
+        .ok()
+        .filter(|&i| i < ctx.server.keyspace.databases())
+        .ok_or_else(|| CommandError::other("ERR DB index is out of range"))
+}
+
+/// `SWAPDB index1 index2`
+fn swapdb(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let a = database_index(ctx, argv[1], "ERR invalid first DB index")?;
+    let b = database_index(ctx, argv[2], "ERR invalid second DB index")?;
+    ctx.store().swap(a, b);
     Ok(Reply::Ok)
 }
 
@@ -95,7 +137,38 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, String)> {
+fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(Cow<'static, str>, String)> {
+    if section == "keyspace" {
+        return keyspace_fields(ctx);
+    }
+    fixed_fields(ctx, section)
+        .into_iter()
+        .map(|(name, value)| (Cow::Borrowed(name), value))
+        .collect()
+}
+
+/// One `db<N>:keys=..,expires=..,avg_ttl=..` line per database with keys.
+fn keyspace_fields(ctx: &mut Context<'_>) -> Vec<(Cow<'static, str>, String)> {
+    ctx.live_lens(|store, now| {
+        store
+            .dbs()
+            .iter()
+            .enumerate()
+            .filter(|(_, db)| db.stored_len() > 0)
+            .map(|(i, db)| {
+                let line = format!(
+                    "keys={},expires={},avg_ttl={}",
+                    db.stored_len(),
+                    db.stored_with_deadline(),
+                    db.average_ttl(now)
+                );
+                (Cow::Owned(format!("db{i}")), line)
+            })
+            .collect()
+    })
+}
+
+fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, String)> {
     let server = ctx.server;
     // Counted so far in this connection's batch, so a pipelined INFO sees them.
     server.stats.absorb(&mut ctx.session.counters);
@@ -175,22 +248,6 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
                 stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
             ),
         ],
-        "keyspace" => {
-            let keys = ctx.live_len();
-            let now = ctx.now;
-            let db = ctx.read();
-            if keys == 0 {
-                return Vec::new();
-            }
-            // Counted under the same guard as the keys, after the sweep
-            // `live_len` did, so nothing past its deadline is left in them.
-            let expires = db.stored_with_deadline();
-            let avg_ttl = db.average_ttl(now);
-            vec![(
-                "db0",
-                format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
-            )]
-        }
         _ => Vec::new(),
     }
 }

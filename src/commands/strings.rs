@@ -7,7 +7,7 @@
 
 use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
 use crate::error::CommandError;
-use crate::keyspace::Entry;
+use crate::keyspace::{Entry, Event};
 use crate::protocol::{
     Bytes, Reply,
     reply::{format_double, format_int},
@@ -200,7 +200,6 @@ fn set_with(
             // Already past: Redis sets the key and expires it at once,
             // counting it in expired_keys.
             db.remove(key, now);
-            drop(db);
             ctx.server.keyspace.expiry().count_expired(1);
         } else {
             if opts.deadline == NewDeadline::Keep {
@@ -297,7 +296,6 @@ fn getex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     if let (Some(_), Some(at)) = (&found, change) {
         db.set_deadline(argv[1], at, now);
     }
-    drop(db);
     ctx.count_lookup(found.is_some());
     Ok(value_reply(found))
 }
@@ -367,7 +365,8 @@ fn add(ctx: &mut Context<'_>, key: &[u8], by: i64) -> CommandResult {
     };
     let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
     let mut digits = [0u8; 20];
-    db.put(key, format_int(next, &mut digits), expires_at, now);
+    let entry = Entry::new(key, format_int(next, &mut digits), expires_at);
+    db.put_entry_as(entry, now, Event::Incrby);
     Ok(Reply::Integer(next))
 }
 
@@ -426,7 +425,7 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ));
     }
     let text = format_double(next);
-    db.put_keep_ttl(argv[1], text.as_bytes(), now);
+    db.put_keep_ttl(argv[1], text.as_bytes(), now, Event::Incrbyfloat);
     Ok(Reply::Double(next))
 }
 
@@ -445,7 +444,7 @@ fn append(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         .map_or_else(Vec::new, |e| e.value().to_vec());
     joined.extend_from_slice(argv[2]);
     let len = joined.len();
-    db.put_keep_ttl(argv[1], &joined, now);
+    db.put_keep_ttl(argv[1], &joined, now, Event::Append);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -507,7 +506,7 @@ fn setrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }
     bytes[offset..offset + patch.len()].copy_from_slice(patch);
     let len = bytes.len();
-    db.put_keep_ttl(argv[1], &bytes, now);
+    db.put_keep_ttl(argv[1], &bytes, now, Event::Setrange);
     Ok(Reply::Integer(len as i64))
 }
 

@@ -21,6 +21,10 @@ use crate::error::Error;
 use crate::log::Level;
 use std::path::PathBuf;
 
+/// Most databases a server may have: each costs a few hundred bytes even
+/// unused, so a typo cannot make it reserve gigabytes.
+pub const MAX_DATABASES: usize = 10_000;
+
 /// A save point: save when at least `changes` writes happened and `secs`
 /// seconds passed since the last successful save (Redis's `save`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub struct Config {
     pub client_query_buffer_limit: usize,
     /// Longest inline (line protocol) request, in bytes.
     pub max_line_bytes: usize,
+    /// Number of databases (`SELECT 0` to `databases - 1`).
+    pub databases: usize,
 }
 
 impl Default for Config {
@@ -81,6 +87,7 @@ impl Default for Config {
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             max_line_bytes: 0,
+            databases: 0,
         };
         for param in PARAMS {
             // The defaults are checked by a unit test; a bad one is a bug here.
@@ -319,6 +326,20 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.dbfilename.clone(),
     },
     Param {
+        name: "databases",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "16",
+        mutable: false,
+        help: "N  number of databases, SELECT 0 to N-1 (at most 10000)",
+        sensitive: false,
+        set: |c, v| {
+            c.databases = integer(v, 1, MAX_DATABASES as i64)? as usize;
+            Ok(())
+        },
+        get: |c| c.databases.to_string(),
+    },
+    Param {
         name: "proto-max-bulk-len",
         aliases: &[],
         kind: Kind::Bytes,
@@ -363,7 +384,6 @@ pub static PARAMS: &[Param] = &[
     fixed("appendonly", "no", "no append-only file yet", true),
     fixed("maxmemory", "0", "no memory limit yet", true),
     fixed("maxmemory-policy", "noeviction", "no eviction yet", true),
-    fixed("databases", "1", "one database", false),
 ];
 
 /// A parameter clients and tools ask about that gocache does not support

@@ -80,7 +80,7 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
             wanted as u64 + settings::RESERVED_FILES
         );
     }
-    let keyspace = Keyspace::new();
+    let keyspace = Keyspace::with_databases(config.databases);
     let addr = format!("{}:{}", config.bind, config.port);
     let listener =
         TcpListener::bind((config.bind.as_str(), config.port)).map_err(|source| Error::Bind {

@@ -107,7 +107,7 @@ impl Shared {
     /// The keyspace write guard, waiting while writes are frozen for a final
     /// snapshot (checked after the lock is taken, so no write slips past;
     /// the wait is on a condition, with no lock of the keyspace held).
-    pub fn write_keyspace(&self) -> std::sync::RwLockWriteGuard<'_, crate::keyspace::Db> {
+    pub fn write_keyspace(&self) -> crate::keyspace::WriteGuard<'_> {
         loop {
             let guard = self.keyspace.write();
             if !self.frozen.load(Ordering::Acquire) {
@@ -213,7 +213,7 @@ impl Shared {
     /// `config.dir`, as a server's would.
     pub fn in_memory(config: Config) -> Shared {
         let now = crate::clock::now_ms();
-        let keyspace = Keyspace::new();
+        let keyspace = Keyspace::with_databases(config.databases);
         let paths = SnapshotPaths::new(&config.dir, &config.dbfilename);
         let snapshotter = Arc::new(Snapshotter::new(
             paths,

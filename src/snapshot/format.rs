@@ -1,4 +1,5 @@
-//! The snapshot file format, version 1: encoding and strict decoding.
+//! The snapshot file format, version 2 (and reading version 1): encoding
+//! and strict decoding.
 //!
 //! The byte layout is documented in the [parent module](super). The encoder
 //! streams entries through a fixed-size buffer into any writer, checksumming
@@ -13,8 +14,11 @@ use std::io::{self, Write};
 
 /// The first eight bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"GOCACHE\0";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes.
+pub const VERSION: u32 = 2;
+/// The first format version, which this build still reads: one database,
+/// no sections, loaded as database 0.
+pub const VERSION_1: u32 = 1;
 /// Magic, version, creation time, entry count.
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 /// The CRC-32 at the end.
@@ -36,6 +40,10 @@ pub struct Encoder<W: Write> {
     written: u64,
     declared: u64,
     entries: u64,
+    /// Entries the current database section still expects.
+    section_left: u64,
+    /// The last database a section was started for.
+    last_db: Option<u64>,
 }
 
 impl<W: Write> Encoder<W> {
@@ -53,12 +61,36 @@ impl<W: Write> Encoder<W> {
             written: 0,
             declared: entries,
             entries: 0,
+            section_left: 0,
+            last_db: None,
         }
+    }
+
+    /// Starts the section of database `index`, which holds the next `count`
+    /// entries (at least one). Sections come in increasing database order.
+    pub fn database(&mut self, index: u64, count: u64) -> io::Result<()> {
+        if self.section_left != 0 || count == 0 || self.last_db.is_some_and(|last| index <= last) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "snapshot database sections out of order, empty, or cut short",
+            ));
+        }
+        self.last_db = Some(index);
+        self.section_left = count;
+        self.varint(index)?;
+        self.varint(count)
     }
 
     /// Appends one entry; `expires_at` is a Unix-ms deadline, 0 for none.
     pub fn entry(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> io::Result<()> {
         self.entries += 1;
+        if self.section_left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a snapshot entry outside any database section",
+            ));
+        }
+        self.section_left -= 1;
         if self.entries > self.declared {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -143,6 +175,22 @@ pub struct Header {
     pub entries: u64,
 }
 
+/// One entry as the decoder hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    /// The database it belongs to.
+    pub db: u64,
+    /// At the first entry of a database's section, the section's entry
+    /// count (a loader sizes that database's tables from it).
+    pub section_len: Option<u64>,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+    /// Absolute deadline in Unix ms, 0 for none.
+    pub expires_at: u64,
+}
+
 /// Why bytes are not a valid snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corruption {
@@ -170,26 +218,15 @@ impl fmt::Display for Corruption {
     }
 }
 
-/// Validates `bytes` as a whole snapshot and calls `visit(key, value,
-/// expires_at)` for each entry in file order (`expires_at` 0 = no deadline).
+/// Validates `bytes` as a whole snapshot and calls `visit` for each entry in
+/// file order.
 ///
 /// The magic, the version and the checksum are checked before any entry is
 /// visited; an error returned by `visit` becomes a [`Corruption`] at that
 /// entry's offset.
 pub fn decode(
     bytes: &[u8],
-    visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
-) -> Result<Header, Corruption> {
-    decode_with_header(bytes, |_| {}, visit)
-}
-
-/// Like [`decode`], and calls `on_header` once the checksum has been
-/// verified, before the first entry is visited (a loader sizes its tables
-/// from it).
-pub fn decode_with_header(
-    bytes: &[u8],
-    on_header: impl FnOnce(&Header),
-    visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
+    visit: impl FnMut(Visit<'_>) -> Result<(), String>,
 ) -> Result<Header, Corruption> {
     let min = HEADER_LEN + TRAILER_LEN;
     if bytes.len() < min {
@@ -212,12 +249,15 @@ pub fn decode_with_header(
         ));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(Corruption::at(
             8,
-            format!("unknown format version {version} (this build reads version {VERSION})"),
+            format!(
+                "unknown format version {version} (this build reads versions {VERSION_1} and {VERSION})"
+            ),
         ));
     }
+    let sections = version == VERSION;
     let body_len = bytes.len() - TRAILER_LEN;
     let (body, trailer) = bytes.split_at(body_len);
     let stored = u32::from_le_bytes(trailer.try_into().expect("4 bytes"));
@@ -228,7 +268,7 @@ pub fn decode_with_header(
         let mismatch = format!(
             "checksum mismatch: the file says {stored:#010x}, its first {body_len} bytes give {computed:#010x}"
         );
-        return Err(match entries(body, |_| {}, |_, _, _| Ok(())) {
+        return Err(match entries(body, sections, |_| Ok(())) {
             Err(mut flaw) => {
                 flaw.reason = format!("{}; {mismatch}", flaw.reason);
                 flaw
@@ -236,23 +276,48 @@ pub fn decode_with_header(
             Ok(_) => Corruption::at(body_len, mismatch),
         });
     }
-    entries(body, on_header, visit)
+    entries(body, sections, visit)
 }
 
 /// Walks the entries of `body` (the file without its checksum).
+/// With `sections` (version 2), entries come in database sections, each
+/// opened by its database number and entry count.
 fn entries(
     body: &[u8],
-    on_header: impl FnOnce(&Header),
-    mut visit: impl FnMut(&[u8], &[u8], u64) -> Result<(), String>,
+    sections: bool,
+    mut visit: impl FnMut(Visit<'_>) -> Result<(), String>,
 ) -> Result<Header, Corruption> {
     let u64_at = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
     let header = Header {
         created_unix_ms: u64_at(12),
         entries: u64_at(20),
     };
-    on_header(&header);
     let mut pos = HEADER_LEN;
+    let (mut db, mut section_left, mut last_db) = (0u64, 0u64, None::<u64>);
     for index in 0..header.entries {
+        let mut section_len = None;
+        if sections && section_left == 0 {
+            let at = pos;
+            let bad = |what: String| {
+                Corruption::at(at, format!("database section before entry {index}: {what}"))
+            };
+            db = varint(body, &mut pos).map_err(|w| bad(format!("database number {w}")))?;
+            let count = varint(body, &mut pos).map_err(|w| bad(format!("entry count {w}")))?;
+            if last_db.is_some_and(|last| db <= last) {
+                return Err(bad(format!("database {db} out of order")));
+            }
+            if count == 0 || count > header.entries - index {
+                return Err(bad(format!(
+                    "{count} entries, but {} remain of {}",
+                    header.entries - index,
+                    header.entries
+                )));
+            }
+            last_db = Some(db);
+            section_left = count;
+            section_len = Some(count);
+        }
+        section_left = section_left.saturating_sub(1);
         let start = pos;
         let flaw = |at: usize, what: String| {
             Corruption::at(
@@ -290,7 +355,14 @@ fn entries(
             }
             Some(&tag) => return Err(flaw(pos, format!("unknown deadline tag {tag}"))),
         };
-        visit(key, value, expires_at).map_err(|why| flaw(start, why))?;
+        visit(Visit {
+            db,
+            section_len,
+            key,
+            value,
+            expires_at,
+        })
+        .map_err(|why| flaw(start, why))?;
     }
     if pos != body.len() {
         return Err(Corruption::at(
@@ -349,6 +421,9 @@ mod tests {
 
     fn encode(entries: &[Entry], created: u64) -> Vec<u8> {
         let mut enc = Encoder::new(Vec::new(), created, entries.len() as u64);
+        if !entries.is_empty() {
+            enc.database(0, entries.len() as u64).unwrap();
+        }
         for (k, v, d) in entries {
             enc.entry(k, v, *d).unwrap();
         }
@@ -359,8 +434,8 @@ mod tests {
 
     fn decode_all(bytes: &[u8]) -> Result<(Header, Vec<Entry>), Corruption> {
         let mut got = Vec::new();
-        let header = decode(bytes, |k, v, d| {
-            got.push((k.to_vec(), v.to_vec(), d));
+        let header = decode(bytes, |e| {
+            got.push((e.key.to_vec(), e.value.to_vec(), e.expires_at));
             Ok(())
         })?;
         Ok((header, got))
@@ -384,6 +459,87 @@ mod tests {
             (Vec::new(), Vec::new(), 0),
             (vec![b'k'; 200], vec![7u8; 300], u64::MAX),
         ]
+    }
+
+    #[test]
+    fn databases_round_trip_in_their_sections() {
+        let mut enc = Encoder::new(Vec::new(), 5, 3);
+        enc.database(0, 1).unwrap();
+        enc.entry(b"a", b"1", 0).unwrap();
+        enc.database(7, 2).unwrap();
+        enc.entry(b"b", b"2", 0).unwrap();
+        enc.entry(b"c", b"3", 9).unwrap();
+        let (bytes, _) = enc.finish().unwrap();
+        let mut got = Vec::new();
+        decode(&bytes, |e| {
+            got.push((e.db, e.section_len, e.key.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                (0, Some(1), b"a".to_vec()),
+                (7, Some(2), b"b".to_vec()),
+                (7, None, b"c".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_encoder_refuses_sections_out_of_order_or_cut_short() {
+        let mut enc = Encoder::new(Vec::new(), 0, 3);
+        assert!(enc.entry(b"a", b"1", 0).is_err(), "no section yet");
+        let mut enc = Encoder::new(Vec::new(), 0, 3);
+        enc.database(3, 1).unwrap();
+        enc.entry(b"a", b"1", 0).unwrap();
+        assert!(enc.database(3, 1).is_err(), "repeated");
+        assert!(enc.database(2, 1).is_err(), "decreasing");
+        assert!(enc.database(4, 0).is_err(), "empty");
+        enc.database(4, 2).unwrap();
+        enc.entry(b"b", b"1", 0).unwrap();
+        assert!(enc.database(5, 1).is_err(), "the previous one is cut short");
+    }
+
+    #[test]
+    fn sections_out_of_order_or_overrunning_are_refused() {
+        // Hand-built bodies: database 1 then 0, and a section of 5 of 1.
+        for (sections, why) in [
+            (
+                &[1u8, 1, 1, b'a', 1, b'1', 0, 0, 1, 1, b'b', 1, b'2', 0][..],
+                "out of order",
+            ),
+            (&[0u8, 5, 1, b'a', 1, b'1', 0][..], "remain"),
+        ] {
+            let count = if why == "remain" { 1u64 } else { 2 };
+            let mut bytes = b"GOCACHE\0".to_vec();
+            bytes.extend_from_slice(&VERSION.to_le_bytes());
+            bytes.extend_from_slice(&0u64.to_le_bytes());
+            bytes.extend_from_slice(&count.to_le_bytes());
+            bytes.extend_from_slice(sections);
+            bytes.extend_from_slice(&[0; 4]);
+            reseal(&mut bytes);
+            let err = decode_all(&bytes).unwrap_err();
+            assert!(err.reason.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_version_1_file_loads_as_database_0() {
+        let mut bytes = b"GOCACHE\0".to_vec();
+        bytes.extend_from_slice(&VERSION_1.to_le_bytes());
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(&[1, b'k', 1, b'v', 0]);
+        bytes.extend_from_slice(&[0; 4]);
+        reseal(&mut bytes);
+        let mut got = Vec::new();
+        decode(&bytes, |e| {
+            got.push((e.db, e.key.to_vec(), e.value.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [(0, b"k".to_vec(), b"v".to_vec())]);
     }
 
     #[test]
@@ -411,9 +567,11 @@ mod tests {
     fn the_layout_is_the_documented_one_byte_for_byte() {
         let bytes = encode(&[(b"k".to_vec(), b"vv".to_vec(), 0x0102)], 0x0A0B);
         let mut expected = b"GOCACHE\0".to_vec();
-        expected.extend_from_slice(&[1, 0, 0, 0]);
+        expected.extend_from_slice(&[2, 0, 0, 0]);
         expected.extend_from_slice(&[0x0B, 0x0A, 0, 0, 0, 0, 0, 0]);
         expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        // Database 0's section: one entry.
+        expected.extend_from_slice(&[0, 1]);
         expected.extend_from_slice(&[1, b'k', 2, b'v', b'v', 1, 2, 1, 0, 0, 0, 0, 0, 0]);
         let crc = Crc32::of(&expected);
         expected.extend_from_slice(&crc.to_le_bytes());
@@ -424,10 +582,11 @@ mod tests {
     fn lengths_of_128_and_more_take_several_varint_bytes() {
         let mut buf = Vec::new();
         let mut enc = Encoder::new(&mut buf, 0, 1);
+        enc.database(0, 1).unwrap();
         enc.entry(&[b'x'; 300], b"", 0).unwrap();
         enc.finish().unwrap();
         // 300 = 0b10_0101100: low seven bits first, with the continuation bit.
-        assert_eq!(&buf[HEADER_LEN..HEADER_LEN + 2], &[0xAC, 0x02]);
+        assert_eq!(&buf[HEADER_LEN + 2..HEADER_LEN + 4], &[0xAC, 0x02]);
         let mut max = vec![0xFF; 9];
         max.push(1);
         assert_eq!(varint(&max, &mut 0), Ok(u64::MAX));
@@ -480,19 +639,20 @@ mod tests {
     #[test]
     fn unknown_version_is_refused_by_number() {
         let mut bad = encode(&sample(), 1);
-        bad[8] = 2;
+        bad[8] = 3;
         reseal(&mut bad);
         let err = decode_all(&bad).unwrap_err();
-        assert!(err.reason.contains("unknown format version 2"), "{err}");
+        assert!(err.reason.contains("unknown format version 3"), "{err}");
     }
 
     #[test]
     fn a_length_running_past_the_end_is_refused_even_with_a_valid_checksum() {
         let mut bad = encode(&[(b"k".to_vec(), b"v".to_vec(), 0)], 1);
-        bad[HEADER_LEN + 2] = 100; // the value length
+        // After the section header (2 bytes) and the key (2 bytes).
+        bad[HEADER_LEN + 4] = 100; // the value length
         reseal(&mut bad);
         let err = decode_all(&bad).unwrap_err();
-        assert_eq!(err.offset, Some(HEADER_LEN + 2));
+        assert_eq!(err.offset, Some(HEADER_LEN + 4));
         assert!(
             err.reason.contains("value of 100 bytes runs past the end"),
             "{err}"
@@ -521,7 +681,7 @@ mod tests {
     #[test]
     fn unknown_deadline_tags_and_zero_deadlines_are_refused() {
         let mut bad = encode(&[(b"k".to_vec(), b"v".to_vec(), 0)], 1);
-        bad[HEADER_LEN + 4] = 9;
+        bad[HEADER_LEN + 6] = 9;
         reseal(&mut bad);
         assert!(
             decode_all(&bad)
@@ -531,7 +691,7 @@ mod tests {
         );
 
         let mut bad = encode(&[(b"k".to_vec(), b"v".to_vec(), 1)], 1);
-        bad[HEADER_LEN + 5] = 0;
+        bad[HEADER_LEN + 7] = 0;
         reseal(&mut bad);
         assert!(
             decode_all(&bad)
@@ -544,8 +704,8 @@ mod tests {
     #[test]
     fn a_visitor_error_is_reported_at_its_entry() {
         let bytes = encode(&sample(), 1);
-        let err = decode(&bytes, |k, _, _| {
-            if k.is_empty() {
+        let err = decode(&bytes, |e| {
+            if e.key.is_empty() {
                 Err("duplicate key".to_string())
             } else {
                 Ok(())
@@ -559,6 +719,7 @@ mod tests {
     #[test]
     fn the_encoder_refuses_a_count_that_does_not_match() {
         let mut enc = Encoder::new(Vec::new(), 0, 1);
+        enc.database(0, 1).unwrap();
         enc.entry(b"a", b"b", 0).unwrap();
         assert!(enc.entry(b"c", b"d", 0).is_err());
         assert!(Encoder::new(Vec::new(), 0, 1).finish().is_err());

@@ -55,7 +55,7 @@ pub use file::SnapshotPaths;
 pub use saver::{BackgroundSaveRunning, SaveStatus, SnapshotThread, Snapshotter};
 
 use crate::error::Error;
-use crate::keyspace::{Db, Entry, Keyspace, PARTITIONS};
+use crate::keyspace::{Db, Entry, Event, Keyspace, PARTITIONS, Store};
 use std::io::{self, Write};
 use std::ops::Range;
 use std::thread;
@@ -108,9 +108,8 @@ impl CaptureRoom {
     /// Clones (by reference count) every entry of `db` live at `now`. Call it
     /// with a guard dropped right after: its cost under the lock is one pass
     /// over the keys and two reference counts each, shared between threads
-    /// that each take a contiguous range of the keyspace's partitions.
-    pub fn capture(mut self, db: &Db, now: u64) -> PointInTime {
-        let started = Instant::now();
+    /// that each take a contiguous range of the database's partitions.
+    pub fn capture(mut self, db: &Db, now: u64) -> DbView {
         let threads = self.threads;
         let parts = |i: usize| i * PARTITIONS / threads..(i + 1) * PARTITIONS / threads;
         let stretch = self.slots.len() / threads;
@@ -144,21 +143,17 @@ impl CaptureRoom {
                 done
             })
         };
-        let changes = db.changes();
         let mut overflow = Vec::new();
         let mut stretches = Vec::with_capacity(filled.len());
         for f in filled {
             stretches.push((f.stretch * stretch, f.count));
             overflow.extend(f.overflow);
         }
-        PointInTime {
+        DbView {
             len: stretches.iter().map(|&(_, count)| count).sum::<usize>() + overflow.len(),
             slots: self.slots,
             stretches,
             overflow,
-            changes,
-            taken_unix_ms: now,
-            capture_time: started.elapsed(),
         }
     }
 }
@@ -207,10 +202,9 @@ fn fill(
     }
 }
 
-/// Every live entry as it was at one instant, ready to be written with no
-/// lock held.
+/// One database's live entries as they were at one instant.
 #[derive(Debug)]
-pub struct PointInTime {
+pub struct DbView {
     /// The room the entries were captured into.
     slots: Vec<Option<SnapshotEntry>>,
     /// `(start, count)`: the filled slots, one stretch per capturing thread.
@@ -218,26 +212,9 @@ pub struct PointInTime {
     /// Entries that did not fit in the room prepared for them.
     overflow: Vec<SnapshotEntry>,
     len: usize,
-    /// [`Db::changes`] at that instant: a later save is due when it moves.
-    pub changes: u64,
-    /// Unix ms of that instant; entries past their deadline by then are left out.
-    pub taken_unix_ms: u64,
-    /// How long the capture held the guard it was given.
-    pub capture_time: Duration,
 }
 
-impl PointInTime {
-    /// Captures `keyspace` at `now`: counts its keys under one short read
-    /// guard, prepares a [`CaptureRoom`] with no lock held, then captures
-    /// under a second read guard.
-    pub fn capture(keyspace: &Keyspace, now: u64) -> PointInTime {
-        // Two statements: the counting guard must be gone before the second
-        // is taken, or a waiting writer could wedge them both.
-        let expected = keyspace.read().stored_len();
-        let room = CaptureRoom::for_keys(expected);
-        room.capture(&keyspace.read(), now)
-    }
-
+impl DbView {
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.len
@@ -256,12 +233,88 @@ impl PointInTime {
             .flatten()
             .chain(&self.overflow)
     }
+}
+
+/// Every live entry of every database as it was at one instant, ready to
+/// be written with no lock held.
+#[derive(Debug)]
+pub struct PointInTime {
+    /// `(database, its entries)`, for the databases that had any.
+    dbs: Vec<(usize, DbView)>,
+    len: usize,
+    /// [`Store::changes`] at that instant: a later save is due when it moves.
+    pub changes: u64,
+    /// Unix ms of that instant; entries past their deadline by then are left out.
+    pub taken_unix_ms: u64,
+    /// How long the capture held the guard it was given.
+    pub capture_time: Duration,
+}
+
+impl PointInTime {
+    /// Captures `keyspace` at `now`: counts each database's keys under one
+    /// short read guard, prepares a [`CaptureRoom`] for each with no lock
+    /// held, then captures them all under a second read guard.
+    pub fn capture(keyspace: &Keyspace, now: u64) -> PointInTime {
+        // Two statements: the counting guard must be gone before the second
+        // is taken, or a waiting writer could wedge them both.
+        let counts: Vec<usize> = keyspace.read().dbs().iter().map(Db::stored_len).collect();
+        let rooms: Vec<CaptureRoom> = counts.into_iter().map(CaptureRoom::for_keys).collect();
+        PointInTime::capture_into(rooms, &keyspace.read(), now)
+    }
+
+    /// Captures every database of `store` at `now` into `rooms` (one per
+    /// database, prepared before the guard was taken).
+    pub fn capture_into(rooms: Vec<CaptureRoom>, store: &Store, now: u64) -> PointInTime {
+        let started = Instant::now();
+        let mut dbs = Vec::new();
+        let mut rooms = rooms.into_iter();
+        for (index, db) in store.dbs().iter().enumerate() {
+            let room = rooms.next().unwrap_or_else(|| CaptureRoom::for_keys(0));
+            if db.stored_len() == 0 {
+                continue;
+            }
+            let view = room.capture(db, now);
+            if !view.is_empty() {
+                dbs.push((index, view));
+            }
+        }
+        PointInTime {
+            len: dbs.iter().map(|(_, v)| v.len()).sum(),
+            dbs,
+            changes: store.changes(),
+            taken_unix_ms: now,
+            capture_time: started.elapsed(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The databases that had entries, each with its view, in order.
+    pub fn databases(&self) -> impl Iterator<Item = (usize, &DbView)> {
+        self.dbs.iter().map(|(i, v)| (*i, v))
+    }
+
+    /// The entries of every database, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &SnapshotEntry> {
+        self.dbs.iter().flat_map(|(_, v)| v.entries())
+    }
 
     /// Encodes the view as a whole snapshot into `out`; returns its length.
     pub fn encode(&self, out: impl Write) -> io::Result<u64> {
         let mut encoder = format::Encoder::new(out, self.taken_unix_ms, self.len() as u64);
-        for e in self.entries() {
-            encoder.entry(e.entry.key(), e.entry.value(), e.expires_at)?;
+        for (index, view) in self.databases() {
+            encoder.database(index as u64, view.len() as u64)?;
+            for e in view.entries() {
+                encoder.entry(e.entry.key(), e.entry.value(), e.expires_at)?;
+            }
         }
         encoder.finish().map(|(_, len)| len)
     }
@@ -296,41 +349,45 @@ pub fn load(paths: &SnapshotPaths, keyspace: &Keyspace, now: u64) -> Result<Load
         bytes: bytes.len() as u64,
         ..LoadReport::default()
     };
-    let mut db = keyspace.write();
-    // Size the tables once from the verified header; the count is bounded by
-    // the file's length (an entry takes at least 3 bytes) so that no header
-    // can make the loader reserve more than the file could hold.
-    let declared = std::cell::Cell::new(None);
-    let on_header = |h: &format::Header| {
-        let bound = (bytes.len() / 3) as u64;
-        declared.set(Some(h.entries.min(bound) as usize));
-    };
-    let mut visit = |key: &[u8], value: &[u8], expires_at: u64| {
-        if let Some(n) = declared.take() {
-            db.reserve(n);
+    let mut store = keyspace.write();
+    let databases = store.databases();
+    // Size each database's tables once from its verified section header;
+    // the count is bounded by the file's length (an entry takes at least 3
+    // bytes) so that no header can make the loader reserve more than the
+    // file could hold.
+    let bound = bytes.len() / 3;
+    let mut visit = |entry: format::Visit<'_>| {
+        let db = entry.db as usize;
+        if db >= databases {
+            return Err(format!(
+                "the snapshot holds database {db}, but this server has {databases} (--databases)"
+            ));
         }
-        if expires_at != 0 && expires_at <= now {
+        let mut writer = store.writer(db);
+        if let Some(n) = entry.section_len {
+            writer.reserve((n as usize).min(bound));
+        }
+        if entry.expires_at != 0 && entry.expires_at <= now {
             report.expired += 1;
             return Ok(());
         }
-        if key.len() > crate::entry::MAX_LEN || value.len() > crate::entry::MAX_LEN {
+        if entry.key.len() > crate::entry::MAX_LEN || entry.value.len() > crate::entry::MAX_LEN {
             return Err(format!(
                 "an entry of {} + {} bytes is larger than a key or value can be",
-                key.len(),
-                value.len()
+                entry.key.len(),
+                entry.value.len()
             ));
         }
-        if db.put(key, value, expires_at, now).is_some() {
+        let restored = Entry::new(entry.key, entry.value, entry.expires_at);
+        if writer.put_entry_as(restored, now, Event::Loaded).is_some() {
             return Err("the key appears twice".into());
         }
         report.loaded += 1;
         Ok(())
     };
-    let header = format::decode_with_header(&bytes, on_header, &mut visit).map_err(|flaw| {
-        Error::CorruptSnapshot {
-            path: paths.file.clone(),
-            reason: flaw.to_string(),
-        }
+    let header = format::decode(&bytes, &mut visit).map_err(|flaw| Error::CorruptSnapshot {
+        path: paths.file.clone(),
+        reason: flaw.to_string(),
     })?;
     report.created_unix_ms = header.created_unix_ms;
     Ok(report)
@@ -343,7 +400,8 @@ mod tests {
     fn keyspace_with(entries: &[(&[u8], &[u8], u64)]) -> Keyspace {
         let ks = Keyspace::new();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for (k, v, d) in entries {
                 db.put(k, v, *d, 0);
             }
@@ -373,7 +431,8 @@ mod tests {
         let report = load(&paths, &restored, 200).unwrap();
         assert_eq!((report.found, report.loaded, report.expired), (true, 3, 0));
         assert_eq!(report.created_unix_ms, 100);
-        let db = restored.read();
+        let guard = restored.read();
+        let db = guard.db(0);
         assert_eq!(db.get(b"a", 200).unwrap().value(), b"1");
         let bin = db.get(b"bin\r\n\0", 200).unwrap();
         assert_eq!((bin.value(), bin.expires_at()), (&b"\0\xff\r\n"[..], 5_000));
@@ -394,7 +453,7 @@ mod tests {
         let restored = Keyspace::new();
         let report = load(&paths, &restored, 150).unwrap();
         assert_eq!((report.loaded, report.expired), (1, 1));
-        assert!(restored.read().get(b"gone", 0).is_none());
+        assert!(restored.read().db(0).get(b"gone", 0).is_none());
     }
 
     #[test]
@@ -409,7 +468,8 @@ mod tests {
     fn a_capture_shares_values_instead_of_copying_them() {
         let ks = keyspace_with(&[(b"k", b"v", 0)]);
         let view = PointInTime::capture(&ks, 0);
-        let db = ks.read();
+        let guard = ks.read();
+        let db = guard.db(0);
         let shared = &view.entries().next().unwrap().entry;
         assert!(shared.shares_allocation_with(db.get(b"k", 0).unwrap()));
     }
@@ -419,16 +479,17 @@ mod tests {
         let ks = Keyspace::new();
         let room = CaptureRoom::for_keys(0);
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..500u32 {
                 db.put(&i.to_be_bytes(), &b"v"[..], 0, 0);
             }
         }
-        let view = room.capture(&ks.read(), 0);
+        let view = room.capture(ks.read().db(0), 0);
         assert_eq!(view.len(), 500);
         assert_eq!(view.entries().count(), 500);
         let room = CaptureRoom::for_keys(10_000);
-        assert_eq!(room.capture(&ks.read(), 0).entries().count(), 500);
+        assert_eq!(room.capture(ks.read().db(0), 0).entries().count(), 500);
     }
 
     #[test]
@@ -436,7 +497,8 @@ mod tests {
         let ks = Keyspace::new();
         let n = PARALLEL_FROM as u32 + 1000;
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..n {
                 db.put(&i.to_be_bytes(), &i.to_le_bytes()[..], 0, 0);
             }
@@ -453,7 +515,7 @@ mod tests {
 
         // A room counted for half the keys: every stretch overflows.
         let room = CaptureRoom::for_keys(n as usize / 2);
-        let view = room.capture(&ks.read(), 0);
+        let view = room.capture(ks.read().db(0), 0);
         assert_eq!(view.len(), n as usize);
         assert_eq!(view.entries().count(), n as usize);
     }
@@ -490,6 +552,7 @@ mod tests {
         paths
             .replace_with(|w| {
                 let mut enc = format::Encoder::new(w, 0, 2);
+                enc.database(0, 2)?;
                 enc.entry(b"k", b"1", 0)?;
                 enc.entry(b"k", b"2", 0)?;
                 enc.finish().map(|(_, n)| n)

@@ -483,7 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let saver = snapshotter(dir.path(), 0);
         let ks = Keyspace::new();
-        ks.write().put(b"k", &b"v"[..], 0, 0);
+        ks.write().writer(0).put(b"k", &b"v"[..], 0, 0);
         assert_eq!(saver.request_background(), Ok(()));
         assert_eq!(saver.request_background(), Err(BackgroundSaveRunning));
         assert!(saver.status().background_in_progress);
@@ -507,7 +507,7 @@ mod tests {
         let _thread = saver.spawn(ks.clone()).unwrap();
         thread::sleep(Duration::from_millis(1300));
         assert_eq!(saver.status().saves, 0, "nothing changed, nothing saved");
-        ks.write().put(b"k", &b"v"[..], 0, 0);
+        ks.write().writer(0).put(b"k", &b"v"[..], 0, 0);
         wait_for("the periodic save", || saver.status().saves == 1);
         assert!(saver.paths().file.exists());
     }
@@ -517,14 +517,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let saver = snapshotter(dir.path(), 0);
         let ks = Keyspace::new();
-        ks.write().put(b"k", &b"v"[..], 0, 0);
+        ks.write().writer(0).put(b"k", &b"v"[..], 0, 0);
         let claim = saver.claim_foreground().unwrap();
         claim.save(PointInTime::capture(&ks, 0)).unwrap();
         let before = std::fs::read(&saver.paths().file).unwrap();
         let last_save = saver.status().last_save_unix_secs;
 
         std::fs::create_dir(&saver.paths().tmp).unwrap();
-        ks.write().put(b"k2", &b"v"[..], 0, 0);
+        ks.write().writer(0).put(b"k2", &b"v"[..], 0, 0);
         let claim = saver.claim_foreground().unwrap();
         assert!(claim.save(PointInTime::capture(&ks, 0)).is_err());
         let status = saver.status();

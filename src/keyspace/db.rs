@@ -1,25 +1,10 @@
-//! The keyspace: every key, its value and its deadline, behind one lock.
+//! One database: its keys, values and deadlines, and its deadline heap.
 //!
-//! [`Keyspace`] is a cheap handle (`Arc`) to a `RwLock<Db>`; callers get
-//! [`Db`] guards from [`Keyspace::read`] and [`Keyspace::write`] and never the
-//! lock itself. A poisoned lock (a panic in some connection while it held the
-//! write guard) is recovered, never unwrapped: every `Db` method leaves the
-//! maps and counters consistent before anything that could panic.
-//!
-//! Inside the lock the keys are spread over [`PARTITIONS`] hash maps by an
-//! independent hash. This is still one lock; the partitions give `SCAN` a
-//! stable cursor (the partition index) and keep any one rehash small, so a
-//! growing keyspace never stalls writers for a whole-table resize.
-//!
-//! One lock, not shards, on measurement (figures in the README's Performance
-//! section). A first trial routing single-key commands over 16 independent
-//! locks gained nothing unpipelined (each request costs a thread wake-up, not
-//! lock time) and 9-12 % on pipelined writes. Once `SET` built its entry
-//! before taking the lock, a complete 16-shard keyspace (multi-key commands,
-//! `EXEC` and snapshots over every shard's guard, taken in order) measured
-//! within the noise of the single lock at `-P 16` and at `-P 1`. One lock
-//! keeps `MSET`, `EXEC` and snapshots atomic with no lock ordering, so it
-//! stays.
+//! The keys are spread over [`PARTITIONS`] hash maps by an independent
+//! hash. The partitions give `SCAN` a stable cursor (the partition index)
+//! and keep any one rehash small, so a growing database never stalls writers
+//! for a whole-table resize. They are allocated on the first write, so a
+//! database that is never used costs a few words.
 //!
 //! Each key is one [`Entry`]: key bytes, value bytes and deadline in a single
 //! shared allocation, so a partition is a `HashSet<Entry>` with 8-byte
@@ -29,32 +14,31 @@
 //!
 //! Deadlines are absolute Unix milliseconds stored in the entry (0 = none). A
 //! key past its deadline is invisible to every read. Each deadline set is also
-//! pushed to the [`expiry`](crate::expiry) queue, which the sweeper thread
-//! drains on time, in bounded batches. While it is behind (a mass expiry),
-//! every [`Keyspace::read`] and [`Keyspace::write`] also removes a few due
-//! keys, so that the many connection threads cannot starve the one sweeper
-//! of CPU. Removal never shrinks a partition in place; the sweeper does that
-//! later, one partition per lock hold. This module must never do I/O or sleep
-//! while a guard is held; it only touches memory.
+//! pushed to the database's [`DeadlineHeap`], which the sweeper drains on
+//! time, in bounded batches.
 //!
-//! The queue keeps one copy of each key its hints name, and the entry
+//! The heap keeps one copy of each key its hints name, and the entry
 //! remembers where ([`Entry::key_slot`]). A replacing entry inherits the
 //! place of the one it replaces, so however often a key's deadline changes or
-//! its value is replaced, the queue copies neither its key nor its value.
+//! its value is replaced, the heap copies neither its key nor its value.
 //! This module keeps that link right (it is the only one that stores
 //! entries), and counts the bytes of the keys with a deadline, so that the
-//! queue can tell when its copies of deleted or persisted keys are worth a
+//! heap can tell when its copies of deleted or persisted keys are worth a
 //! compaction.
+//!
+//! Its changing methods are primitives, visible to the
+//! [`keyspace`](super) module only: they store, take and re-deadline
+//! entries, with no notion of expiry on access. The keyspace's
+//! [`DbWriter`](super::DbWriter) gives them Redis's semantics and records
+//! each change for the commit; nothing else can change a database. Nothing
+//! here does I/O or sleeps: it only touches memory, under the keyspace's
+//! write guard.
 
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
-
-/// Most due keys a client's read or write removes while the sweeper is
-/// behind (a few microseconds of work).
-pub const HELP_BATCH: usize = 32;
+use std::sync::Arc;
 
 /// Number of hash maps the keys are spread over (a power of two).
 pub const PARTITIONS: usize = 256;
@@ -64,7 +48,7 @@ fn partition_is_underfull(map: &HashSet<Entry>) -> bool {
 }
 
 /// A sink for [`Db::sweep_into`] that frees what it is given at once.
-struct Discard;
+pub(super) struct Discard;
 
 impl<T> Extend<T> for Discard {
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
@@ -116,8 +100,9 @@ impl Router {
     }
 }
 
-/// The maps and counters the lock guards.
+/// One database's maps and counters.
 pub struct Db {
+    /// Empty until the first key is stored, then [`PARTITIONS`] sets.
     parts: Box<[HashSet<Entry>]>,
     router: Router,
     len: usize,
@@ -127,21 +112,19 @@ pub struct Db {
     deadline_key_bytes: usize,
     /// Sum of every stored deadline, for `INFO`'s average TTL in O(1).
     deadline_sum: u128,
-    changes: u64,
-    deadlines: DeadlineHeap,
-    expiry: Arc<ExpiryState>,
+    pub(super) deadlines: DeadlineHeap,
+    pub(super) expiry: Arc<ExpiryState>,
 }
 
 impl Db {
-    fn new(expiry: Arc<ExpiryState>) -> Db {
+    pub(super) fn new(expiry: Arc<ExpiryState>) -> Db {
         Db {
-            parts: (0..PARTITIONS).map(|_| HashSet::new()).collect(),
+            parts: Box::new([]),
             router: Router::new(),
             len: 0,
             with_deadline: 0,
             deadline_key_bytes: 0,
             deadline_sum: 0,
-            changes: 0,
             deadlines: DeadlineHeap::default(),
             expiry,
         }
@@ -151,9 +134,22 @@ impl Db {
         self.router.partition(key)
     }
 
+    /// The partitions, allocated on the first store.
+    fn parts_for_insert(&mut self) -> &mut [HashSet<Entry>] {
+        if self.parts.is_empty() {
+            self.parts = (0..PARTITIONS).map(|_| HashSet::new()).collect();
+        }
+        &mut self.parts
+    }
+
+    /// The stored entry for `key`, live or past its deadline.
+    pub fn stored(&self, key: &[u8]) -> Option<&Entry> {
+        self.parts.get(self.part_of(key))?.get(key)
+    }
+
     /// The live entry for `key`, or `None` when absent or past its deadline.
     pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        let entry = self.parts[self.part_of(key)].get(key)?;
+        let entry = self.stored(key)?;
         (!entry.is_expired(now)).then_some(entry)
     }
 
@@ -162,27 +158,19 @@ impl Db {
         self.get(key, now).is_some()
     }
 
-    /// Like [`Db::get`], but removes the key if it has expired (write path).
-    pub fn get_live(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let part = self.part_of(key);
-        // With no deadline stored, nothing can have expired: one lookup.
-        if self.with_deadline > 0 && self.parts[part].get(key)?.is_expired(now) {
-            self.take(part, key);
-            self.expiry.count_expired(1);
-            return None;
-        }
-        self.parts[part].get(key)
+    /// Whether `key` is stored but past its deadline (a write removes it).
+    pub fn is_stored_expired(&self, key: &[u8], now: u64) -> bool {
+        // With no deadline stored, nothing can have expired: no lookup.
+        self.with_deadline > 0 && self.stored(key).is_some_and(|e| e.is_expired(now))
     }
 
-    fn drop_if_expired(&mut self, key: &[u8], now: u64) {
-        if self.with_deadline == 0 {
-            return;
+    /// Takes `key`'s stored entry out, live or not.
+    pub(super) fn take_key(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.parts.is_empty() {
+            return None;
         }
         let part = self.part_of(key);
-        if self.parts[part].get(key).is_some_and(|e| e.is_expired(now)) {
-            self.take(part, key);
-            self.expiry.count_expired(1);
-        }
+        self.take(part, key)
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
@@ -192,7 +180,6 @@ impl Db {
         if old.expires_at() != 0 {
             self.deadlines.mark_stale();
         }
-        self.changes += 1;
         Some(old)
     }
 
@@ -216,15 +203,10 @@ impl Db {
         }
     }
 
-    /// Stores `value` under `key` with `expires_at` (0 for none), replacing
-    /// any previous entry, and returns the previous live entry.
-    pub fn put(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) -> Option<Entry> {
-        self.put_entry(Entry::new(key, value, expires_at), now)
-    }
-
-    /// [`Db::put`] for an entry built before the lock was taken, so that
-    /// the allocation is not made while other writers wait.
-    pub fn put_entry(&mut self, entry: Entry, now: u64) -> Option<Entry> {
+    /// Stores `entry`, replacing any stored entry for its key, which it
+    /// returns (live or past its deadline). The entry is built before the
+    /// lock is taken, so that its allocation is not made while others wait.
+    pub(super) fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let (expires_at, key_len) = (entry.expires_at(), entry.key().len());
         let part = self.part_of(entry.key());
         // A second handle on the stored entry (a count, not a copy), to link
@@ -233,8 +215,7 @@ impl Db {
         // to inherit), there is nothing to link: the common SET of a cache
         // without TTLs skips the two atomic counts.
         let stored = (expires_at != 0 || self.deadlines.interned_keys() > 0).then(|| entry.clone());
-        self.changes += 1;
-        let old = self.parts[part].replace(entry);
+        let old = self.parts_for_insert()[part].replace(entry);
         // The new entry takes over the old one's place in the deadline
         // heap's table of keys: its hints, live or stale, keep sharing one
         // copy of the key.
@@ -255,54 +236,23 @@ impl Db {
                 self.schedule(expires_at, stored);
             }
         }
-        match old {
-            Some(o) if o.is_expired(now) => {
-                // Redis counts a key found expired by the write that replaces it.
-                self.expiry.count_expired(1);
-                None
-            }
-            old => old,
-        }
-    }
-
-    /// Replaces the value of a live `key`, keeping its deadline; stores it
-    /// without a deadline when absent. The queued hint stays valid, since the
-    /// key and its deadline are unchanged, and nothing is queued.
-    pub fn put_keep_ttl(&mut self, key: &[u8], value: &[u8], now: u64) -> Option<Entry> {
-        let expires_at = self.get_live(key, now).map_or(0, Entry::expires_at);
-        self.put(key, value, expires_at, now)
+        old
     }
 
     /// Makes room for `additional` more keys spread evenly over the
     /// partitions (loading a snapshot), so that they are not rehashed as
     /// they arrive.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(super) fn reserve(&mut self, additional: usize) {
         let per_part = additional.div_ceil(PARTITIONS);
-        for part in self.parts.iter_mut() {
+        for part in self.parts_for_insert().iter_mut() {
             part.reserve(per_part);
         }
     }
 
-    /// Removes `key`; returns its entry if it was live.
-    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
-        let part = self.part_of(key);
-        let old = self.take(part, key)?;
-        if old.is_expired(now) {
-            self.expiry.count_expired(1);
-            return None;
-        }
-        Some(old)
-    }
-
-    /// Sets (or with 0, clears) the deadline of a live `key`. A deadline at
-    /// or before `now` deletes the key at once. Returns whether it was live.
-    pub fn set_deadline(&mut self, key: &[u8], expires_at: u64, now: u64) -> bool {
-        self.drop_if_expired(key, now);
-        let part = self.part_of(key);
-        if expires_at != 0 && expires_at <= now {
-            return self.take(part, key).is_some();
-        }
-        let Some(entry) = self.parts[part].get(key) else {
+    /// Sets (or with 0, clears) the deadline of the stored `key`, keeping
+    /// its value where it is. Returns whether the key is stored.
+    pub(super) fn change_deadline(&mut self, key: &[u8], expires_at: u64) -> bool {
+        let Some(entry) = self.stored(key) else {
             return false;
         };
         let had = entry.expires_at();
@@ -314,7 +264,6 @@ impl Db {
         // The value stays where it is; only the deadline changes.
         entry.set_expires_at(expires_at);
         let entry = entry.clone();
-        self.changes += 1;
         self.forget_deadline(had, key.len());
         self.count_deadline(expires_at, key.len());
         if had != 0 {
@@ -350,7 +299,7 @@ impl Db {
     /// `max` entries, handing the keys it frees to `freed` (so that a caller
     /// can free them after releasing the lock). Returns whether one is still
     /// under way.
-    pub fn compact_some(&mut self, max: usize, freed: &mut impl Extend<Key>) -> bool {
+    pub(super) fn compact_some(&mut self, max: usize, freed: &mut impl Extend<Key>) -> bool {
         if self
             .deadlines
             .wants_compaction(self.with_deadline, self.deadline_key_bytes)
@@ -367,18 +316,10 @@ impl Db {
         !self.deadlines.compact_step(max, &entries, freed)
     }
 
-    /// Arms the sweeper's alarm with the earliest queued deadline and returns
-    /// it. Reading and arming under one guard is what keeps the sweeper from
-    /// sleeping past a deadline added meanwhile (see [`ExpiryState`]).
-    pub fn arm_sweeper(&self) -> Option<u64> {
-        let next = self.deadlines.next_deadline();
-        self.expiry.arm(next);
-        next
-    }
-
     /// Removes up to `batch` keys whose deadline is at or before `now`.
     /// Returns how many were removed and whether more are due.
-    pub fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
+    #[cfg(test)]
+    pub(super) fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
         self.sweep_into(now, batch, &mut Discard)
     }
 
@@ -388,7 +329,7 @@ impl Db {
     /// the heap entries popped, stale ones included, and so does
     /// [`HOLD_KEY_BYTES`] (the bytes of the keys looked up, beyond the
     /// first), so one call's work is bounded whatever the heap holds.
-    pub fn sweep_into<R: Extend<Entry> + Extend<Key>>(
+    pub(super) fn sweep_into<R: Extend<Entry> + Extend<Key>>(
         &mut self,
         now: u64,
         batch: usize,
@@ -423,14 +364,13 @@ impl Db {
         }
         self.expiry.count_expired(count as u64);
         let more = self.deadlines.next_deadline().is_some_and(|d| d <= now);
-        self.expiry.set_behind(more);
         (count, more)
     }
 
     /// Partitions holding less than a quarter of their room, which
     /// [`Db::shrink_partition`] would give back.
     pub fn underfull_partitions(&self) -> Vec<usize> {
-        (0..PARTITIONS)
+        (0..self.parts.len())
             .filter(|&i| partition_is_underfull(&self.parts[i]))
             .collect()
     }
@@ -438,8 +378,10 @@ impl Db {
     /// Gives back the spare room of partition `part` if it is underfull: a
     /// rehash of that partition alone, so one call's work is bounded by the
     /// partition's size. Returns whether it shrank.
-    pub fn shrink_partition(&mut self, part: usize) -> bool {
-        let map = &mut self.parts[part];
+    pub(super) fn shrink_partition(&mut self, part: usize) -> bool {
+        let Some(map) = self.parts.get_mut(part) else {
+            return false;
+        };
         if !partition_is_underfull(map) {
             return false;
         }
@@ -455,7 +397,7 @@ impl Db {
     }
 
     /// Gives back the deadline heap's spare room if it is mostly empty.
-    pub fn shrink_deadlines(&mut self) {
+    pub(super) fn shrink_deadlines(&mut self) {
         self.deadlines.release_spare_capacity();
     }
 
@@ -492,17 +434,15 @@ impl Db {
         self.deadline_key_bytes
     }
 
-    /// Removes every key. Returns how many there were.
-    pub fn clear(&mut self) -> usize {
+    /// Removes every key, giving back their tables. Returns how many
+    /// there were.
+    pub(super) fn clear(&mut self) -> usize {
         let n = self.len;
-        for part in self.parts.iter_mut() {
-            *part = HashSet::new();
-        }
+        self.parts = Box::new([]);
         self.len = 0;
         self.with_deadline = 0;
         self.deadline_key_bytes = 0;
         self.deadline_sum = 0;
-        self.changes += 1;
         self.deadlines.clear();
         n
     }
@@ -527,11 +467,6 @@ impl Db {
         u64::try_from(mean).unwrap_or(u64::MAX).saturating_sub(now)
     }
 
-    /// Writes applied since the keyspace was created (never goes down).
-    pub fn changes(&self) -> u64 {
-        self.changes
-    }
-
     /// Every live entry.
     pub fn iter_live(&self, now: u64) -> impl Iterator<Item = &Entry> {
         self.parts
@@ -542,7 +477,11 @@ impl Db {
 
     /// The live entries of one partition (a `SCAN` step).
     pub fn iter_partition(&self, part: usize, now: u64) -> impl Iterator<Item = &Entry> {
-        self.parts[part].iter().filter(move |e| !e.is_expired(now))
+        self.parts
+            .get(part)
+            .into_iter()
+            .flat_map(|p| p.iter())
+            .filter(move |e| !e.is_expired(now))
     }
 
     /// A live entry chosen at random, using `seed` for the choice.
@@ -568,107 +507,10 @@ impl Db {
     }
 }
 
-/// A handle to the shared keyspace; clone it freely.
-#[derive(Clone)]
-pub struct Keyspace {
-    db: Arc<RwLock<Db>>,
-    expiry: Arc<ExpiryState>,
-}
-
-impl Default for Keyspace {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Keyspace {
-    /// An empty keyspace with its own expiry queue.
-    pub fn new() -> Keyspace {
-        Keyspace::with_expiry(ExpiryState::default())
-    }
-
-    /// An empty keyspace whose sweeper sleeps on `expiry` (tests use a long
-    /// maximum sleep to show that wake-ups come from the alarm, not a tick).
-    pub fn with_expiry(expiry: ExpiryState) -> Keyspace {
-        let expiry = Arc::new(expiry);
-        Keyspace {
-            db: Arc::new(RwLock::new(Db::new(expiry.clone()))),
-            expiry,
-        }
-    }
-
-    /// A shared guard for reading. Recovers a poisoned lock.
-    ///
-    /// While the sweeper is behind (mass expiry), the caller first removes
-    /// up to [`HELP_BATCH`] due keys if the write lock is free this instant
-    /// (never waiting for it, so this cannot deadlock a thread that already
-    /// holds a guard). Connection threads would otherwise outnumber the one
-    /// sweeper thread for the CPU; this way the clients that compete with it
-    /// pay a few microseconds each, as Redis's single thread does.
-    pub fn read(&self) -> RwLockReadGuard<'_, Db> {
-        if self.expiry.behind() {
-            self.help_sweep();
-        }
-        self.db.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// An exclusive guard for writing. Recovers a poisoned lock. While the
-    /// sweeper is behind, the caller removes up to [`HELP_BATCH`] due keys
-    /// first (see [`Keyspace::read`]).
-    pub fn write(&self) -> RwLockWriteGuard<'_, Db> {
-        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        if self.expiry.behind() {
-            db.sweep(crate::clock::now_ms(), HELP_BATCH);
-        }
-        db
-    }
-
-    /// A write guard without helping the sweeper: the sweeper's own.
-    pub fn write_for_sweeper(&self) -> RwLockWriteGuard<'_, Db> {
-        self.db.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A read guard without helping the sweeper: the sweeper's own.
-    pub fn read_for_sweeper(&self) -> RwLockReadGuard<'_, Db> {
-        self.db.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn help_sweep(&self) {
-        let mut db = match self.db.try_write() {
-            Ok(db) => db,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        db.sweep(crate::clock::now_ms(), HELP_BATCH);
-    }
-
-    /// The expiry queue and its counters.
-    pub fn expiry(&self) -> &Arc<ExpiryState> {
-        &self.expiry
-    }
-
-    /// Exact number of live keys: sweeps whatever is due first, in bounded
-    /// batches, and counts under the same lock hold as the last batch.
-    pub fn live_len(&self, now: u64) -> usize {
-        {
-            let db = self.read();
-            if db.next_deadline().is_none_or(|d| d > now) {
-                return db.stored_len();
-            }
-        }
-        loop {
-            let mut db = self.write();
-            let (_, more) = db.sweep(now, crate::expiry::SWEEP_BATCH);
-            if !more {
-                return db.stored_len();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::{Event, HELP_BATCH, Keyspace};
 
     #[test]
     fn the_router_spreads_similar_keys_over_every_partition() {
@@ -692,7 +534,8 @@ mod tests {
     #[test]
     fn expired_entries_are_invisible_and_removed_on_write() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         db.put(b"a", v("1"), 100, 0);
         db.put(b"b", v("2"), 0, 0);
         assert!(db.get(b"a", 99).is_some());
@@ -706,14 +549,15 @@ mod tests {
     #[test]
     fn deadline_counters_follow_every_change() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         db.put(b"a", v("1"), 500, 0);
         assert_eq!(db.stored_with_deadline(), 1);
         db.put(b"a", v("2"), 0, 0);
         assert_eq!(db.stored_with_deadline(), 0);
         assert!(db.set_deadline(b"a", 900, 0));
         assert_eq!(db.stored_with_deadline(), 1);
-        db.put_keep_ttl(b"a", v("3"), 0);
+        db.put_keep_ttl(b"a", v("3"), 0, Event::Set);
         assert_eq!(db.get(b"a", 0).unwrap().expires_at(), 900);
         assert!(db.set_deadline(b"a", 0, 0));
         assert_eq!(db.stored_with_deadline(), 0);
@@ -726,13 +570,14 @@ mod tests {
     fn live_len_never_counts_expired_keys() {
         let ks = Keyspace::new();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..100u32 {
                 db.put(&i.to_be_bytes(), v("x"), if i % 2 == 0 { 50 } else { 0 }, 0);
             }
         }
-        assert_eq!(ks.live_len(49), 100);
-        assert_eq!(ks.live_len(50), 50);
+        assert_eq!(ks.live_len(0, 49), 100);
+        assert_eq!(ks.live_len(0, 50), 50);
         assert_eq!(ks.read().stored_len(), 50, "due keys were swept");
         assert_eq!(ks.expiry().expired_keys(), 50);
     }
@@ -740,16 +585,17 @@ mod tests {
     #[test]
     fn sweep_respects_the_batch_limit_and_skips_stale_hints() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         for i in 0..2500u32 {
             db.put(&i.to_be_bytes(), v("x"), 10, 0);
         }
         // Overwrite one key without a deadline: its hint becomes stale.
         db.put(&0u32.to_be_bytes(), v("y"), 0, 0);
         // The batch bounds entries popped per call, stale ones included.
-        assert_eq!(db.sweep(20, 1000), (999, true));
-        assert_eq!(db.sweep(20, 1000), (1000, true));
-        assert_eq!(db.sweep(20, 1000), (500, false));
+        assert_eq!(db.db.sweep(20, 1000), (999, true));
+        assert_eq!(db.db.sweep(20, 1000), (1000, true));
+        assert_eq!(db.db.sweep(20, 1000), (500, false));
         assert_eq!(db.stored_len(), 1);
         assert!(db.get(&0u32.to_be_bytes(), 20).is_some());
     }
@@ -757,7 +603,8 @@ mod tests {
     #[test]
     fn re_setting_the_same_keys_keeps_the_heap_bounded() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         for round in 0..200u64 {
             for i in 0..100u32 {
                 db.put(&i.to_be_bytes(), v("x"), 1_000_000 + round, 0);
@@ -770,7 +617,8 @@ mod tests {
     #[test]
     fn alternating_deadlines_on_one_key_keep_the_heap_bounded() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         db.put(b"k", v("x"), 0, 0);
         for i in 0..100_000u64 {
             db.set_deadline(b"k", 1_000_000 + (i % 2), 0);
@@ -791,7 +639,8 @@ mod tests {
     #[test]
     fn every_kind_of_deadline_change_shares_one_copy_of_the_key() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         let key = vec![b'k'; 4096];
         db.put(&key, v("x"), 0, 0);
         for i in 0..3000u64 {
@@ -807,7 +656,7 @@ mod tests {
                 // PERSIST (or GETEX PERSIST).
                 3 => assert!(db.set_deadline(&key, 0, 0)),
                 // SET ... KEEPTTL: a new value, the same deadline.
-                4 => drop(db.put_keep_ttl(&key, v("y"), 0)),
+                4 => drop(db.put_keep_ttl(&key, v("y"), 0, Event::Set)),
                 // SET ... EX: a new value and deadline.
                 _ => drop(db.put(&key, v("z"), deadline, 0)),
             }
@@ -823,7 +672,7 @@ mod tests {
         db.set_deadline(&key, 0, 0);
         db.put(&key, v("w"), 0, 0);
         assert_eq!(db.interned_keys(), 1);
-        let freed = compact_fully(&mut db);
+        let freed = compact_fully(db.db);
         assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
         assert_eq!((db.interned_keys(), db.interned_key_bytes()), (0, 0));
         assert_eq!(freed.len(), 1);
@@ -834,14 +683,15 @@ mod tests {
         assert_eq!(db.interned_keys(), 1);
         // Deleted: its copy leaves with its hints.
         db.remove(&key, 0);
-        compact_fully(&mut db);
+        compact_fully(db.db);
         assert_eq!((db.interned_keys(), db.deadline_hints()), (0, 0));
     }
 
     #[test]
     fn deleted_large_keys_start_a_compaction_by_their_bytes() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         let names: Vec<Vec<u8>> = (0..32u8).map(|i| vec![i; 64 << 10]).collect();
         for name in &names {
             db.put(name, v("x"), 1_000_000, 0);
@@ -858,7 +708,7 @@ mod tests {
         assert!(db.compaction_due());
         let mut freed = Vec::new();
         let mut holds = 0;
-        while db.compact_some(crate::expiry::SWEEP_BATCH, &mut freed) {
+        while db.db.compact_some(crate::expiry::SWEEP_BATCH, &mut freed) {
             holds += 1;
         }
         // 64 KiB a key: about 17 hints per hold, not 1,000.
@@ -875,15 +725,16 @@ mod tests {
     #[test]
     fn a_key_deleted_and_set_again_expires_on_its_new_deadline_only() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         db.put(b"k", v("old"), 100, 0);
         db.remove(b"k", 0);
         db.put(b"k", v("new"), 100, 0);
         db.set_deadline(b"k", 200, 0);
         // The old key's stale hint at 100 must not remove the new key.
-        assert_eq!(db.sweep(150, 1000), (0, false));
+        assert_eq!(db.db.sweep(150, 1000), (0, false));
         assert_eq!(db.get(b"k", 150).unwrap().value(), b"new");
-        assert_eq!(db.sweep(200, 1000), (1, false));
+        assert_eq!(db.db.sweep(200, 1000), (1, false));
         assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
         assert_eq!(db.interned_keys(), 0);
     }
@@ -891,7 +742,8 @@ mod tests {
     #[test]
     fn a_compaction_is_spread_over_many_writes() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         let n = 20_000u32;
         for round in 0..2u64 {
             for i in 0..n {
@@ -926,7 +778,8 @@ mod tests {
     #[test]
     fn stale_count_stays_exact_under_any_mix_of_writes() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -944,8 +797,8 @@ mod tests {
                 0 | 1 => drop(db.put(&key, v("x"), deadline, now)),
                 2 => drop(db.set_deadline(&key, deadline, now)),
                 3 => drop(db.remove(&key, now)),
-                4 => drop(db.put_keep_ttl(&key, v("y"), now)),
-                5 => drop(db.sweep(now, 3)),
+                4 => drop(db.put_keep_ttl(&key, v("y"), now, Event::Set)),
+                5 => drop(db.db.sweep(now, 3)),
                 _ => now += next() % 5,
             }
             assert_eq!(
@@ -965,7 +818,7 @@ mod tests {
         }
         // Every key with a deadline still has its hint: a full sweep past all
         // deadlines leaves no key with one, an empty heap and no copies.
-        while db.sweep(u64::MAX - 1, 1000).1 {}
+        while db.db.sweep(u64::MAX - 1, 1000).1 {}
         assert_eq!(db.stored_with_deadline(), 0);
         assert_eq!((db.deadline_hints(), db.stale_hints()), (0, 0));
         assert_eq!((db.interned_keys(), db.interned_key_bytes()), (0, 0));
@@ -974,7 +827,8 @@ mod tests {
     #[test]
     fn overwriting_an_expired_key_counts_it_as_expired() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         db.put(b"a", v("1"), 100, 0);
         assert!(db.put(b"a", v("2"), 0, 200).is_none());
         assert_eq!(ks.expiry().expired_keys(), 1);
@@ -983,18 +837,19 @@ mod tests {
     #[test]
     fn mass_removal_gives_partition_memory_back() {
         let ks = Keyspace::new();
-        let mut db = ks.write();
+        let mut guard = ks.write();
+        let mut db = guard.writer(0);
         let capacity = |db: &Db| db.parts.iter().map(|p| p.capacity()).sum::<usize>();
         for i in 0..100_000u32 {
             db.put(&i.to_be_bytes(), v("x"), 10, 0);
         }
         let loaded = capacity(&db);
-        while db.sweep(10, SWEEP_BATCH).1 {}
+        while db.db.sweep(10, SWEEP_BATCH).1 {}
         assert_eq!(db.stored_len(), 0);
         assert!(loaded > 100_000);
         assert_eq!(db.underfull_partitions().len(), PARTITIONS);
         for part in db.underfull_partitions() {
-            assert!(db.shrink_partition(part));
+            assert!(db.db.shrink_partition(part));
         }
         assert!(db.underfull_partitions().is_empty());
         assert!(
@@ -1008,12 +863,13 @@ mod tests {
     fn clients_help_a_sweeper_that_is_behind() {
         let ks = Keyspace::new();
         {
-            let mut db = ks.write();
+            let mut guard = ks.write();
+            let mut db = guard.writer(0);
             for i in 0..1000u32 {
                 db.put(&i.to_be_bytes(), v("x"), 10, 0);
             }
             // A batch that leaves due keys behind raises the flag.
-            assert_eq!(db.sweep(20, 100), (100, true));
+            assert_eq!(guard.sweep(20, 100), (100, true));
         }
         assert!(ks.expiry().behind());
         let before = ks.read_for_sweeper().stored_len();

@@ -1,0 +1,264 @@
+//! The change record: what one command (or one `EXEC`, one sweep, one load)
+//! did to the keyspace, as the commit point hands it to whoever listens.
+//!
+//! Every change the [`DbWriter`](super::DbWriter) and the
+//! [`Store`](super::Store) make is counted in the [`ChangeLog`]. When some
+//! subsystem needs to know *which* keys changed (today: `WATCH`; later the
+//! append-only log, keyspace notifications, blocked clients), the log is in
+//! detail mode and also keeps one [`Change`] per change: the key (a shared
+//! entry, a reference count rather than a copy), the event named as Redis
+//! names its keyspace events, and the effect a log would replay. Without a
+//! listener it only counts, so a command on a keyspace nobody watches pays
+//! one addition.
+//!
+//! This module only describes changes; it never changes the keyspace and
+//! never does I/O.
+
+use super::Entry;
+
+/// What happened to a key, named as Redis names its keyspace events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Stored by `SET` and its kin (`set`).
+    Set,
+    /// Deleted (`del`).
+    Del,
+    /// Given a deadline (`expire`).
+    Expire,
+    /// Removed on its deadline, by the sweeper or a write that found it due (`expired`).
+    Expired,
+    /// Its deadline removed (`persist`).
+    Persist,
+    /// Renamed away (`rename_from`).
+    RenameFrom,
+    /// Renamed onto (`rename_to`).
+    RenameTo,
+    /// Moved to another database (`move_from`).
+    MoveFrom,
+    /// Moved in from another database (`move_to`).
+    MoveTo,
+    /// Changed by `INCR`, `DECR`, `INCRBY`, `DECRBY` (`incrby`).
+    Incrby,
+    /// Changed by `INCRBYFLOAT` (`incrbyfloat`).
+    Incrbyfloat,
+    /// Changed by `APPEND` (`append`).
+    Append,
+    /// Changed by `SETRANGE` (`setrange`).
+    Setrange,
+    /// Restored from the snapshot at start (no Redis event: it fires none).
+    Loaded,
+}
+
+impl Event {
+    /// The event's name in Redis's keyspace notifications.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Set => "set",
+            Event::Del => "del",
+            Event::Expire => "expire",
+            Event::Expired => "expired",
+            Event::Persist => "persist",
+            Event::RenameFrom => "rename_from",
+            Event::RenameTo => "rename_to",
+            Event::MoveFrom => "move_from",
+            Event::MoveTo => "move_to",
+            Event::Incrby => "incrby",
+            Event::Incrbyfloat => "incrbyfloat",
+            Event::Append => "append",
+            Event::Setrange => "setrange",
+            Event::Loaded => "loaded",
+        }
+    }
+}
+
+/// What a change did to its key, as a log would replay it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The entry's value was stored with this absolute deadline (0: none).
+    Stored(u64),
+    /// The key was removed.
+    Removed,
+    /// The key's deadline became this absolute time (0: none).
+    Deadline(u64),
+}
+
+/// One change to the keyspace.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// One key changed.
+    Key {
+        /// The database it is in.
+        db: usize,
+        /// What happened, in Redis's words.
+        event: Event,
+        /// The key's entry: the stored one, or the one removed.
+        entry: Entry,
+        /// What a log would replay.
+        effect: Effect,
+    },
+    /// A whole database was emptied (`FLUSHDB`, or `FLUSHALL` for each).
+    /// In detail mode it carries the keys it held, so that watchers of
+    /// the ones that existed are told.
+    Flushed {
+        /// The database.
+        db: usize,
+        /// Its keys before the flush.
+        keys: Vec<Entry>,
+    },
+    /// Two databases swapped their contents (`SWAPDB`).
+    Swapped(usize, usize),
+}
+
+impl Change {
+    /// The command a log would replay for this change: relative times are
+    /// already absolute (`SET k v EX 10` replays as `SET k v PXAT <ms>`),
+    /// and computed values are stored as themselves (`INCRBYFLOAT` replays
+    /// as the `SET` of its result). The database to select first is
+    /// [`Change::db`].
+    pub fn replay(&self) -> Vec<Vec<u8>> {
+        let word = |w: &str| w.as_bytes().to_vec();
+        match self {
+            Change::Key { entry, effect, .. } => {
+                let key = entry.key().to_vec();
+                match *effect {
+                    Effect::Stored(0) => vec![word("SET"), key, entry.value().to_vec()],
+                    Effect::Stored(at) => vec![
+                        word("SET"),
+                        key,
+                        entry.value().to_vec(),
+                        word("PXAT"),
+                        word(&at.to_string()),
+                    ],
+                    Effect::Removed => vec![word("DEL"), key],
+                    Effect::Deadline(0) => vec![word("PERSIST"), key],
+                    Effect::Deadline(at) => vec![word("PEXPIREAT"), key, word(&at.to_string())],
+                }
+            }
+            Change::Flushed { .. } => vec![word("FLUSHDB")],
+            Change::Swapped(a, b) => {
+                vec![word("SWAPDB"), word(&a.to_string()), word(&b.to_string())]
+            }
+        }
+    }
+
+    /// The database the change applies to (the first, for a swap).
+    pub fn db(&self) -> usize {
+        match *self {
+            Change::Key { db, .. } | Change::Flushed { db, .. } | Change::Swapped(db, _) => db,
+        }
+    }
+}
+
+/// The changes made since the last commit.
+#[derive(Debug, Default)]
+pub struct ChangeLog {
+    /// Whether to keep each [`Change`], not only count them.
+    pub(super) detail: bool,
+    /// Changes since the last commit.
+    pub(super) count: u64,
+    /// Kept in detail mode only.
+    pub(super) changes: Vec<Change>,
+}
+
+impl ChangeLog {
+    /// Counts one change to `entry`'s key, keeping it in detail mode.
+    #[inline]
+    pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
+        self.count += 1;
+        if self.detail {
+            self.changes.push(Change::Key {
+                db,
+                event,
+                entry: entry.clone(),
+                effect,
+            });
+        }
+    }
+
+    /// Counts a change that is not one key's.
+    pub(super) fn other(&mut self, change: Change) {
+        self.count += 1;
+        if self.detail {
+            self.changes.push(change);
+        }
+    }
+
+    /// Whether each change is kept, so a caller can skip gathering what
+    /// a kept change needs.
+    pub(super) fn in_detail(&self) -> bool {
+        self.detail
+    }
+
+    /// Changes counted since the last commit.
+    pub fn pending(&self) -> u64 {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(change: &Change) -> Vec<String> {
+        change
+            .replay()
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_stored_key_replays_as_a_set_with_an_absolute_deadline() {
+        let entry = Entry::new(b"k", b"v", 1_700_000_010_000);
+        let change = Change::Key {
+            db: 0,
+            event: Event::Set,
+            entry: entry.clone(),
+            effect: Effect::Stored(1_700_000_010_000),
+        };
+        assert_eq!(args(&change), ["SET", "k", "v", "PXAT", "1700000010000"]);
+        let plain = Change::Key {
+            db: 3,
+            event: Event::Incrbyfloat,
+            entry: Entry::new(b"f", b"10.5", 0),
+            effect: Effect::Stored(0),
+        };
+        assert_eq!(args(&plain), ["SET", "f", "10.5"]);
+        assert_eq!(plain.db(), 3);
+    }
+
+    #[test]
+    fn removals_deadlines_flushes_and_swaps_replay_as_their_commands() {
+        let entry = Entry::new(b"k", b"v", 0);
+        let key = |effect| Change::Key {
+            db: 0,
+            event: Event::Del,
+            entry: entry.clone(),
+            effect,
+        };
+        assert_eq!(args(&key(Effect::Removed)), ["DEL", "k"]);
+        assert_eq!(args(&key(Effect::Deadline(0))), ["PERSIST", "k"]);
+        assert_eq!(
+            args(&key(Effect::Deadline(5_000))),
+            ["PEXPIREAT", "k", "5000"]
+        );
+        let flushed = Change::Flushed {
+            db: 2,
+            keys: Vec::new(),
+        };
+        assert_eq!(args(&flushed), ["FLUSHDB"]);
+        assert_eq!(args(&Change::Swapped(0, 1)), ["SWAPDB", "0", "1"]);
+    }
+
+    #[test]
+    fn without_detail_the_log_only_counts() {
+        let mut log = ChangeLog::default();
+        let entry = Entry::new(b"k", b"v", 0);
+        log.key(0, Event::Set, &entry, Effect::Stored(0));
+        assert_eq!((log.pending(), log.changes.len()), (1, 0));
+        log.detail = true;
+        log.key(0, Event::Del, &entry, Effect::Removed);
+        assert_eq!((log.pending(), log.changes.len()), (2, 1));
+        assert_eq!(Event::RenameFrom.name(), "rename_from");
+    }
+}
