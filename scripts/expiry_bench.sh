@@ -32,7 +32,7 @@ HOT=1000
 CLIENTS=10
 BUDGET_S=280 # stop starting new rounds past this, to stay under 5 minutes
 
-LOADGEN=target/loadgen
+LOADGEN=${CARGO_TARGET_DIR:-target}/release/examples/loadgen
 WORK=$(mktemp -d)
 PIDS=()
 
@@ -51,7 +51,7 @@ say() { printf '%s\n' "$*" >&2; }
 
 say "==> building gocache (release) and the load generator"
 cargo build --release --quiet
-rustc -O --edition 2021 scripts/loadgen.rs -o "$LOADGEN"
+cargo build --release --quiet --example loadgen
 
 HAVE_REDIS=1
 if ! command -v redis-server >/dev/null 2>&1; then

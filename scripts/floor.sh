@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # How close gocache is to the floor of its own design, beside Redis.
 #
-# Builds scripts/floor_server.rs (std only, with rustc into target/): a server
-# with one OS thread per connection, like gocache, that answers +PONG and does
-# nothing else. Starts it, a release gocache and a redis-server on free
-# loopback ports, and runs `redis-benchmark -c 50 -t ping_mbulk` against each
-# in turn (floor, gocache, Redis, floor, ...) for ROUNDS rounds, at -P 1 and
-# -P 16. Prints the median requests per second and p99 for each, and the
-# ratios gocache/floor and floor/Redis.
+# Builds scripts/floor_server.rs (std only; the cargo example floor_server,
+# in release): a server with one OS thread per connection, like gocache, that
+# answers +PONG and does nothing else. Starts it, a release gocache and a
+# redis-server on free loopback ports, and runs `redis-benchmark -c 50 -t
+# ping_mbulk` against each in turn (floor, gocache, Redis, floor, ...) for
+# ROUNDS rounds, at -P 1 and -P 16. Prints the median requests per second
+# and p99 for each, and the ratios gocache/floor and floor/Redis.
 #
 # Read it this way: gocache/floor near 1.0 means gocache's own code costs
 # little beside the wake-up and context switch that a blocking thread per
@@ -28,9 +28,9 @@ source scripts/bench_lib.sh
 
 cargo build --release --quiet
 target=${CARGO_TARGET_DIR:-target}
-rustc -O --edition 2021 scripts/floor_server.rs -o "$target/floor_server"
+cargo build --release --quiet --example floor_server
 
-start_listening floor "$target/floor_server"
+start_listening floor "$target/release/examples/floor_server"
 floor_port=$PORT
 mkdir "$work/gocache"
 # GOCACHE_BIN=path measures another build (an older one, to compare).

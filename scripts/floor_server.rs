@@ -7,6 +7,9 @@
 //! thread per connection (a wake-up and a context switch per unpipelined
 //! request) can be told apart from the cost of gocache's own code.
 //!
+//! Standard library only; the cargo example `floor_server`, built with
+//! `cargo build --release --example floor_server`.
+//!
 //! Usage: floor_server  (binds 127.0.0.1 on a free port and prints
 //! `floor listening on IP:PORT`).
 
@@ -22,7 +25,10 @@ fn requests_in(bytes: &[u8]) -> usize {
 
 fn main() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    println!("floor listening on {}", listener.local_addr().expect("address"));
+    println!(
+        "floor listening on {}",
+        listener.local_addr().expect("address")
+    );
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let _ = stream.set_nodelay(true);

@@ -1,9 +1,10 @@
 //! fuzz: a seeded, bounded protocol and command fuzzer for gocache.
 //!
-//! Standard library only, so `scripts/fuzz.sh` builds it with one command:
+//! Standard library only; the cargo example `fuzz`, so `scripts/fuzz.sh`
+//! builds it with one command and runs `target/release/examples/fuzz`:
 //!
 //! ```sh
-//! rustc -O --edition 2021 scripts/fuzz.rs -o target/fuzz
+//! cargo build --release --example fuzz
 //! ```
 //!
 //! It asks the server for `COMMAND LIST` (and `COMMAND INFO`, for arities and
@@ -1884,7 +1885,7 @@ struct Counts {
 struct Fuzzer {
     opts: Options,
     addr: SocketAddr,
-    gen: Generator,
+    generator: Generator,
     /// Connection-level choices (which clean connections authenticate), on
     /// a stream of their own.
     conn_rng: Rng,
@@ -1919,7 +1920,7 @@ impl Fuzzer {
         if let Some(p) = &opts.password {
             authenticate(&mut check, p, deadline)?;
         }
-        let gen = Generator::new(opts.seed, &commands, opts.password.clone());
+        let generator = Generator::new(opts.seed, &commands, opts.password.clone());
         println!(
             "fuzz seed={} addr={addr} requests={} seconds={} batch={} max_rss_mb={} commands={} excluded={}",
             opts.seed,
@@ -1927,12 +1928,12 @@ impl Fuzzer {
             opts.seconds,
             opts.batch,
             opts.max_rss_mb,
-            gen.commands.len(),
-            commands.len() - gen.commands.len(),
+            generator.commands.len(),
+            commands.len() - generator.commands.len(),
         );
         let mut f = Fuzzer {
             addr,
-            gen,
+            generator,
             conn_rng: Rng::new(opts.seed, 2),
             canary_rng,
             canary,
@@ -1972,7 +1973,7 @@ impl Fuzzer {
         let mut last_progress = Instant::now();
         while self.counts.requests < self.opts.requests && self.started.elapsed() < budget {
             let before = self.counts.requests;
-            if self.gen.rng.chance(7, 10) {
+            if self.generator.rng.chance(7, 10) {
                 self.clean_pipeline()?;
             } else {
                 self.dirty_pipeline()?;
@@ -2057,7 +2058,7 @@ impl Fuzzer {
     }
 
     fn clean_pipeline(&mut self) -> Result<(), String> {
-        let p = self.gen.clean_pipeline();
+        let p = self.generator.clean_pipeline();
         for r in &p.requests {
             self.remember("clean", r);
         }
@@ -2114,9 +2115,9 @@ impl Fuzzer {
     }
 
     fn dirty_pipeline(&mut self) -> Result<(), String> {
-        let requests = self.gen.dirty_pipeline();
-        let (name, echo) = self.gen.sentinel();
-        let half_close = self.gen.rng.chance(3, 20);
+        let requests = self.generator.dirty_pipeline();
+        let (name, echo) = self.generator.sentinel();
+        let half_close = self.generator.rng.chance(3, 20);
         let mut bytes = Vec::new();
         for r in &requests {
             self.remember("dirty", r);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz gocache: build the release binary and scripts/fuzz.rs, start one server
-# on a free loopback port with a scratch --dir, and let the fuzzer send it
-# seeded random and mutated traffic (RESP and inline, clean and malformed,
-# pipelined) until a time or request budget runs out. After every batch the
-# fuzzer checks that the server answers PING, still holds a canary key, stays
-# under an RSS bound and has logged no panic; at the end this script checks
-# that the process is alive and that its stderr has no "panicked at", stops
-# it by its PID and prints a short report. Exits non-zero on any failure.
+# Fuzz gocache: build the release binary and scripts/fuzz.rs (the cargo
+# example fuzz), start one server on a free loopback port with a scratch
+# --dir, and let the fuzzer send it seeded random and mutated traffic (RESP
+# and inline, clean and malformed, pipelined) until a time or request budget
+# runs out. After every batch the fuzzer checks that the server answers PING,
+# still holds a canary key, stays under an RSS bound and has logged no panic;
+# at the end this script checks that the process is alive and that its stderr
+# has no "panicked at", stops it by its PID and prints a short report. Exits
+# non-zero on any failure.
 #
 # Usage: bash scripts/fuzz.sh [SECONDS] [REQUESTS]
 #   SECONDS   wall-clock budget of the fuzzer (default 30)
@@ -39,8 +40,9 @@ case "$seconds$requests" in
 esac
 
 build_release
-echo "compiling scripts/fuzz.rs"
-rustc -O --edition 2021 scripts/fuzz.rs -o target/fuzz
+echo "building scripts/fuzz.rs (cargo example fuzz)"
+cargo build --release --quiet --example fuzz
+fuzzer="${CARGO_TARGET_DIR:-target}/release/examples/fuzz"
 
 server_flags=()
 fuzz_flags=(--seconds "$seconds" --requests "$requests"
@@ -58,7 +60,7 @@ log="$GOCACHE_TMP/stderr"
 
 fail=0
 status=0
-timeout --kill-after=10 $((seconds + 120)) target/fuzz \
+timeout --kill-after=10 $((seconds + 120)) "$fuzzer" \
   --addr "127.0.0.1:$GOCACHE_PORT" --pid "$GOCACHE_PID" --server-log "$log" \
   "${fuzz_flags[@]}" | tee "$GOCACHE_TMP/fuzz.out" || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then

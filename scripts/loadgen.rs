@@ -1,9 +1,10 @@
 //! loadgen: a small RESP load generator for gocache's benchmark scripts.
 //!
-//! Standard library only, so a script builds it with one command:
+//! Standard library only; the cargo example `loadgen`, so a script builds it
+//! with one command and runs `target/release/examples/loadgen`:
 //!
 //! ```sh
-//! rustc -O --edition 2021 scripts/loadgen.rs -o target/loadgen
+//! cargo build --release --example loadgen
 //! ```
 //!
 //! It speaks RESP to any Redis-compatible server and prints one line of

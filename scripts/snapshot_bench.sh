@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Snapshot cost on this machine: gocache against Redis's BGSAVE.
 #
-# Builds gocache in release and the load generator (scripts/loadgen.rs, std
-# only) with rustc into target/, starts gocache and redis-server on free
+# Builds gocache and the load generator (scripts/loadgen.rs, std only, the
+# cargo example `loadgen`) in release, starts gocache and redis-server on free
 # loopback ports, loads the same KEYS keys (default 1,000,000; key:0000000 ..)
 # of distinct 16-byte values into each, then alternates gocache and Redis:
 #   - one save while a client times every SET and the server's memory is
@@ -53,9 +53,9 @@ fi
 
 echo "building gocache (release) and the load generator..." >&2
 cargo build --release --quiet
+cargo build --release --quiet --example loadgen
 mkdir -p target
-loadgen=target/loadgen
-rustc -O --edition 2021 scripts/loadgen.rs -o "$loadgen"
+loadgen=${CARGO_TARGET_DIR:-target}/release/examples/loadgen
 # The keys every loadgen run below fills, rewrites or reads.
 keyopts=(--keys "$KEYS" --prefix key: --key-digits 7 --value-size 16 --values distinct)
 tmp=$(mktemp -d -p "$PWD/target" snapshot-bench.XXXXXX)

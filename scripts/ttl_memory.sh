@@ -16,9 +16,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 KEYS=${1:-1000000}
-loadgen=target/loadgen
+loadgen=${CARGO_TARGET_DIR:-target}/release/examples/loadgen
 build_release
-rustc -O --edition 2021 scripts/loadgen.rs -o "$loadgen"
+cargo build --release --quiet --example loadgen
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$GOCACHE_PID/status"; }
 
