@@ -595,3 +595,86 @@ fn periodic_snapshots_save_only_after_changes() {
         "0"
     );
 }
+
+#[test]
+fn every_database_survives_a_restart_and_too_few_databases_refuse_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        assert_eq!(c.call(&["SET", "k", "in 0"]), Resp::ok());
+        assert_eq!(c.call(&["SELECT", "9"]), Resp::ok());
+        assert_eq!(c.call(&["SET", "k", "in 9"]), Resp::ok());
+        assert_eq!(c.call(&["SET", "t", "x", "PX", "100000"]), Resp::ok());
+        assert_eq!(c.call(&["SELECT", "15"]), Resp::ok());
+        assert_eq!(c.call(&["SET", "last", "in 15"]), Resp::ok());
+        assert_eq!(c.call(&["SAVE"]), Resp::ok());
+        server.kill();
+    }
+    {
+        let server = start_on(dir.path());
+        let mut c = server.client();
+        assert_eq!(c.call(&["GET", "k"]), Resp::bulk("in 0"));
+        assert_eq!(c.call(&["DBSIZE"]).int(), 1);
+        assert_eq!(c.call(&["SELECT", "9"]), Resp::ok());
+        assert_eq!(c.call(&["GET", "k"]), Resp::bulk("in 9"));
+        let ttl = c.call(&["PTTL", "t"]).int();
+        assert!(ttl > 0 && ttl <= 100_000, "{ttl}");
+        assert_eq!(c.call(&["SELECT", "15"]), Resp::ok());
+        assert_eq!(c.call(&["GET", "last"]), Resp::bulk("in 15"));
+        let keyspace = info_fields(&mut c, "keyspace");
+        let names: Vec<&str> = keyspace.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["db0", "db9", "db15"]);
+        assert!(
+            keyspace[1].1.starts_with("keys=2,expires=1,"),
+            "{keyspace:?}"
+        );
+    }
+    // A server with fewer databases than the file names refuses to start,
+    // and leaves the file as it was.
+    let file = dir.path().join("dump.gcs");
+    let before = std::fs::read(&file).unwrap();
+    let failed = start_expecting_failure(dir.path(), &["--databases", "10"]);
+    assert!(!failed.status.success());
+    assert!(
+        failed.stderr.contains("database 15") && failed.stderr.contains("--databases"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+#[test]
+fn a_version_1_snapshot_loads_into_database_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // What an earlier build wrote: no database sections, one entry.
+    let mut bytes = b"GOCACHE\0".to_vec();
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes.extend_from_slice(&1u64.to_le_bytes());
+    bytes.extend_from_slice(&[3, b'o', b'l', b'd', 2, b'v', b'1', 0]);
+    let crc = crc32(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(dir.path().join("dump.gcs"), &bytes).unwrap();
+    let server = start_on(dir.path());
+    let mut c = server.client();
+    assert_eq!(c.call(&["GET", "old"]), Resp::bulk("v1"));
+    assert_eq!(c.call(&["SELECT", "1"]), Resp::ok());
+    assert_eq!(c.call(&["DBSIZE"]).int(), 0);
+}
+
+/// CRC-32 (IEEE), bit by bit: slow and obviously right, for building files.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

@@ -199,6 +199,11 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
             ("connected_clients", server.connected_clients().to_string()),
             ("maxclients", server.settings.max_clients().to_string()),
             ("blocked_clients", "0".into()),
+            // Redis 7.4's name; 7.0 has no count of watched keys.
+            (
+                "total_watched_keys",
+                ctx.with_store(|store| store.watched_keys()).to_string(),
+            ),
         ],
         "memory" => {
             let rss = crate::os::resident_bytes();

@@ -605,3 +605,142 @@ impl Keyspace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watching(store: &mut Store, db: usize, keys: &[&str], now: u64) -> Watching {
+        let mut w = Watching::default();
+        for k in keys {
+            store.watch(&mut w, db, k.as_bytes(), now);
+        }
+        w
+    }
+
+    #[test]
+    fn a_change_marks_the_watchers_of_that_key_in_that_database_only() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.writer(0).put(b"k", b"1", 0, 0);
+        let w = watching(&mut store, 0, &["k"], 0);
+        let other_db = watching(&mut store, 1, &["k"], 0);
+        let other_key = watching(&mut store, 0, &["j"], 0);
+        store.commit();
+        assert!(!store.watch_broken(&w, 0));
+        store.writer(0).put(b"k", b"2", 0, 0);
+        store.commit();
+        assert!(store.watch_broken(&w, 0));
+        assert!(!store.watch_broken(&other_db, 0));
+        assert!(!store.watch_broken(&other_key, 0));
+        // A no-op (DEL of a missing key) changes nothing.
+        store.writer(0).remove(b"j", 0);
+        store.commit();
+        assert!(!store.watch_broken(&other_key, 0));
+    }
+
+    #[test]
+    fn without_watches_the_log_only_counts_and_unwatching_forgets_everything() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.writer(0).put(b"a", b"1", 0, 0);
+        assert_eq!(store.log.changes.len(), 0);
+        store.commit();
+        assert_eq!(store.changes(), 1);
+        let mut w = watching(&mut store, 0, &["a", "b", "a"], 0);
+        assert_eq!((store.watched_keys(), w.keys.len()), (2, 2));
+        store.writer(0).put(b"a", b"2", 0, 0);
+        assert_eq!(store.log.changes.len(), 1, "detail while watched");
+        store.commit();
+        store.unwatch(&mut w);
+        assert_eq!(store.watched_keys(), 0);
+        assert!(w.keys.is_empty() && !w.flag.is_dirty());
+        store.writer(0).put(b"a", b"3", 0, 0);
+        assert_eq!(store.log.changes.len(), 0, "back to counting");
+        store.commit();
+        assert_eq!(store.changes(), 3);
+    }
+
+    #[test]
+    fn expiry_breaks_a_watch_swept_or_not_unless_the_key_was_already_expired() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.writer(0).put(b"live", b"1", 100, 0);
+        store.writer(0).put(b"dead", b"1", 100, 0);
+        let live = watching(&mut store, 0, &["live"], 50);
+        // Watched after its deadline, before the sweeper took it.
+        let dead = watching(&mut store, 0, &["dead"], 150);
+        store.commit();
+        // Past its deadline but not yet swept: EXEC still sees the change.
+        assert!(store.watch_broken(&live, 150));
+        assert!(!store.watch_broken(&dead, 150));
+        store.sweep(150, 100);
+        store.commit();
+        assert!(store.watch_broken(&live, 150));
+        assert!(
+            !store.watch_broken(&dead, 150),
+            "sweeping a key already expired when watched changes nothing"
+        );
+        // But a later write to it does.
+        store.writer(0).put(b"dead", b"new", 0, 150);
+        store.commit();
+        assert!(store.watch_broken(&dead, 150));
+    }
+
+    #[test]
+    fn flushes_and_swaps_mark_watchers_of_keys_that_existed() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.writer(0).put(b"here", b"1", 0, 0);
+        store.writer(2).put(b"there", b"1", 0, 0);
+        let here = watching(&mut store, 0, &["here"], 0);
+        let absent = watching(&mut store, 0, &["absent"], 0);
+        let swapped = watching(&mut store, 1, &["there"], 0);
+        store.commit();
+        store.flush(0);
+        store.commit();
+        assert!(store.watch_broken(&here, 0));
+        assert!(!store.watch_broken(&absent, 0), "nothing changed for it");
+        assert!(!store.watch_broken(&swapped, 0));
+        store.swap(1, 2);
+        store.commit();
+        assert!(store.watch_broken(&swapped, 0), "db 1 now holds `there`");
+        assert_eq!(store.db(1).get(b"there", 0).unwrap().value(), b"1");
+        assert_eq!(store.db(2).stored_len(), 0);
+    }
+
+    #[test]
+    fn every_change_is_recorded_with_its_event_and_replay() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        let mut w = watching(&mut store, 0, &["k"], 0);
+        store.writer(0).put(b"k", b"v", 10_000, 0);
+        store.writer(0).set_deadline(b"k", 0, 0);
+        store
+            .writer(0)
+            .put_keep_ttl(b"k", b"1.5", 0, Event::Incrbyfloat);
+        store.writer(0).remove(b"k", 0);
+        let seen: Vec<(Event, Vec<Vec<u8>>)> = store
+            .log
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Key { event, .. } => (*event, c.replay()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let words = |ws: &[&str]| ws.iter().map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [
+                (Event::Set, words(&["SET", "k", "v", "PXAT", "10000"])),
+                (Event::Persist, words(&["PERSIST", "k"])),
+                (Event::Incrbyfloat, words(&["SET", "k", "1.5"])),
+                (Event::Del, words(&["DEL", "k"])),
+            ]
+        );
+        store.commit();
+        assert_eq!(store.changes(), 4);
+        store.unwatch(&mut w);
+    }
+}

@@ -15,20 +15,23 @@
 //! the disk. The loader never opens the file for writing, so a snapshot it
 //! refuses is left byte for byte as it was.
 //!
-//! # File format, version 1
+//! # File format, version 2
 //!
 //! All integers are little-endian. Offsets are in bytes from the file start.
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0  | 8 | magic: the ASCII bytes `GOCACHE` followed by one zero byte |
-//! | 8  | 4 | format version, `u32`: `1` |
+//! | 8  | 4 | format version, `u32`: `2` |
 //! | 12 | 8 | creation time, `u64` Unix milliseconds (the point in time saved) |
-//! | 20 | 8 | entry count `N`, `u64` |
-//! | 28 | … | `N` entries, back to back, in no particular order |
+//! | 20 | 8 | entry count `N`, `u64`: the entries of every database together |
+//! | 28 | … | database sections, back to back, holding the `N` entries |
 //! | end − 4 | 4 | CRC-32 (IEEE: zlib's and PNG's) of every byte before it, `u32` |
 //!
-//! Each entry is:
+//! Each database section is its database number (unsigned LEB128), its
+//! entry count `C` (unsigned LEB128, at least 1), then `C` entries in no
+//! particular order. Sections come in increasing database order; a database
+//! without keys has none. Each entry is:
 //!
 //! | size | field |
 //! |-----:|-------|
@@ -39,12 +42,21 @@
 //! | 1    | deadline tag: `0` = no deadline, `1` = a deadline follows |
 //! | 0 or 8 | the deadline, `u64` Unix milliseconds (never 0), present only when the tag is `1` |
 //!
+//! Version 1, written by earlier builds, has no sections: its `N` entries
+//! follow the header directly, and load into database 0.
+//!
 //! Deadlines are absolute, so a key keeps counting down while the server is
 //! stopped; keys whose deadline passed before loading are dropped. A reader
 //! refuses the whole file (it never loads part of one) when the magic or
 //! version is wrong, the checksum does not match, a length runs past the
-//! entries, a tag is unknown, a key repeats, or bytes follow the last entry.
-//! The smallest file, an empty snapshot, is 32 bytes.
+//! entries, a section is empty, out of order or longer than the entries
+//! left, a database number is beyond the server's `--databases`, a tag is
+//! unknown, a key repeats within a database, or bytes follow the last
+//! entry. The smallest file, an empty snapshot, is 32 bytes.
+//!
+//! Loading goes through the keyspace's [`DbWriter`](crate::keyspace::DbWriter)
+//! and commits like any write, so the restored keys reach their databases'
+//! deadline heaps, the sweeper, and the change count.
 
 pub mod crc32;
 pub mod file;
@@ -338,8 +350,9 @@ pub struct LoadReport {
 /// Loads the snapshot at `paths` into `keyspace` (meant to be empty, before
 /// any client is served). A missing file is an empty start; a file that is
 /// not a valid snapshot is [`Error::CorruptSnapshot`] naming it, and the
-/// keyspace must then be thrown away. Restored keys go through [`Db::put`],
-/// so their deadlines reach the deadline heap and the sweeper.
+/// keyspace must then be thrown away. Restored keys go through a
+/// [`DbWriter`](crate::keyspace::DbWriter), so their deadlines reach the
+/// deadline heap and the sweeper.
 pub fn load(paths: &SnapshotPaths, keyspace: &Keyspace, now: u64) -> Result<LoadReport, Error> {
     let Some(bytes) = paths.read()? else {
         return Ok(LoadReport::default());
