@@ -87,6 +87,46 @@ def run(port, protocol):
         print(f"  ok aborted transaction raises: {type(e).__name__}: {e}")
     check("aborted transaction left the key", r.get(k("t")), "2")
 
+    # Optimistic locking: redis-py's transaction() helper WATCHes, runs the
+    # function, and retries on WatchError. The first attempt is made to
+    # lose: another client writes the watched key between WATCH and EXEC.
+    other = connect(port, protocol)
+    r.set(k("w"), "10")
+    attempts = []
+
+    def double(pipe):
+        value = int(pipe.get(k("w")))
+        attempts.append(value)
+        if len(attempts) == 1:
+            other.incr(k("w"))
+        pipe.multi()
+        pipe.set(k("w"), value * 2)
+
+    r.transaction(double, k("w"))
+    check("transaction() retried after the watched key changed", attempts, [10, 11])
+    check("transaction() applied the retry", r.get(k("w")), "22")
+    with r.pipeline() as p:
+        p.watch(k("w"))
+        other.set(k("w"), "0")
+        p.multi()
+        p.set(k("w"), "lost")
+        try:
+            p.execute()
+            raise AssertionError("EXEC after a watched write should raise WatchError")
+        except redis.exceptions.WatchError as e:
+            print(f"  ok a broken watch raises WatchError: {e}")
+    check("the losing transaction wrote nothing", r.get(k("w")), "0")
+    db1 = connect(port, protocol, db=1)
+    db1.set(k("w"), "in db 1")
+    check("databases are separate", (r.get(k("w")), db1.get(k("w"))), ("0", "in db 1"))
+    check("move to db 1 refused when present", r.move(k("w"), 1), False)
+    db1.delete(k("w"))
+    check("move to db 1", r.move(k("w"), 1), True)
+    check("moved key", (r.get(k("w")), db1.get(k("w"))), (None, "0"))
+    db1.delete(k("w"))
+    db1.close()
+    other.close()
+
     keys = {k(f"scan:{i}") for i in range(500)}
     with r.pipeline(transaction=False) as p:
         for key in keys:
