@@ -5,32 +5,78 @@
 //! - [`config`] is the table of every parameter, read from the command line
 //!   and the config file (and rewritten by `CONFIG REWRITE`); [`log`] writes
 //!   stderr log lines, rate-limited where a client could provoke them.
+//! - [`shared`] is the state every thread shares (keyspace, clients,
+//!   counters, [`settings`](shared::settings) in force, snapshotter, the
+//!   queue of shutdown requests), apart from any socket:
+//!   [`Shared::in_memory`](shared::Shared::in_memory) runs commands with no
+//!   listener, which is how `tests/cases.rs` runs the case files.
 //! - [`server`] binds, accepts (one OS thread per connection) and shuts down;
 //!   its [`admission`](server::admission) decides who is served (protected
 //!   mode, the client limit) and answers refused clients,
 //!   [`housekeeping`](server::housekeeping) runs the clock (signals, the
-//!   idle timeout), [`settings`](server::settings) holds the configuration
-//!   in force. [`connection`] serves one client: read, parse, run, reply,
-//!   within the limits of the README's "Security and limits".
+//!   idle timeout). [`connection`] serves one client: read, parse, run,
+//!   reply, within the limits of the README's "Security and limits".
 //! - [`protocol`] holds the two dialects spoken on one port (the human line
 //!   protocol and RESP2/RESP3) and the reply encoders.
-//! - [`commands`] is the command table, one file per family, and dispatch.
-//! - [`keyspace`] is the `RwLock`-guarded map of keys, each an [`entry`] (key,
-//!   value and deadline in one shared allocation); [`expiry`] and [`sweeper`]
-//!   remove keys on their deadlines, the queue sharing one copy of each key
-//!   (an [`entry::Key`]) among its hints.
+//! - [`commands`] is the command table, one file per family, and dispatch;
+//!   a handler's [`Context`](commands::Context) owns its keyspace guard.
+//! - [`keyspace`] is the `RwLock`-guarded [`Store`](keyspace::Store) of
+//!   numbered databases, each a map of keys to an [`entry`] (key, value and
+//!   deadline in one shared allocation), and the one commit point every
+//!   change passes through ([`changes`](keyspace::changes) says what
+//!   changed; [`watch`](keyspace::watch) is `WATCH`'s registry);
+//!   [`expiry`] and [`sweeper`] remove keys on their deadlines, the queue
+//!   sharing one copy of each key (an [`entry::Key`]) among its hints.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (signals,
 //!   the open-file limit and a reserve of descriptors, shutting a socket
 //!   down from another thread, returning freed memory, the lock on a
-//!   snapshot's temporary file).
+//!   snapshot's temporary file, the resident set size).
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
+//!
+//! Dependencies run one way: `server` → `connection` → `commands` →
+//! `shared` → `keyspace`, `snapshot`, `session`, `config`. Nothing below
+//! `commands` knows the command table, and nothing below `server` knows
+//! the listener.
 //!
 //! `unsafe` lives in two small modules only: [`entry`] (the allocations) and
 //! [`os`] (the C declarations), each with a comment on why it is sound.
 //!
 //! `main.rs` only parses the arguments and calls [`server::run`].
+//!
+//! # Locks
+//!
+//! Every lock, in the order they may be taken (a thread holding one may
+//! take only those below it), and what may be done under each:
+//!
+//! 1. The keyspace lock (`RwLock<Store>`, [`keyspace`]): one per server.
+//!    Under it: memory only. No socket or disk I/O, no sleep, no wait on a
+//!    channel; never a second guard on it (a thread that holds one passes
+//!    it down, as `EXEC` does through its [`Context`](commands::Context)).
+//!    Snapshots clone entries under a read guard and write with none; a
+//!    command builds its new entry before taking the write guard; the
+//!    commit runs as the write guard drops, still under it.
+//! 2. The expiry alarm's mutex ([`ExpiryState`](expiry::ExpiryState)):
+//!    taken under the keyspace lock to ring the sweeper; held only to
+//!    notify or to wait.
+//! 3. The snapshotter's status mutex ([`Snapshotter`](snapshot::Snapshotter)):
+//!    `INFO` may read it under the keyspace lock; the snapshot thread never
+//!    takes the keyspace lock while holding it, and no file is written
+//!    under it.
+//! 4. The settings ([`Settings`](shared::settings::Settings)): a mutex that
+//!    serialises `CONFIG SET` and `CONFIG REWRITE` (the rewrite writes the
+//!    config file under it, with no other lock held), then the `RwLock` of
+//!    the configuration in force, held only to copy or replace it.
+//! 5. Leaf mutexes, each held for a few instructions and never with
+//!    another of them: the client registry, each client's names and socket
+//!    handle, the ops-per-second samples, the shutdown queue, the reserve
+//!    of descriptors, and the thaw mutex a writer waits on while writes are
+//!    frozen for the final save (the keyspace guard is dropped first).
+//!
+//! A poisoned lock (a panic while it was held) is recovered, never
+//! unwrapped: each is left consistent before anything that could panic, so
+//! a panic in one connection never stops the others.
 
 #![deny(missing_docs)]
 

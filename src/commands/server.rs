@@ -4,7 +4,7 @@
 //! Introspection reads counters and the configuration; the only keyspace
 //! access is counting keys and flushing them. `CONFIG` reads and changes
 //! parameters through the table in [`config`](crate::config) and the
-//! server's [`Settings`](crate::server::settings::Settings); `CONFIG
+//! server's [`Settings`](crate::shared::settings::Settings); `CONFIG
 //! REWRITE` is the one command here that writes a file, with no keyspace
 //! guard held.
 

@@ -368,7 +368,7 @@ impl Db {
     }
 
     /// Partitions holding less than a quarter of their room, which
-    /// [`Db::shrink_partition`] would give back.
+    /// `Db::shrink_partition` would give back.
     pub fn underfull_partitions(&self) -> Vec<usize> {
         (0..self.parts.len())
             .filter(|&i| partition_is_underfull(&self.parts[i]))

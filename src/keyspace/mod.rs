@@ -19,7 +19,7 @@
 //! write guard (a command's context, `EXEC`, the sweeper, a client helping
 //! it, the snapshot loader) therefore commits through the same point, and
 //! no change can skip it. Later subsystems (the append-only log, keyspace
-//! notifications, blocked clients) attach in [`Store::commit`].
+//! notifications, blocked clients) attach in `Store::commit`.
 //!
 //! One lock, not shards, on measurement (figures in the README's Performance
 //! section). A first trial routing single-key commands over 16 independent
@@ -468,7 +468,7 @@ impl Deref for ReadGuard<'_> {
 }
 
 /// An exclusive guard on the keyspace; dropping it commits what was
-/// changed under it (see [`Store::commit`]), then releases the lock.
+/// changed under it (see `Store::commit`), then releases the lock.
 pub struct WriteGuard<'a>(RwLockWriteGuard<'a, Store>);
 
 impl Deref for WriteGuard<'_> {
