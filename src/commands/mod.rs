@@ -281,6 +281,7 @@ impl<'a> Context<'a> {
     }
 
     /// Writes the selected database.
+    #[inline]
     pub fn write(&mut self) -> DbWriter<'_> {
         let db = self.session.db;
         self.store().writer(db)
@@ -290,6 +291,7 @@ impl<'a> Context<'a> {
     /// is not held yet), for what spans databases. Waits while a final
     /// snapshot is being taken, so that no write is acknowledged after the
     /// snapshot that should hold it.
+    #[inline]
     pub fn store(&mut self) -> &mut Store {
         if matches!(self.held, Held::Nothing) {
             self.held = Held::Write(self.server.write_keyspace());

@@ -166,13 +166,21 @@ impl ChangeLog {
     pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         self.count += 1;
         if self.detail {
-            self.changes.push(Change::Key {
-                db,
-                event,
-                entry: entry.clone(),
-                effect,
-            });
+            self.keep_key(db, event, entry, effect);
         }
+    }
+
+    /// Out of line, so that the counting path stays a few instructions
+    /// inlined into every write.
+    #[cold]
+    #[inline(never)]
+    fn keep_key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
+        self.changes.push(Change::Key {
+            db,
+            event,
+            entry: entry.clone(),
+            effect,
+        });
     }
 
     /// Counts a change that is not one key's.

@@ -135,11 +135,17 @@ impl Db {
     }
 
     /// The partitions, allocated on the first store.
+    #[inline]
     fn parts_for_insert(&mut self) -> &mut [HashSet<Entry>] {
         if self.parts.is_empty() {
-            self.parts = (0..PARTITIONS).map(|_| HashSet::new()).collect();
+            self.allocate_parts();
         }
         &mut self.parts
+    }
+
+    #[cold]
+    fn allocate_parts(&mut self) {
+        self.parts = (0..PARTITIONS).map(|_| HashSet::new()).collect();
     }
 
     /// The stored entry for `key`, live or past its deadline.
@@ -206,6 +212,7 @@ impl Db {
     /// Stores `entry`, replacing any stored entry for its key, which it
     /// returns (live or past its deadline). The entry is built before the
     /// lock is taken, so that its allocation is not made while others wait.
+    #[inline]
     pub(super) fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let (expires_at, key_len) = (entry.expires_at(), entry.key().len());
         let part = self.part_of(entry.key());

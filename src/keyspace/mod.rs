@@ -179,15 +179,19 @@ impl Store {
     /// Commits the changes made since the last commit: counts them and
     /// marks the watchers of every changed key. The write guard calls it
     /// as it drops, under the lock.
+    #[inline]
     fn commit(&mut self) {
-        if self.log.count == 0 {
-            return;
-        }
         self.changes += self.log.count;
         self.log.count = 0;
-        if self.log.changes.is_empty() {
-            return;
+        if !self.log.changes.is_empty() {
+            self.commit_kept();
         }
+    }
+
+    /// The part of a commit that hands the kept changes to their listeners.
+    #[cold]
+    #[inline(never)]
+    fn commit_kept(&mut self) {
         let changes = std::mem::take(&mut self.log.changes);
         if !self.watches.is_empty() {
             self.watches.touch(&changes, &self.dbs);
@@ -485,6 +489,7 @@ impl DerefMut for WriteGuard<'_> {
 }
 
 impl Drop for WriteGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.commit();
     }
@@ -549,6 +554,7 @@ impl Keyspace {
     /// An exclusive guard for writing. Recovers a poisoned lock. While the
     /// sweeper is behind, the caller removes up to [`HELP_BATCH`] due keys
     /// first (see [`Keyspace::read`]).
+    #[inline]
     pub fn write(&self) -> WriteGuard<'_> {
         let mut guard = self.write_for_sweeper();
         if self.expiry.behind() {

@@ -107,19 +107,32 @@ impl Shared {
     /// The keyspace write guard, waiting while writes are frozen for a final
     /// snapshot (checked after the lock is taken, so no write slips past;
     /// the wait is on a condition, with no lock of the keyspace held).
+    #[inline]
     pub fn write_keyspace(&self) -> crate::keyspace::WriteGuard<'_> {
+        let guard = self.keyspace.write();
+        if !self.frozen.load(Ordering::Acquire) {
+            return guard;
+        }
+        drop(guard);
+        self.write_keyspace_once_thawed()
+    }
+
+    /// The wait of [`Shared::write_keyspace`] while writes are frozen.
+    #[cold]
+    fn write_keyspace_once_thawed(&self) -> crate::keyspace::WriteGuard<'_> {
         loop {
+            {
+                let mut thawed = self.thaw.lock().unwrap_or_else(PoisonError::into_inner);
+                while self.frozen.load(Ordering::Acquire) {
+                    thawed = self
+                        .thawed
+                        .wait(thawed)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
             let guard = self.keyspace.write();
             if !self.frozen.load(Ordering::Acquire) {
                 return guard;
-            }
-            drop(guard);
-            let mut thawed = self.thaw.lock().unwrap_or_else(PoisonError::into_inner);
-            while self.frozen.load(Ordering::Acquire) {
-                thawed = self
-                    .thawed
-                    .wait(thawed)
-                    .unwrap_or_else(PoisonError::into_inner);
             }
         }
     }
