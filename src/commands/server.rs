@@ -81,7 +81,8 @@ pub fn database_index(
 fn swapdb(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let a = database_index(ctx, argv[1], "ERR invalid first DB index")?;
     let b = database_index(ctx, argv[2], "ERR invalid second DB index")?;
-    ctx.store().swap(a, b);
+    let now = ctx.now;
+    ctx.store().swap(a, b, now);
     Ok(Reply::Ok)
 }
 

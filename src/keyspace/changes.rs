@@ -105,8 +105,17 @@ pub enum Change {
         /// Its keys before the flush.
         keys: Vec<Entry>,
     },
-    /// Two databases swapped their contents (`SWAPDB`).
-    Swapped(usize, usize),
+    /// Two databases swapped their contents (`SWAPDB`), at `now` (Unix
+    /// ms: which of their keys were past their deadline then matters to
+    /// `WATCH`).
+    Swapped {
+        /// One database.
+        a: usize,
+        /// The other.
+        b: usize,
+        /// When.
+        now: u64,
+    },
 }
 
 impl Change {
@@ -135,7 +144,7 @@ impl Change {
                 }
             }
             Change::Flushed { .. } => vec![word("FLUSHDB")],
-            Change::Swapped(a, b) => {
+            Change::Swapped { a, b, .. } => {
                 vec![word("SWAPDB"), word(&a.to_string()), word(&b.to_string())]
             }
         }
@@ -144,7 +153,9 @@ impl Change {
     /// The database the change applies to (the first, for a swap).
     pub fn db(&self) -> usize {
         match *self {
-            Change::Key { db, .. } | Change::Flushed { db, .. } | Change::Swapped(db, _) => db,
+            Change::Key { db, .. } | Change::Flushed { db, .. } | Change::Swapped { a: db, .. } => {
+                db
+            }
         }
     }
 }
@@ -255,7 +266,8 @@ mod tests {
             keys: Vec::new(),
         };
         assert_eq!(args(&flushed), ["FLUSHDB"]);
-        assert_eq!(args(&Change::Swapped(0, 1)), ["SWAPDB", "0", "1"]);
+        let swapped = Change::Swapped { a: 0, b: 1, now: 0 };
+        assert_eq!(args(&swapped), ["SWAPDB", "0", "1"]);
     }
 
     #[test]

@@ -140,11 +140,12 @@ impl Store {
 
     /// Swaps the contents of databases `a` and `b` (`SWAPDB`): clients
     /// using one now see the other's keys.
-    pub fn swap(&mut self, a: usize, b: usize) {
+    /// `now` tells which keys are past their deadline, for `WATCH`.
+    pub fn swap(&mut self, a: usize, b: usize, now: u64) {
         if a != b {
             self.dbs.swap(a, b);
         }
-        self.log.other(Change::Swapped(a, b));
+        self.log.other(Change::Swapped { a, b, now });
     }
 
     /// Watches `key` of database `db` for `watching` (once per key).
@@ -152,6 +153,8 @@ impl Store {
         if watching.keys.iter().any(|(d, k)| *d == db && k == key) {
             return;
         }
+        // Changes made before the watch must not mark it.
+        self.commit();
         let expired = self.dbs[db].is_stored_expired(key, now);
         self.watches.add(&watching.flag, db, key, expired);
         watching.keys.push((db, key.to_vec()));
@@ -708,11 +711,50 @@ mod tests {
         assert!(store.watch_broken(&here, 0));
         assert!(!store.watch_broken(&absent, 0), "nothing changed for it");
         assert!(!store.watch_broken(&swapped, 0));
-        store.swap(1, 2);
+        store.swap(1, 2, 0);
         store.commit();
         assert!(store.watch_broken(&swapped, 0), "db 1 now holds `there`");
         assert_eq!(store.db(1).get(b"there", 0).unwrap().value(), b"1");
         assert_eq!(store.db(2).stored_len(), 0);
+    }
+
+    #[test]
+    fn a_swap_leaves_watches_on_keys_past_their_deadline_alone_as_redis_does() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        // Watched while past its deadline, swapped for nothing: no change.
+        store.writer(1).put(b"x", b"foo", 10, 0);
+        let w1 = watching(&mut store, 1, &["x"], 20);
+        store.commit();
+        store.swap(0, 1, 20);
+        store.commit();
+        assert!(!store.watch_broken(&w1, 20));
+        store.flush_all();
+        store.commit();
+        // Absent when watched, replaced by a key past its deadline.
+        store.writer(0).put(b"y", b"foo", 10, 0);
+        let w2 = watching(&mut store, 1, &["y"], 20);
+        store.commit();
+        store.swap(0, 1, 20);
+        store.commit();
+        assert!(!store.watch_broken(&w2, 20));
+        store.flush_all();
+        store.commit();
+        // Past its deadline on both sides.
+        store.writer(1).put(b"z", b"foo", 10, 0);
+        store.writer(0).put(b"z", b"bar", 10, 0);
+        let w3 = watching(&mut store, 1, &["z"], 20);
+        store.commit();
+        store.swap(0, 1, 20);
+        store.commit();
+        assert!(!store.watch_broken(&w3, 20));
+        // A live key swapped in does change it.
+        store.flush_all();
+        store.writer(0).put(b"z", b"live", 0, 0);
+        store.commit();
+        store.swap(0, 1, 20);
+        store.commit();
+        assert!(store.watch_broken(&w3, 20));
     }
 
     #[test]

@@ -128,18 +128,49 @@ impl Watches {
                         self.touch_key(*db, entry.key(), dbs);
                     }
                 }
-                Change::Swapped(a, b) => {
-                    for db in [*a, *b] {
-                        let Some(map) = self.by_db.get(db) else {
-                            continue;
-                        };
-                        for (key, watchers) in map {
-                            if dbs[*a].stored(key).is_some() || dbs[*b].stored(key).is_some() {
-                                watchers.iter().for_each(|w| w.flag.mark());
-                            }
-                        }
+                Change::Swapped { a, b, now } => {
+                    // After the swap each database holds what the other
+                    // held: for the watchers of `x`, the contents it lost
+                    // are now in `other`, the ones it gained in `x`.
+                    self.touch_swapped(*a, *b, dbs, *now);
+                    if a != b {
+                        self.touch_swapped(*b, *a, dbs, *now);
                     }
                 }
+            }
+        }
+    }
+
+    /// Marks the watchers of database `x` after a swap with `other`, as
+    /// Redis does: a key that existed on either side changed, unless it
+    /// was past its deadline when watched and is now absent or still past
+    /// one, or was absent and is now only a key past its deadline.
+    fn touch_swapped(&mut self, x: usize, other: usize, dbs: &[Db], now: u64) {
+        let Some(map) = self.by_db.get_mut(x) else {
+            return;
+        };
+        let (lost, gained) = (&dbs[other], &dbs[x]);
+        for (key, watchers) in map.iter_mut() {
+            let had = lost.stored(key).is_some();
+            let has = gained.stored(key).is_some();
+            if !had && !has {
+                continue;
+            }
+            let stale_now = gained.is_stored_expired(key, now);
+            for w in watchers.iter_mut() {
+                if w.expired_at_watch {
+                    if !has {
+                        w.expired_at_watch = false;
+                        continue;
+                    }
+                    if stale_now {
+                        continue;
+                    }
+                } else if !had && stale_now {
+                    w.expired_at_watch = true;
+                    continue;
+                }
+                w.flag.mark();
             }
         }
     }
