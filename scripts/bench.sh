@@ -11,6 +11,10 @@
 # Usage: scripts/bench.sh   (ROUNDS=3, REQUESTS=200000 at -P 1 and
 #                            PIPELINED_REQUESTS=1000000 at -P 16 by default)
 #        ROUNDS=5 scripts/bench.sh
+#        BEFORE=/path/to/older/gocache scripts/bench.sh
+# With BEFORE, that build joins the rotation (gocache, before, Redis, ...)
+# and the tables add its figures and the new/before ratio: the check that a
+# change costs nothing.
 # At -P 16 both servers pass a million requests a second, so those runs are
 # five times longer than the -P 1 ones: 200,000 would last 0.2 s, too short
 # for a stable figure.
@@ -42,6 +46,20 @@ start_gocache() {
 
 rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 
+# Starts the BEFORE build like start_gocache; sets BPID and BPORT.
+start_before() {
+  local dir
+  dir=$(mktemp -d "$work/before.XXXXXX")
+  start_listening before "$BEFORE" --port 0 --snapshot-interval 0 --dir "$dir" --loglevel warning
+  BPID=$LAST_PID
+  BPORT=$PORT
+}
+
+SERVERS=(gocache redis)
+if [ -n "${BEFORE:-}" ]; then
+  SERVERS=(gocache before redis)
+  start_before
+fi
 start_gocache
 start_redis
 
@@ -55,9 +73,10 @@ csv="$work/results.csv"
 for round in $(seq 1 "$ROUNDS"); do
   for p in "${PIPELINES[@]}"; do
     for t in "${TESTS[@]}"; do
-      for server in gocache redis; do
+      for server in "${SERVERS[@]}"; do
         port=$GPORT
         [ "$server" = redis ] && port=$RPORT
+        [ "$server" = before ] && port=$BPORT
         n=$REQUESTS
         [ "$p" = 1 ] || n=$PIPELINED_REQUESTS
         line=$(redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 -d 16 -P "$p" -t "$t" --csv 2>/dev/null |
@@ -80,18 +99,29 @@ for r in csv.reader(open(sys.argv[1])):
     server, p, _round, test, rps, _avg, _min, p50, _p95, p99, _max = r
     test = test.split()[0]
     rows.setdefault((test, int(p), server), []).append((float(rps), float(p50), float(p99)))
-print("| test | -P | gocache req/s | Redis req/s | ratio | gocache p50/p99 ms | Redis p50/p99 ms |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+before = any(k[2] == "before" for k in rows)
+if before:
+    print("| test | -P | gocache req/s | before req/s | new/before | Redis req/s | ratio | gocache p50/p99 ms | before p50/p99 ms | Redis p50/p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+else:
+    print("| test | -P | gocache req/s | Redis req/s | ratio | gocache p50/p99 ms | Redis p50/p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
 ratios = []
 for (test, p) in sorted({(k[0], k[1]) for k in rows}, key=lambda k: (k[1], ["SET", "GET", "INCR", "MSET"].index(k[0]) if k[0] in ["SET", "GET", "INCR", "MSET"] else 9)):
     med = {}
-    for s in ("gocache", "redis"):
+    for s in (("gocache", "before", "redis") if before else ("gocache", "redis")):
         v = rows[(test, p, s)]
         med[s] = tuple(statistics.median(x[i] for x in v) for i in range(3))
     ratio = med["gocache"][0] / med["redis"][0]
     ratios.append((test, p, ratio, med["gocache"][2] <= med["redis"][2]))
-    print(f"| {test} | {p} | {med['gocache'][0]:,.0f} | {med['redis'][0]:,.0f} | {ratio:.2f} | "
-          f"{med['gocache'][1]:.3f} / {med['gocache'][2]:.3f} | {med['redis'][1]:.3f} / {med['redis'][2]:.3f} |")
+    lat = lambda s: f"{med[s][1]:.3f} / {med[s][2]:.3f}"  # noqa: E731
+    if before:
+        print(f"| {test} | {p} | {med['gocache'][0]:,.0f} | {med['before'][0]:,.0f} | "
+              f"{med['gocache'][0] / med['before'][0]:.2f} | {med['redis'][0]:,.0f} | {ratio:.2f} | "
+              f"{lat('gocache')} | {lat('before')} | {lat('redis')} |")
+    else:
+        print(f"| {test} | {p} | {med['gocache'][0]:,.0f} | {med['redis'][0]:,.0f} | {ratio:.2f} | "
+              f"{lat('gocache')} | {lat('redis')} |")
 low = min(ratios, key=lambda r: r[2])
 print()
 print(f"summary: gocache/Redis throughput ratio from {low[2]:.2f} ({low[0]} -P {low[1]}) to "
@@ -111,13 +141,18 @@ for i in range(n):
     out.write("*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$16\r\n%s\r\n" % (key, value))
 PY
 kill "$GPID" "$RPID"; wait "$GPID" "$RPID" 2>/dev/null || true
+if [ -n "${BEFORE:-}" ]; then
+  kill "$BPID"; wait "$BPID" 2>/dev/null || true
+  start_before
+fi
 start_gocache
 start_redis
 echo "| server | RSS before | RSS after load | bytes/key | RSS with 100 idle connections | bytes/key then |"
 echo "|---|---:|---:|---:|---:|---:|"
-for server in gocache redis; do
+for server in "${SERVERS[@]}"; do
   pid=$GPID; port=$GPORT
   [ "$server" = redis ] && { pid=$RPID; port=$RPORT; }
+  [ "$server" = before ] && { pid=$BPID; port=$BPORT; }
   before=$(rss_bytes "$pid")
   redis-cli -p "$port" --pipe <"$work/load.resp" >/dev/null
   n=$(redis-cli -p "$port" dbsize)
