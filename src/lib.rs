@@ -14,7 +14,9 @@
 //!   within the limits of the README's "Security and limits".
 //! - [`protocol`] holds the two dialects spoken on one port (the human line
 //!   protocol and RESP2/RESP3) and the reply encoders.
-//! - [`commands`] is the command table, one file per family, and dispatch.
+//! - [`commands`] is the command table, one file per family, and dispatch;
+//!   every handler reads its options through one cursor,
+//!   [`Args`](commands::Args).
 //! - [`keyspace`] is the `RwLock`-guarded map of keys, each an [`entry`] (key,
 //!   value and deadline in one shared allocation); [`expiry`] and [`sweeper`]
 //!   remove keys on their deadlines, the queue sharing one copy of each key
