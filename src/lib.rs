@@ -19,7 +19,9 @@
 //! - [`protocol`] holds the two dialects spoken on one port (the human line
 //!   protocol and RESP2/RESP3) and the reply encoders.
 //! - [`commands`] is the command table, one file per family, and dispatch;
-//!   a handler's [`Context`](commands::Context) owns its keyspace guard.
+//!   a handler's [`Context`](commands::Context) owns its keyspace guard, and
+//!   every handler reads its options through one cursor,
+//!   [`Args`](commands::Args).
 //! - [`keyspace`] is the `RwLock`-guarded [`Store`](keyspace::Store) of
 //!   numbered databases, each a map of keys to an [`entry`] (key, value and
 //!   deadline in one shared allocation), and the one commit point every

@@ -4,7 +4,7 @@
 //! deletes the key at once, as in Redis. Listing (`KEYS`, `SCAN`) copies key
 //! handles (reference counts) under the read guard and builds the reply after.
 
-use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
+use super::{Access, Args, CommandResult, CommandSpec, Context, is_word, keyword_of, parse_int};
 use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::keyspace::{Entry, Event, PARTITIONS};
@@ -61,51 +61,69 @@ fn exists(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 }
 
 /// `EXPIRE`-family condition flags.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExpireIf {
     Always,
+    /// `NX`
     NoDeadline,
+    /// `XX`
     HasDeadline,
+    /// `GT`, alone or with `XX` (a key without a deadline never passes it).
     Later,
+    /// `LT`: no deadline counts as later than any.
     Sooner,
+    /// `XX LT`: a deadline, and a later one.
+    SoonerWithDeadline,
 }
 
+#[derive(Clone, Copy)]
+enum ExpireFlag {
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+/// Parses `EXPIRE`'s `NX|XX|GT|LT` flags (any may repeat); conflicts are
+/// checked once every flag has been read, as Redis does.
 fn expire_condition(opts: &[&[u8]]) -> Result<ExpireIf, CommandError> {
-    let mut cond = ExpireIf::Always;
-    for opt in opts {
-        let next = if is_word(opt, "nx") {
-            ExpireIf::NoDeadline
-        } else if is_word(opt, "xx") {
-            ExpireIf::HasDeadline
-        } else if is_word(opt, "gt") {
-            ExpireIf::Later
-        } else if is_word(opt, "lt") {
-            ExpireIf::Sooner
-        } else {
-            return Err(CommandError::other(format!(
-                "ERR Unsupported option {}",
-                shown(opt)
-            )));
-        };
-        cond = match (cond, next) {
-            (ExpireIf::Always, n) => n,
-            (c, n) if c == n => c,
-            (ExpireIf::NoDeadline, _) | (_, ExpireIf::NoDeadline) => {
-                return Err(CommandError::other(
-                    "ERR NX and XX, GT or LT options at the same time are not compatible",
-                ));
-            }
-            (ExpireIf::Later, ExpireIf::Sooner) | (ExpireIf::Sooner, ExpireIf::Later) => {
-                return Err(CommandError::other(
-                    "ERR GT and LT options at the same time are not compatible",
-                ));
-            }
-            // XX combines with GT or LT: keep the stricter ordering test.
-            (ExpireIf::HasDeadline, n) => n,
-            (c, _) => c,
-        };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in Args::over(opts) {
+        let flag = keyword_of(
+            opt,
+            &[
+                ("nx", ExpireFlag::Nx),
+                ("xx", ExpireFlag::Xx),
+                ("gt", ExpireFlag::Gt),
+                ("lt", ExpireFlag::Lt),
+            ],
+        )
+        .ok_or_else(|| CommandError::other(format!("ERR Unsupported option {}", shown(opt))))?;
+        match flag {
+            ExpireFlag::Nx => nx = true,
+            ExpireFlag::Xx => xx = true,
+            ExpireFlag::Gt => gt = true,
+            ExpireFlag::Lt => lt = true,
+        }
     }
-    Ok(cond)
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::other(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(CommandError::other(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(match (nx, xx, gt, lt) {
+        (true, ..) => ExpireIf::NoDeadline,
+        (_, _, true, _) => ExpireIf::Later,
+        (_, true, _, true) => ExpireIf::SoonerWithDeadline,
+        (_, false, _, true) => ExpireIf::Sooner,
+        (_, true, ..) => ExpireIf::HasDeadline,
+        _ => ExpireIf::Always,
+    })
 }
 
 /// Shared body of `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`.
@@ -116,8 +134,9 @@ fn expire_generic(
     absolute: bool,
     name: &'static str,
 ) -> CommandResult {
-    let n = parse_int(argv[2])?;
+    // The flags first, then the time, as Redis reads them.
     let cond = expire_condition(&argv[3..])?;
+    let n = parse_int(argv[2])?;
     let now = ctx.now;
     let scaled = n
         .checked_mul(unit_ms)
@@ -145,6 +164,7 @@ fn expire_generic(
         ExpireIf::HasDeadline => current != 0,
         ExpireIf::Later => current != 0 && at > current,
         ExpireIf::Sooner => current == 0 || at < current,
+        ExpireIf::SoonerWithDeadline => current != 0 && at < current,
     };
     if allowed {
         db.set_deadline(argv[1], at, now);
@@ -249,6 +269,82 @@ fn keys(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(key_replies(found))
 }
 
+/// `SCAN`'s arguments.
+#[derive(Debug, PartialEq, Eq)]
+struct ScanOptions<'a> {
+    cursor: u64,
+    /// `MATCH`, unless it matches everything.
+    pattern: Option<&'a [u8]>,
+    /// `COUNT`: about how many keys to visit.
+    count: usize,
+    /// `TYPE`: false when it names a type other than `string`.
+    strings_only: bool,
+}
+
+#[derive(Clone, Copy)]
+enum ScanOption {
+    Match,
+    Count,
+    Type,
+}
+
+/// Parses `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`; each option
+/// may repeat, the last counting.
+fn parse_scan<'a>(argv: &'a [&'a [u8]]) -> Result<ScanOptions<'a>, CommandError> {
+    let mut args = Args::new(argv);
+    let mut o = ScanOptions {
+        cursor: args.next_with(parse_cursor)?,
+        pattern: None,
+        count: 10,
+        strings_only: true,
+    };
+    while let Some(option) = args.keyword(&[
+        ("match", ScanOption::Match),
+        ("count", ScanOption::Count),
+        ("type", ScanOption::Type),
+    ]) {
+        match option {
+            ScanOption::Match => o.pattern = Some(args.next_bytes()?).filter(|p| *p != b"*"),
+            ScanOption::Count => {
+                o.count = match args.next_int()? {
+                    n if n < 1 => return Err(CommandError::Syntax),
+                    n => usize::try_from(n).unwrap_or(usize::MAX),
+                };
+            }
+            ScanOption::Type => o.strings_only = is_word(args.next_bytes()?, "string"),
+        }
+    }
+    args.finish()?;
+    Ok(o)
+}
+
+/// Parses a `SCAN` cursor as Redis reads one (C's `strtoul`): decimal
+/// digits after an optional sign, a negative one wrapping around, and an
+/// empty one 0; no space before it, nothing after, nothing beyond 64 bits.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+    let invalid = || CommandError::other("ERR invalid cursor");
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let value = digits.iter().try_fold(0u64, |v, d| {
+        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    let value = value.ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`
 ///
 /// The cursor is the index of the next partition to visit; each call returns
@@ -256,29 +352,12 @@ fn keys(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// partition for its whole life, so every key present from the first call to
 /// the last is returned at least once.
 fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let cursor: u64 = std::str::from_utf8(argv[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CommandError::other("ERR invalid cursor"))?;
-    let mut pattern: Option<&[u8]> = None;
-    let mut count: usize = 10;
-    let mut strings_only = true;
-    let mut opts = argv[2..].iter();
-    while let Some(opt) = opts.next() {
-        let arg = opts.next().ok_or(CommandError::Syntax)?;
-        if is_word(opt, "match") {
-            pattern = Some(*arg).filter(|p| *p != b"*");
-        } else if is_word(opt, "count") {
-            count = match parse_int(arg)? {
-                n if n < 1 => return Err(CommandError::Syntax),
-                n => n as usize,
-            };
-        } else if is_word(opt, "type") {
-            strings_only = is_word(arg, "string");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
+    let ScanOptions {
+        cursor,
+        pattern,
+        count,
+        strings_only,
+    } = parse_scan(argv)?;
     let mut part = cursor as usize;
     let mut found: Vec<Entry> = Vec::new();
     let mut visited = 0;
@@ -367,4 +446,94 @@ fn move_key(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let moved = Entry::new(argv[1], entry.value(), entry.expires_at());
     store.writer(to).put_entry_as(moved, now, Event::MoveTo);
     Ok(Reply::Integer(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&'static str]) -> Vec<&'static [u8]> {
+        w.iter().map(|w| w.as_bytes()).collect()
+    }
+
+    fn condition(w: &[&'static str]) -> Result<ExpireIf, String> {
+        expire_condition(&words(w)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn expire_flags_combine_as_redis_combines_them() {
+        assert_eq!(condition(&[]), Ok(ExpireIf::Always));
+        assert_eq!(condition(&["nx", "NX"]), Ok(ExpireIf::NoDeadline));
+        assert_eq!(condition(&["XX"]), Ok(ExpireIf::HasDeadline));
+        assert_eq!(condition(&["gt"]), Ok(ExpireIf::Later));
+        assert_eq!(condition(&["xx", "gt"]), Ok(ExpireIf::Later));
+        assert_eq!(condition(&["lt"]), Ok(ExpireIf::Sooner));
+        assert_eq!(condition(&["lt", "xx"]), Ok(ExpireIf::SoonerWithDeadline));
+    }
+
+    #[test]
+    fn expire_flag_errors_are_redis_texts_and_an_unknown_flag_comes_first() {
+        let nx = "ERR NX and XX, GT or LT options at the same time are not compatible";
+        let gt = "ERR GT and LT options at the same time are not compatible";
+        assert_eq!(condition(&["nx", "xx"]).unwrap_err(), nx);
+        assert_eq!(condition(&["gt", "nx"]).unwrap_err(), nx);
+        assert_eq!(condition(&["gt", "lt"]).unwrap_err(), gt);
+        assert_eq!(
+            condition(&["nx", "xx", "BOGUS"]).unwrap_err(),
+            "ERR Unsupported option BOGUS"
+        );
+    }
+
+    #[test]
+    fn scan_options_parse_in_any_order_and_the_last_counts() {
+        let argv = words(&[
+            "scan", "7", "COUNT", "5", "match", "a*", "type", "hash", "count", "3",
+        ]);
+        assert_eq!(
+            parse_scan(&argv),
+            Ok(ScanOptions {
+                cursor: 7,
+                pattern: Some(b"a*"),
+                count: 3,
+                strings_only: false,
+            })
+        );
+        let argv = words(&["scan", "0", "MATCH", "*", "TYPE", "String"]);
+        assert!(parse_scan(&argv).is_ok_and(|o| o.pattern.is_none() && o.strings_only));
+    }
+
+    #[test]
+    fn scan_errors_are_redis_texts() {
+        for (w, error) in [
+            (&["scan", "abc"][..], "ERR invalid cursor"),
+            (&["scan", " 1"], "ERR invalid cursor"),
+            (&["scan", "18446744073709551616"], "ERR invalid cursor"),
+            (&["scan", "0", "COUNT"], "ERR syntax error"),
+            (&["scan", "0", "COUNT", "0"], "ERR syntax error"),
+            (
+                &["scan", "0", "COUNT", "abc"],
+                "ERR value is not an integer or out of range",
+            ),
+            (&["scan", "0", "MATCH"], "ERR syntax error"),
+            (&["scan", "0", "BOGUS", "x"], "ERR syntax error"),
+        ] {
+            assert_eq!(
+                parse_scan(&words(w)).unwrap_err().to_string(),
+                error,
+                "{w:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_cursors_read_as_strtoul_reads_them() {
+        assert_eq!(parse_cursor(b"42"), Ok(42));
+        assert_eq!(parse_cursor(b"+3"), Ok(3));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [&b"-"[..], b"1 ", b"0x1", b"1.0"] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -8,6 +8,10 @@
 //! queues inside `MULTI`, and turns a handler's error into an error reply.
 //! Adding a command touches one family file.
 //!
+//! Handlers read their options through one cursor, [`Args`], so that every
+//! option error (a missing value, an extra argument, a bad number, an unknown
+//! subcommand) reads the same, as Redis's does.
+//!
 //! Handlers reach the keyspace only through [`Context::read`],
 //! [`Context::write`] and [`Context::store`], never through a lock: the
 //! context owns the command's guard and commits what the command changed
@@ -15,12 +19,15 @@
 //! write guard and every change reaches the commit point. Handlers never do
 //! socket I/O, and never hold a guard while they do disk I/O.
 
+pub mod args;
 pub mod connection;
 pub mod keys;
 pub mod persistence;
 pub mod server;
 pub mod strings;
 pub mod transactions;
+
+pub use args::{Args, is_word, keyword_of, parse_int};
 
 use crate::error::{CommandError, shown};
 use crate::keyspace::{Db, DbWriter, Entry, ReadGuard, Store, WriteGuard};
@@ -515,16 +522,6 @@ fn unknown_command(argv: &[&[u8]]) -> CommandError {
 /// At most `max` bytes of `arg` as text.
 fn shown_within(arg: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
-}
-
-/// Parses a client-sent integer the way Redis does, or `ERR value is not an integer`.
-pub fn parse_int(arg: &[u8]) -> Result<i64, CommandError> {
-    crate::protocol::resp::parse_i64(arg).ok_or(CommandError::NotInteger)
-}
-
-/// Whether `arg` equals the ASCII word `word`, ignoring case.
-pub fn is_word(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
 /// The dialect name of a connection's RESP version.

@@ -7,7 +7,7 @@
 //! its read guard; it and `SHUTDOWN` are refused inside `MULTI`, so neither
 //! ever does disk I/O or waits under `EXEC`'s write guard.
 
-use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
+use super::{Access, Args, CommandResult, CommandSpec, Context, InMulti};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::shared::{SaveOnExit, ShutdownRequest};
@@ -49,11 +49,10 @@ fn save(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
 
 /// `BGSAVE [SCHEDULE]`: the snapshot thread saves; answers at once.
 fn bgsave(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    match &argv[1..] {
-        [] => {}
-        [word] if is_word(word, "schedule") => {}
-        _ => return Err(CommandError::Syntax),
-    }
+    let mut args = Args::new(argv);
+    // Nothing to schedule around: no rewrite of an append-only file runs.
+    args.eat("schedule");
+    args.finish()?;
     ctx.server.snapshotter.request_background()?;
     // Inside EXEC the save can only start once the transaction's guard is
     // released; Redis says "scheduled" there too.
@@ -70,40 +69,74 @@ fn lastsave(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     Ok(Reply::Integer(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: no reply when the server
-/// exits; an error, and the server serving on, when the final save fails.
-fn shutdown(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+#[derive(Clone, Copy)]
+enum ShutdownFlag {
+    NoSave,
+    Save,
+    Now,
+    Force,
+    Abort,
+}
+
+/// What `SHUTDOWN` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum ShutdownAsk {
+    /// Exit, saving first unless told not to; `force` exits even when
+    /// that save fails.
+    Exit { save: SaveOnExit, force: bool },
+    /// `ABORT`: stop a shutdown in progress.
+    Abort,
+}
+
+/// Parses `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: flags in any
+/// order, `ABORT` alone, never both `SAVE` and `NOSAVE`.
+fn parse_shutdown(argv: &[&[u8]]) -> Result<ShutdownAsk, CommandError> {
     let (mut nosave, mut save, mut force, mut abort, mut now) = (false, false, false, false, false);
-    for arg in &argv[1..] {
-        if is_word(arg, "nosave") {
-            nosave = true;
-        } else if is_word(arg, "save") {
-            save = true;
-        } else if is_word(arg, "now") {
+    let mut args = Args::new(argv);
+    while let Some(flag) = args.keyword(&[
+        ("nosave", ShutdownFlag::NoSave),
+        ("save", ShutdownFlag::Save),
+        ("now", ShutdownFlag::Now),
+        ("force", ShutdownFlag::Force),
+        ("abort", ShutdownFlag::Abort),
+    ]) {
+        match flag {
+            ShutdownFlag::NoSave => nosave = true,
+            ShutdownFlag::Save => save = true,
             // Nothing to skip: there are no replicas to wait for.
-            now = true;
-        } else if is_word(arg, "force") {
-            force = true;
-        } else if is_word(arg, "abort") {
-            abort = true;
-        } else {
-            return Err(CommandError::Syntax);
+            ShutdownFlag::Now => now = true,
+            ShutdownFlag::Force => force = true,
+            ShutdownFlag::Abort => abort = true,
         }
     }
+    args.finish()?;
     if (abort && (nosave || save || now || force)) || (nosave && save) {
         return Err(CommandError::Syntax);
     }
-    if abort {
+    Ok(if abort {
+        ShutdownAsk::Abort
+    } else {
+        ShutdownAsk::Exit {
+            save: if nosave {
+                SaveOnExit::NoSave
+            } else {
+                SaveOnExit::Save
+            },
+            force,
+        }
+    })
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: no reply when the server
+/// exits; an error, and the server serving on, when the final save fails.
+fn shutdown(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let ShutdownAsk::Exit { save, force } = parse_shutdown(argv)? else {
         // A shutdown here never waits for anything that could be aborted.
         return Err(CommandError::other("ERR No shutdown in progress."));
-    }
+    };
     let (failed, failure) = mpsc::channel();
     ctx.server.request_shutdown(ShutdownRequest {
-        save: if nosave {
-            SaveOnExit::NoSave
-        } else {
-            SaveOnExit::Save
-        },
+        save,
         force,
         failed: Some(failed),
     });
@@ -149,4 +182,45 @@ pub fn info_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
         ("rdb_last_load_keys_loaded", s.loaded_keys.to_string()),
         ("aof_enabled", "0".into()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(w: &[&'static str]) -> Result<ShutdownAsk, CommandError> {
+        let argv: Vec<&[u8]> = w.iter().map(|w| w.as_bytes()).collect();
+        parse_shutdown(&argv)
+    }
+
+    #[test]
+    fn shutdown_flags_parse_in_any_order_and_case() {
+        assert_eq!(
+            ask(&["shutdown"]),
+            Ok(ShutdownAsk::Exit {
+                save: SaveOnExit::Save,
+                force: false
+            })
+        );
+        assert_eq!(
+            ask(&["shutdown", "Force", "now", "NOSAVE"]),
+            Ok(ShutdownAsk::Exit {
+                save: SaveOnExit::NoSave,
+                force: true
+            })
+        );
+        assert_eq!(ask(&["shutdown", "abort"]), Ok(ShutdownAsk::Abort));
+    }
+
+    #[test]
+    fn conflicting_or_unknown_shutdown_flags_are_syntax_errors() {
+        for bad in [
+            &["shutdown", "nosave", "save"][..],
+            &["shutdown", "abort", "now"],
+            &["shutdown", "bogus"],
+            &["shutdown", "save", "bogus"],
+        ] {
+            assert_eq!(ask(bad), Err(CommandError::Syntax), "{bad:?}");
+        }
+    }
 }

@@ -8,13 +8,14 @@
 //! REWRITE` is the one command here that writes a file, with no keyspace
 //! guard held.
 
-use super::{Access, CommandResult, CommandSpec, Context, is_word, table};
+use super::{Access, Args, CommandResult, CommandSpec, Context, is_word, table};
 use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::protocol::Reply;
 use crate::shared::REDIS_VERSION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::slice::ChunksExact;
 use std::sync::atomic::Ordering;
 
 /// This family's rows of the command table.
@@ -37,11 +38,9 @@ fn dbsize(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
 /// Checks the optional `ASYNC|SYNC` of `FLUSHALL` and `FLUSHDB` (both
 /// flush at once: freeing is not the slow part of a flush here).
 fn flush_mode(argv: &[&[u8]]) -> Result<(), CommandError> {
-    match &argv[1..] {
-        [] => Ok(()),
-        [mode] if is_word(mode, "async") || is_word(mode, "sync") => Ok(()),
-        _ => Err(CommandError::Syntax),
-    }
+    let mut args = Args::new(argv);
+    args.keyword(&[("async", ()), ("sync", ())]);
+    args.finish()
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`: every database.
@@ -272,81 +271,77 @@ fn human(bytes: u64) -> String {
 /// `CONFIG GET pattern [pattern ...] | SET name value [name value ...] |
 /// RESETSTAT | REWRITE`
 fn config(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let sub = argv[1];
-    let arity = |name: &str| {
-        CommandError::other(format!(
-            "ERR wrong number of arguments for 'config|{name}' command"
-        ))
+    let mut args = Args::new(argv);
+    match args.subcommand("config", CONFIG_SUBCOMMANDS)? {
+        ConfigSubcommand::Get => Ok(config_get(ctx, args.rest())),
+        ConfigSubcommand::Set => config_set(ctx, args.pairs()?),
+        ConfigSubcommand::ResetStat => config_resetstat(ctx),
+        ConfigSubcommand::Rewrite => config_rewrite(ctx),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ConfigSubcommand {
+    Get,
+    Set,
+    ResetStat,
+    Rewrite,
+}
+
+/// `CONFIG`'s subcommands and their arities, as in Redis's table.
+const CONFIG_SUBCOMMANDS: &[(&str, i32, ConfigSubcommand)] = &[
+    ("get", -3, ConfigSubcommand::Get),
+    ("set", -4, ConfigSubcommand::Set),
+    ("resetstat", 2, ConfigSubcommand::ResetStat),
+    ("rewrite", 2, ConfigSubcommand::Rewrite),
+];
+
+/// `CONFIG RESETSTAT`
+fn config_resetstat(ctx: &mut Context<'_>) -> CommandResult {
+    let s = &ctx.server.stats;
+    for counter in [
+        &s.commands_processed,
+        &s.keyspace_hits,
+        &s.keyspace_misses,
+        &s.connections_received,
+        &s.rejected_connections,
+    ] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    ctx.server.keyspace.expiry().reset_expired_keys();
+    // What this connection counted earlier in its batch goes too.
+    ctx.session.counters = Default::default();
+    Ok(Reply::Ok)
+}
+
+/// `CONFIG REWRITE`
+fn config_rewrite(ctx: &mut Context<'_>) -> CommandResult {
+    if ctx.in_exec() {
+        // Never write a file under the transaction's keyspace guard.
+        return Err(CommandError::other(
+            "ERR CONFIG REWRITE is not allowed inside a transaction",
+        ));
+    }
+    let settings = &ctx.server.settings;
+    let Some(path) = settings.file() else {
+        return Err(CommandError::other(
+            "ERR The server is running without a config file",
+        ));
     };
-    if is_word(sub, "get") {
-        if argv.len() < 3 {
-            return Err(arity("get"));
+    // Held so the file states one consistent set of values.
+    let _changing = settings.begin_change();
+    match crate::config::file::rewrite(path, &settings.current()) {
+        Ok(()) => {
+            crate::notice!("CONFIG REWRITE executed with success ({})", path.display());
+            Ok(Reply::Ok)
         }
-        return Ok(config_get(ctx, &argv[2..]));
+        Err(e) => {
+            crate::warning!("CONFIG REWRITE failed ({}): {e}", path.display());
+            Err(CommandError::other(format!(
+                "ERR Rewriting config file: {e}"
+            )))
+        }
     }
-    if is_word(sub, "set") {
-        if argv.len() < 4 {
-            return Err(arity("set"));
-        }
-        if argv.len() % 2 != 0 {
-            return Err(CommandError::Syntax);
-        }
-        return config_set(ctx, &argv[2..]);
-    }
-    if is_word(sub, "resetstat") {
-        if argv.len() != 2 {
-            return Err(arity("resetstat"));
-        }
-        let s = &ctx.server.stats;
-        for counter in [
-            &s.commands_processed,
-            &s.keyspace_hits,
-            &s.keyspace_misses,
-            &s.connections_received,
-            &s.rejected_connections,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
-        ctx.server.keyspace.expiry().reset_expired_keys();
-        // What this connection counted earlier in its batch goes too.
-        ctx.session.counters = Default::default();
-        return Ok(Reply::Ok);
-    }
-    if is_word(sub, "rewrite") {
-        if argv.len() != 2 {
-            return Err(arity("rewrite"));
-        }
-        if ctx.in_exec() {
-            // Never write a file under the transaction's keyspace guard.
-            return Err(CommandError::other(
-                "ERR CONFIG REWRITE is not allowed inside a transaction",
-            ));
-        }
-        let settings = &ctx.server.settings;
-        let Some(path) = settings.file() else {
-            return Err(CommandError::other(
-                "ERR The server is running without a config file",
-            ));
-        };
-        // Held so the file states one consistent set of values.
-        let _changing = settings.begin_change();
-        return match crate::config::file::rewrite(path, &settings.current()) {
-            Ok(()) => {
-                crate::notice!("CONFIG REWRITE executed with success ({})", path.display());
-                Ok(Reply::Ok)
-            }
-            Err(e) => {
-                crate::warning!("CONFIG REWRITE failed ({}): {e}", path.display());
-                Err(CommandError::other(format!(
-                    "ERR Rewriting config file: {e}"
-                )))
-            }
-        };
-    }
-    Err(CommandError::other(format!(
-        "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-        shown(sub)
-    )))
 }
 
 /// The parameters matching any of `patterns` (globs, any case), each once,
@@ -378,7 +373,7 @@ fn config_get(ctx: &Context<'_>, patterns: &[&[u8]]) -> Reply {
 }
 
 /// `CONFIG SET`: every pair applies, or none does; Redis's error texts.
-fn config_set(ctx: &mut Context<'_>, pairs: &[&[u8]]) -> CommandResult {
+fn config_set(ctx: &mut Context<'_>, pairs: ChunksExact<'_, &[u8]>) -> CommandResult {
     let failed = |name: &str, why: &str| {
         CommandError::other(format!(
             "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
@@ -387,7 +382,7 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[&[u8]]) -> CommandResult {
     let settings = &ctx.server.settings;
     let _changing = settings.begin_change();
     let mut params: Vec<(&crate::config::Param, String, String)> = Vec::new();
-    for pair in pairs.chunks_exact(2) {
+    for pair in pairs {
         let name = shown(pair[0]).into_owned();
         let Some(param) = crate::config::lookup(&name).filter(|_| pair[0].len() <= 128) else {
             return Err(CommandError::other(format!(
@@ -444,64 +439,159 @@ fn describe(spec: &CommandSpec) -> Reply {
     ])
 }
 
-/// `COMMAND [COUNT | LIST | INFO name... | DOCS [name...]]`
+#[derive(Clone, Copy)]
+enum CommandSubcommand {
+    Count,
+    List,
+    Info,
+    Docs,
+}
+
+/// `COMMAND`'s subcommands and their arities, as in Redis's table.
+const COMMAND_SUBCOMMANDS: &[(&str, i32, CommandSubcommand)] = &[
+    ("count", 2, CommandSubcommand::Count),
+    ("list", -2, CommandSubcommand::List),
+    ("info", -2, CommandSubcommand::Info),
+    ("docs", -2, CommandSubcommand::Docs),
+];
+
+/// Which commands `COMMAND LIST` names.
+#[derive(Debug, PartialEq, Eq)]
+enum CommandFilter {
+    /// Every command.
+    All,
+    /// `FILTERBY PATTERN p`: those whose name matches the glob `p`, in any case.
+    Pattern(Vec<u8>),
+    /// `FILTERBY MODULE m` or `FILTERBY ACLCAT c`: none, since gocache has
+    /// no modules and keeps no ACL categories (Redis too lists nothing for a
+    /// category it does not know).
+    Nothing,
+}
+
+#[derive(Clone, Copy)]
+enum FilterBy {
+    Module,
+    AclCat,
+    Pattern,
+}
+
+/// Parses what follows `COMMAND LIST`: nothing, or exactly
+/// `FILTERBY MODULE|ACLCAT|PATTERN arg`.
+fn command_list_filter(mut args: Args<'_>) -> Result<CommandFilter, CommandError> {
+    if args.is_empty() {
+        return Ok(CommandFilter::All);
+    }
+    if args.remaining() != 3 || !args.eat("filterby") {
+        return Err(CommandError::Syntax);
+    }
+    let by = args.next_keyword(&[
+        ("module", FilterBy::Module),
+        ("aclcat", FilterBy::AclCat),
+        ("pattern", FilterBy::Pattern),
+    ])?;
+    let arg = args.next_bytes()?;
+    Ok(match by {
+        FilterBy::Pattern => CommandFilter::Pattern(arg.to_ascii_lowercase()),
+        FilterBy::Module | FilterBy::AclCat => CommandFilter::Nothing,
+    })
+}
+
+/// `COMMAND [COUNT | LIST [FILTERBY MODULE|ACLCAT|PATTERN arg] | INFO [name ...] | DOCS [name ...]]`
 fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let Some(sub) = argv.get(1) else {
+    let mut args = Args::new(argv);
+    if args.is_empty() {
         return Ok(Reply::Array(table().map(describe).collect()));
-    };
+    }
     let named = |names: &[&[u8]]| -> Vec<Option<&'static CommandSpec>> {
         names.iter().map(|n| super::lookup(n)).collect()
     };
-    if is_word(sub, "count") && argv.len() != 2 {
-        Err(CommandError::WrongArity("command|count".into()))
-    } else if is_word(sub, "count") {
-        Ok(Reply::Integer(table().count() as i64))
-    } else if is_word(sub, "list") && argv.len() == 2 {
-        Ok(Reply::Array(table().map(|c| Reply::text(c.name)).collect()))
-    } else if is_word(sub, "info") {
-        let specs: Vec<Option<&CommandSpec>> = if argv.len() == 2 {
-            table().map(Some).collect()
-        } else {
-            named(&argv[2..])
-        };
-        Ok(Reply::Array(
-            specs
-                .into_iter()
-                .map(|s| s.map_or(Reply::Nil, describe))
-                .collect(),
-        ))
-    } else if is_word(sub, "docs") {
-        let specs: Vec<&CommandSpec> = if argv.len() == 2 {
-            table().collect()
-        } else {
-            named(&argv[2..]).into_iter().flatten().collect()
-        };
-        Ok(Reply::Map(
-            specs
-                .into_iter()
-                .map(|s| {
-                    let doc = Reply::Map(vec![
-                        (
-                            Reply::text("summary"),
-                            Reply::text(format!(
-                                "{} (see the gocache README)",
-                                s.name.to_ascii_uppercase()
-                            )),
-                        ),
-                        (Reply::text("since"), Reply::text("1.0.0")),
-                        (
-                            Reply::text("group"),
-                            Reply::text(if s.keys.0 > 0 { "keyspace" } else { "server" }),
-                        ),
-                    ]);
-                    (Reply::text(s.name), doc)
-                })
-                .collect(),
-        ))
-    } else {
-        Err(CommandError::other(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            shown(sub)
-        )))
+    match args.subcommand("command", COMMAND_SUBCOMMANDS)? {
+        CommandSubcommand::Count => Ok(Reply::Integer(table().count() as i64)),
+        CommandSubcommand::List => {
+            let filter = command_list_filter(args)?;
+            let listed = table().filter(|c| match &filter {
+                CommandFilter::All => true,
+                CommandFilter::Pattern(p) => glob::matches(p, c.name.as_bytes()),
+                CommandFilter::Nothing => false,
+            });
+            Ok(Reply::Array(listed.map(|c| Reply::text(c.name)).collect()))
+        }
+        CommandSubcommand::Info => {
+            let names = args.rest();
+            let specs: Vec<Option<&CommandSpec>> = if names.is_empty() {
+                table().map(Some).collect()
+            } else {
+                named(names)
+            };
+            Ok(Reply::Array(
+                specs
+                    .into_iter()
+                    .map(|s| s.map_or(Reply::Nil, describe))
+                    .collect(),
+            ))
+        }
+        CommandSubcommand::Docs => {
+            let names = args.rest();
+            let specs: Vec<&CommandSpec> = if names.is_empty() {
+                table().collect()
+            } else {
+                named(names).into_iter().flatten().collect()
+            };
+            Ok(Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|s| {
+                        let doc = Reply::Map(vec![
+                            (
+                                Reply::text("summary"),
+                                Reply::text(format!(
+                                    "{} (see the gocache README)",
+                                    s.name.to_ascii_uppercase()
+                                )),
+                            ),
+                            (Reply::text("since"), Reply::text("1.0.0")),
+                            (
+                                Reply::text("group"),
+                                Reply::text(if s.keys.0 > 0 { "keyspace" } else { "server" }),
+                            ),
+                        ]);
+                        (Reply::text(s.name), doc)
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(w: &[&'static str]) -> Result<CommandFilter, String> {
+        let argv: Vec<&[u8]> = w.iter().map(|w| w.as_bytes()).collect();
+        let mut args = Args::new(&argv);
+        args.next();
+        command_list_filter(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn command_list_takes_one_filter_or_none() {
+        assert_eq!(filter(&["command", "list"]), Ok(CommandFilter::All));
+        assert_eq!(
+            filter(&["command", "list", "FILTERBY", "Pattern", "GE*"]),
+            Ok(CommandFilter::Pattern(b"ge*".to_vec()))
+        );
+        assert_eq!(
+            filter(&["command", "list", "filterby", "aclcat", "read"]),
+            Ok(CommandFilter::Nothing)
+        );
+        for bad in [
+            &["command", "list", "x"][..],
+            &["command", "list", "filterby", "pattern"],
+            &["command", "list", "filterby", "bogus", "x"],
+            &["command", "list", "filterby", "pattern", "x", "y"],
+        ] {
+            assert_eq!(filter(bad), Err("ERR syntax error".into()), "{bad:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! new one. Every command takes one guard, read or write, for its whole run,
 //! so each is atomic (an `MSET` is never seen half-applied).
 
-use super::{Access, CommandResult, CommandSpec, Context, is_word, parse_int};
+use super::{Access, Args, CommandResult, CommandSpec, Context, parse_int};
 use crate::error::CommandError;
 use crate::keyspace::{Entry, Event};
 use crate::protocol::{
@@ -108,60 +108,181 @@ pub fn deadline_from(
     Ok(at as u64)
 }
 
-/// Parses the options after `SET key value`.
-pub fn parse_set_options(opts: &[&[u8]], now: u64) -> Result<SetOptions, CommandError> {
-    let mut o = SetOptions {
+/// A deadline option as sent: `EX`, `PX`, `EXAT` or `PXAT` and its
+/// argument. The argument is checked only when the deadline is used, as
+/// Redis checks it: after every option has parsed, and for `GETEX` only once
+/// the key is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineArg<'a> {
+    /// 1000 for seconds, 1 for milliseconds.
+    unit_ms: i64,
+    /// `EXAT`/`PXAT`: a Unix time, not a time from now.
+    absolute: bool,
+    arg: &'a [u8],
+}
+
+impl DeadlineArg<'_> {
+    /// The absolute deadline in Unix ms, or `command`'s invalid-expire error.
+    pub fn resolve(self, now: u64, command: &'static str) -> Result<u64, CommandError> {
+        deadline_from(self.arg, self.unit_ms, self.absolute, now, command)
+    }
+}
+
+/// The option words of `SET` and `GETEX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StringOption {
+    Nx,
+    Xx,
+    Get,
+    KeepTtl,
+    Persist,
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl StringOption {
+    /// The deadline `arg` stands for after this word, if it takes one.
+    fn deadline(self, arg: &[u8]) -> Option<DeadlineArg<'_>> {
+        let (unit_ms, absolute) = match self {
+            StringOption::Ex => (1000, false),
+            StringOption::Px => (1, false),
+            StringOption::ExAt => (1000, true),
+            StringOption::PxAt => (1, true),
+            _ => return None,
+        };
+        Some(DeadlineArg {
+            unit_ms,
+            absolute,
+            arg,
+        })
+    }
+}
+
+const SET_OPTIONS: &[(&str, StringOption)] = &[
+    ("nx", StringOption::Nx),
+    ("xx", StringOption::Xx),
+    ("get", StringOption::Get),
+    ("keepttl", StringOption::KeepTtl),
+    ("ex", StringOption::Ex),
+    ("px", StringOption::Px),
+    ("exat", StringOption::ExAt),
+    ("pxat", StringOption::PxAt),
+];
+
+const GETEX_OPTIONS: &[(&str, StringOption)] = &[
+    ("persist", StringOption::Persist),
+    ("ex", StringOption::Ex),
+    ("px", StringOption::Px),
+    ("exat", StringOption::ExAt),
+    ("pxat", StringOption::PxAt),
+];
+
+/// `SET`'s and `GETEX`'s options as sent.
+struct StringOptions<'a> {
+    condition: Condition,
+    get: bool,
+    /// The deadline word and its argument (empty for `KEEPTTL`/`PERSIST`).
+    ttl: Option<(StringOption, &'a [u8])>,
+}
+
+/// Reads the options in `words` from `args`. As in Redis, a deadline word
+/// may be repeated (the last value counts) but not mixed with another, nor
+/// `NX` with `XX`. `bare_ttl` lets a last argument that looks like a number
+/// be a TTL in seconds (the seed's `SET key value ttl`).
+fn string_options<'a>(
+    mut args: Args<'a>,
+    words: &[(&str, StringOption)],
+    bare_ttl: bool,
+) -> Result<StringOptions<'a>, CommandError> {
+    let mut o = StringOptions {
         condition: Condition::Always,
         get: false,
-        deadline: NewDeadline::Clear,
+        ttl: None,
     };
-    let mut ttl_given = false;
-    let mut i = 0;
-    while i < opts.len() {
-        let word = opts[i];
-        let next = opts.get(i + 1);
-        let mut expire = |unit: i64, absolute: bool| -> Result<(), CommandError> {
-            if ttl_given {
-                return Err(CommandError::Syntax);
-            }
-            let arg = next.ok_or(CommandError::Syntax)?;
-            o.deadline = NewDeadline::At(deadline_from(arg, unit, absolute, now, "set")?);
-            ttl_given = true;
-            i += 1;
-            Ok(())
+    while let Some(word) = args.peek() {
+        let free = |w: StringOption, ttl: Option<(StringOption, &[u8])>| {
+            ttl.is_none_or(|(given, _)| given == w)
         };
-        if is_word(word, "nx") && o.condition != Condition::IfPresent {
-            o.condition = Condition::IfAbsent;
-        } else if is_word(word, "xx") && o.condition != Condition::IfAbsent {
-            o.condition = Condition::IfPresent;
-        } else if is_word(word, "get") {
-            o.get = true;
-        } else if is_word(word, "ex") {
-            expire(1000, false)?;
-        } else if is_word(word, "px") {
-            expire(1, false)?;
-        } else if is_word(word, "exat") {
-            expire(1000, true)?;
-        } else if is_word(word, "pxat") {
-            expire(1, true)?;
-        } else if is_word(word, "keepttl") && !ttl_given {
-            o.deadline = NewDeadline::Keep;
-            ttl_given = true;
-        } else if i == opts.len() - 1
-            && !ttl_given
-            && word
-                .first()
-                .is_some_and(|b| b.is_ascii_digit() || *b == b'-')
-        {
-            // The seed's form: a bare TTL in seconds as the last argument.
-            o.deadline = NewDeadline::At(deadline_from(word, 1000, false, now, "set")?);
-            ttl_given = true;
-        } else {
-            return Err(CommandError::Syntax);
+        match args.keyword(words) {
+            Some(StringOption::Nx) if o.condition != Condition::IfPresent => {
+                o.condition = Condition::IfAbsent;
+            }
+            Some(StringOption::Xx) if o.condition != Condition::IfAbsent => {
+                o.condition = Condition::IfPresent;
+            }
+            Some(StringOption::Get) => o.get = true,
+            Some(w @ (StringOption::KeepTtl | StringOption::Persist)) if free(w, o.ttl) => {
+                o.ttl = Some((w, b""));
+            }
+            Some(
+                w @ (StringOption::Ex | StringOption::Px | StringOption::ExAt | StringOption::PxAt),
+            ) if free(w, o.ttl) => {
+                o.ttl = Some((w, args.next_bytes()?));
+            }
+            None if bare_ttl
+                && args.remaining() == 1
+                && o.ttl.is_none()
+                && word
+                    .first()
+                    .is_some_and(|b| b.is_ascii_digit() || *b == b'-') =>
+            {
+                o.ttl = Some((StringOption::Ex, word));
+                args.next();
+            }
+            _ => return Err(CommandError::Syntax),
         }
-        i += 1;
     }
     Ok(o)
+}
+
+/// Parses the options after `SET key value`.
+pub fn parse_set_options(opts: &[&[u8]], now: u64) -> Result<SetOptions, CommandError> {
+    let o = string_options(Args::over(opts), SET_OPTIONS, true)?;
+    let deadline = match o.ttl {
+        None => NewDeadline::Clear,
+        Some((StringOption::KeepTtl, _)) => NewDeadline::Keep,
+        Some((word, arg)) => match word.deadline(arg) {
+            Some(d) => NewDeadline::At(d.resolve(now, "set")?),
+            None => return Err(CommandError::Syntax),
+        },
+    };
+    Ok(SetOptions {
+        condition: o.condition,
+        get: o.get,
+        deadline,
+    })
+}
+
+/// What `GETEX` does to a found key's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetexChange<'a> {
+    /// `PERSIST`: remove it.
+    Persist,
+    /// `EX`/`PX`/`EXAT`/`PXAT`: set it.
+    Deadline(DeadlineArg<'a>),
+}
+
+impl GetexChange<'_> {
+    /// The new deadline in Unix ms (0 for none), or the invalid-expire error.
+    pub fn deadline(self, now: u64) -> Result<u64, CommandError> {
+        match self {
+            GetexChange::Persist => Ok(0),
+            GetexChange::Deadline(d) => d.resolve(now, "getex"),
+        }
+    }
+}
+
+/// Parses the options after `GETEX key`; `None` leaves the deadline alone.
+pub fn parse_getex_options<'a>(
+    opts: &'a [&'a [u8]],
+) -> Result<Option<GetexChange<'a>>, CommandError> {
+    let o = string_options(Args::over(opts), GETEX_OPTIONS, false)?;
+    Ok(o.ttl.map(|(word, arg)| match word.deadline(arg) {
+        Some(d) => GetexChange::Deadline(d),
+        None => GetexChange::Persist,
+    }))
 }
 
 /// Stores `val` under `key` per `opts`; returns (applied, previous value).
@@ -282,17 +403,14 @@ fn getdel(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`
 fn getex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
-    let change = match &argv[2..] {
-        [] => None,
-        [w] if is_word(w, "persist") => Some(0),
-        [w, arg] if is_word(w, "ex") => Some(deadline_from(arg, 1000, false, now, "getex")?),
-        [w, arg] if is_word(w, "px") => Some(deadline_from(arg, 1, false, now, "getex")?),
-        [w, arg] if is_word(w, "exat") => Some(deadline_from(arg, 1000, true, now, "getex")?),
-        [w, arg] if is_word(w, "pxat") => Some(deadline_from(arg, 1, true, now, "getex")?),
-        _ => return Err(CommandError::Syntax),
-    };
+    let change = parse_getex_options(&argv[2..])?;
     let mut db = ctx.write();
     let found = db.get_live(argv[1], now).cloned();
+    // Checked only for a key that is there, as Redis does.
+    let change = match (&found, change) {
+        (Some(_), Some(change)) => Some(change.deadline(now)?),
+        _ => None,
+    };
     if let (Some(_), Some(at)) = (&found, change) {
         db.set_deadline(argv[1], at, now);
     }
@@ -312,14 +430,14 @@ fn mget(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::Array(found.into_iter().map(value_reply).collect()))
 }
 
+/// `MSET`'s key-value pairs; an odd count is an arity error, as in Redis.
 fn pairs<'a>(
     argv: &'a [&'a [u8]],
     name: &str,
 ) -> Result<std::slice::ChunksExact<'a, &'a [u8]>, CommandError> {
-    if (argv.len() - 1) % 2 != 0 {
-        return Err(CommandError::WrongArity(name.into()));
-    }
-    Ok(argv[1..].chunks_exact(2))
+    Args::new(argv)
+        .pairs()
+        .map_err(|_| CommandError::WrongArity(name.into()))
 }
 
 /// `MSET key value [key value ...]`
@@ -564,6 +682,74 @@ mod tests {
         ] {
             assert_eq!(opts(bad), Err(CommandError::Syntax), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_repeated_deadline_word_is_allowed_and_the_last_value_counts() {
+        assert_eq!(
+            opts(&["EX", "1", "ex", "2"]).unwrap().deadline,
+            NewDeadline::At(3_000)
+        );
+        assert_eq!(
+            opts(&["PX", "1", "PX", "2"]).unwrap().deadline,
+            NewDeadline::At(1_002)
+        );
+        assert_eq!(
+            opts(&["KEEPTTL", "KEEPTTL"]).unwrap().deadline,
+            NewDeadline::Keep
+        );
+        let o = opts(&["NX", "nx", "GET", "get"]).unwrap();
+        assert_eq!((o.condition, o.get), (Condition::IfAbsent, true));
+    }
+
+    #[test]
+    fn every_option_parses_before_the_deadline_value_is_checked() {
+        assert_eq!(opts(&["EX", "abc", "bogus"]), Err(CommandError::Syntax));
+        assert_eq!(opts(&["EX", "0", "NX", "XX"]), Err(CommandError::Syntax));
+        assert_eq!(
+            opts(&["EX", "1", "EX", "abc"]),
+            Err(CommandError::NotInteger)
+        );
+    }
+
+    fn getex(words: &[&str]) -> Result<Option<u64>, CommandError> {
+        let v: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        parse_getex_options(&v)?
+            .map(|change| change.deadline(1_000))
+            .transpose()
+    }
+
+    #[test]
+    fn getex_takes_one_kind_of_deadline_change() {
+        assert_eq!(getex(&[]), Ok(None));
+        assert_eq!(getex(&["PERSIST"]), Ok(Some(0)));
+        assert_eq!(getex(&["persist", "PERSIST"]), Ok(Some(0)));
+        assert_eq!(getex(&["EX", "1", "ex", "2"]), Ok(Some(3_000)));
+        assert_eq!(getex(&["pxat", "5"]), Ok(Some(5)));
+        assert_eq!(
+            getex(&["EX", "0"]),
+            Err(CommandError::InvalidExpire("getex"))
+        );
+        assert_eq!(getex(&["EX", "abc"]), Err(CommandError::NotInteger));
+        for bad in [
+            &["EX", "1", "PERSIST"][..],
+            &["PERSIST", "EX", "1"],
+            &["EXAT", "1", "PXAT", "2"],
+            &["EX"],
+            &["NX"],
+            &["GET"],
+            &["KEEPTTL"],
+            &["60"],
+            &["bogus"],
+        ] {
+            assert_eq!(getex(bad), Err(CommandError::Syntax), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn getex_checks_its_deadline_only_when_applied() {
+        let v: Vec<&[u8]> = vec![b"EX", b"abc"];
+        assert!(parse_getex_options(&v).is_ok());
     }
 
     #[test]
