@@ -174,13 +174,10 @@ fn hello(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// `SELECT index`: the database this connection's commands use.
 fn select(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let db = super::server::database_index(ctx, argv[1], NOT_AN_INTEGER)?;
+    let db = super::server::database_index(ctx, argv[1], None)?;
     ctx.session.select(db);
     Ok(Reply::Ok)
 }
-
-/// Redis's text for an argument that is not a (32-bit) integer.
-pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 
 fn valid_name(name: &[u8]) -> Result<String, CommandError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {

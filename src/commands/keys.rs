@@ -426,7 +426,7 @@ fn renamenx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// `MOVE key db`: 1 if moved, 0 if absent here or present there.
 fn move_key(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let to = super::server::database_index(ctx, argv[2], super::connection::NOT_AN_INTEGER)?;
+    let to = super::server::database_index(ctx, argv[2], None)?;
     let (from, now) = (ctx.session.db, ctx.now);
     if from == to {
         return Err(CommandError::other(

@@ -58,18 +58,25 @@ fn flushdb(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// A database number argument, checked against the databases there are:
-/// `not_a_number` when it is no 32-bit integer (Redis's wording differs by
-/// command), `ERR DB index is out of range` when no such database exists.
+/// A database number argument, checked against the databases there are.
+/// Not a 32-bit integer: `not_a_number` when the command names its own
+/// error (as `SWAPDB` does), else Redis's two texts for a bad or too large
+/// integer; no such database: `ERR DB index is out of range`.
 pub fn database_index(
     ctx: &Context<'_>,
     arg: &[u8],
-    not_a_number: &'static str,
+    not_a_number: Option<&'static str>,
 ) -> Result<usize, CommandError> {
-    let index = super::parse_int(arg)
-        .ok()
-        .filter(|i| i32::try_from(*i).is_ok())
-        .ok_or_else(|| CommandError::other(not_a_number))?;
+    let index = match (super::parse_int(arg), not_a_number) {
+        (Ok(i), _) if i32::try_from(i).is_ok() => i,
+        (_, Some(text)) => return Err(CommandError::other(text)),
+        (Ok(_), None) => {
+            return Err(CommandError::other(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ));
+        }
+        (Err(e), None) => return Err(e),
+    };
     usize::try_from(index)
         .ok()
         .filter(|&i| i < ctx.server.keyspace.databases())
@@ -78,8 +85,8 @@ pub fn database_index(
 
 /// `SWAPDB index1 index2`
 fn swapdb(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let a = database_index(ctx, argv[1], "ERR invalid first DB index")?;
-    let b = database_index(ctx, argv[2], "ERR invalid second DB index")?;
+    let a = database_index(ctx, argv[1], Some("ERR invalid first DB index"))?;
+    let b = database_index(ctx, argv[2], Some("ERR invalid second DB index"))?;
     let now = ctx.now;
     ctx.store().swap(a, b, now);
     Ok(Reply::Ok)
