@@ -216,11 +216,11 @@ fn pttl(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }))
 }
 
-/// `EXPIRETIME key`: the deadline in Unix seconds.
+/// `EXPIRETIME key`: the deadline in Unix seconds, rounded as Redis rounds.
 fn expiretime(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::Integer(match deadline_of(ctx, argv[1]) {
         d if d < 0 => d,
-        d => d / 1000,
+        d => (d + 500) / 1000,
     }))
 }
 

@@ -418,19 +418,18 @@ pub fn dispatch(
         return reject(session, unknown_command(argv));
     };
     if !spec.arity_ok(argv.len()) {
-        return reject(session, CommandError::WrongArity(spec.name.to_string()));
+        return reject_command(
+            server,
+            session,
+            spec,
+            CommandError::WrongArity(spec.name.to_string()),
+        );
     }
     if !session.authenticated && !spec.before_auth {
-        return reject(session, CommandError::NoAuth);
+        return reject_command(server, session, spec, CommandError::NoAuth);
     }
     if server.snapshotter.refusing_writes() && refused_while_saves_fail(spec, session) {
-        if spec.name == "exec" {
-            session.multi = None;
-            return Reply::Error(CommandError::other(format!(
-                "EXECABORT Transaction discarded because of: {MISCONF}"
-            )));
-        }
-        return reject(session, CommandError::other(MISCONF));
+        return reject_command(server, session, spec, CommandError::other(MISCONF));
     }
     if let Some(tx) = session.multi.as_mut() {
         match spec.in_multi {
@@ -493,6 +492,32 @@ pub fn run_held(
 }
 
 /// An error while queuing in `MULTI` also dooms the transaction.
+/// A known command refused before it runs (arity, authentication, failed
+/// saves). `EXEC` refused so discards its transaction and forgets its
+/// watches, answering `EXECABORT` with the reason, as Redis does (even
+/// outside `MULTI`); any other refusal dooms the transaction being queued.
+fn reject_command(
+    server: &Shared,
+    session: &mut Session,
+    spec: &CommandSpec,
+    error: CommandError,
+) -> Reply {
+    if spec.name != "exec" {
+        return reject(session, error);
+    }
+    session.multi = None;
+    if !session.watching.keys.is_empty() {
+        server.keyspace.write().unwatch(&mut session.watching);
+    }
+    let text = error.to_string();
+    // Redis builds its own refusals without the `ERR ` code (only shared
+    // errors such as NOAUTH and MISCONF keep theirs).
+    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+    Reply::Error(CommandError::other(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    )))
+}
+
 fn reject(session: &mut Session, error: CommandError) -> Reply {
     if let Some(tx) = session.multi.as_mut() {
         tx.failed = true;
