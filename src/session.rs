@@ -237,6 +237,11 @@ impl Clients {
         self.lock().len()
     }
 
+    /// The client with `id`, if it is connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+
     /// A copy of the list, in id order.
     pub fn all(&self) -> Vec<Arc<ClientInfo>> {
         self.lock().values().cloned().collect()
@@ -255,6 +260,11 @@ pub struct Session {
     pub proto: u8,
     /// Whether `AUTH` has succeeded (or no password is set).
     pub authenticated: bool,
+    /// Whether the client has shown it is a program, not a person at `nc`:
+    /// it sent a RESP request or a `HELLO`. Its inline requests are then
+    /// answered in RESP, and an inline protocol error closes it, as in
+    /// Redis. Never cleared, not even by `RESET`.
+    pub program: bool,
     /// A transaction being queued, between `MULTI` and `EXEC`.
     pub multi: Option<Transaction>,
     /// Close the connection once the current reply is written (`QUIT`).
@@ -273,6 +283,7 @@ impl Session {
             client,
             proto: 2,
             authenticated,
+            program: false,
             multi: None,
             close_after_reply: false,
             close_now: false,

@@ -91,7 +91,8 @@ fn resp3_reply_types_after_hello_3() {
     exchange(&mut c, &["GET", "missing"], b"_\r\n");
     exchange(&mut c, &["MGET", "missing"], b"*1\r\n_\r\n");
     exchange(&mut c, &["SET", "f", "10.5"], b"+OK\r\n");
-    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b",10.6\r\n");
+    // A bulk string, as Redis 7.0 sends it in RESP3 too.
+    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b"$4\r\n10.6\r\n");
     exchange(&mut c, &["GET", "f"], b"$4\r\n10.6\r\n");
     exchange(&mut c, &["INCR", "n"], b":1\r\n");
     exchange(
@@ -125,8 +126,9 @@ fn resp3_reply_types_after_hello_3() {
         &["GET"],
         b"-ERR wrong number of arguments for 'get' command\r\n",
     );
-    // No supported command has a boolean reply in Redis 7.0, so `#` never
-    // appears; doubles, maps, nulls and verbatim text are covered above.
+    // No supported command has a boolean or a double reply in Redis 7.0,
+    // so `#` and `,` never appear; maps, nulls and verbatim text are
+    // covered above.
 }
 
 #[test]
@@ -204,8 +206,10 @@ fn pipelined_resp_requests_are_answered_in_order_in_one_batch() {
 fn both_dialects_share_one_connection() {
     let server = Server::start();
     let mut c = server.client();
+    // Lines get human replies until the first RESP request; from then on
+    // the connection is a program, and its lines get RESP replies.
     c.send(b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\nGET a\n");
-    c.expect(b"OK\n$1\r\n1\r\n\"1\"\n");
+    c.expect(b"OK\n$1\r\n1\r\n$1\r\n1\r\n");
 }
 
 #[test]
@@ -228,9 +232,10 @@ fn binary_values_with_crlf_and_nul_round_trip() {
         c.call(&[b"KEYS".as_slice(), b"k*"]),
         Resp::Array(vec![Resp::bulk(key)])
     );
-    // The line protocol shows it in escaped form.
+    // The line protocol shows it in escaped form (to a connection that
+    // has sent only lines).
     assert_eq!(
-        c.line("GET \"k\\r\\n\\x00*1\\r\\n\""),
+        server.client().line("GET \"k\\r\\n\\x00*1\\r\\n\""),
         format!("{}\n", common::cli_repr(&value))
     );
 }
@@ -485,7 +490,7 @@ fn multi_exec_queues_and_runs_with_redis_replies() {
     exchange(&mut c, &["MULTI"], b"+OK\r\n");
     exchange(&mut c, &["GET", "nope"], b"+QUEUED\r\n");
     exchange(&mut c, &["INCRBYFLOAT", "fl", "1.5"], b"+QUEUED\r\n");
-    exchange(&mut c, &["EXEC"], b"*2\r\n_\r\n,1.5\r\n");
+    exchange(&mut c, &["EXEC"], b"*2\r\n_\r\n$3\r\n1.5\r\n");
 }
 
 #[test]

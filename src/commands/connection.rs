@@ -7,7 +7,9 @@
 use super::{Access, CommandResult, CommandSpec, Context, InMulti, is_word};
 use crate::error::{CommandError, shown};
 use crate::protocol::Reply;
+use crate::session::ClientInfo;
 use crate::shared::REDIS_VERSION;
+use std::sync::Arc;
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -157,7 +159,7 @@ fn valid_name(name: &[u8]) -> Result<String, CommandError> {
     Ok(String::from_utf8_lossy(name).into_owned())
 }
 
-/// `CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | LIST | INFO`
+/// `CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | LIST [filter] | INFO`
 fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let sub = shown(argv[1]).to_ascii_lowercase();
     let arity_error = || {
@@ -200,25 +202,86 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             }
             Ok(Reply::Ok)
         }
-        ("list", 2) => {
-            let now = ctx.now;
-            let mut text = String::new();
-            for c in ctx.server.clients.all() {
-                text.push_str(&c.list_line(now, last_command_of(&c)));
-                text.push('\n');
-            }
-            Ok(Reply::Verbatim(text))
-        }
+        // Any count: the filters' own errors are syntax errors.
+        ("list", _) => client_list(ctx, &argv[2..]),
         ("info", 2) => Ok(Reply::Verbatim(format!(
             "{}\n",
             me.list_line(ctx.now, last_command_of(me))
         ))),
-        ("id" | "getname" | "setname" | "setinfo" | "list" | "info", _) => Err(arity_error()),
+        ("id" | "getname" | "setname" | "setinfo" | "info", _) => Err(arity_error()),
         _ => Err(CommandError::other(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
             shown(argv[1])
         ))),
     }
+}
+
+/// The kinds of client `CLIENT LIST TYPE` can ask for (Redis's names;
+/// `slave` is another name for `replica`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Master,
+    PubSub,
+}
+
+impl ClientType {
+    fn named(name: &[u8]) -> Option<ClientType> {
+        [
+            ("normal", ClientType::Normal),
+            ("replica", ClientType::Replica),
+            ("slave", ClientType::Replica),
+            ("master", ClientType::Master),
+            ("pubsub", ClientType::PubSub),
+        ]
+        .into_iter()
+        .find_map(|(word, kind)| is_word(name, word).then_some(kind))
+    }
+
+    /// What `client` is. Every gocache client is `normal`: there is no
+    /// replication and no pub/sub yet.
+    fn of(_client: &ClientInfo) -> ClientType {
+        ClientType::Normal
+    }
+}
+
+/// `CLIENT LIST [TYPE normal|master|replica|pubsub] | [ID id [id ...]]`,
+/// given the arguments after `LIST`. With IDs, one line per ID that names a
+/// connected client, in the order given (repeats included), as Redis does.
+fn client_list(ctx: &Context<'_>, filter: &[&[u8]]) -> CommandResult {
+    let clients = &ctx.server.clients;
+    let listed: Vec<Arc<ClientInfo>> = match filter {
+        [] => clients.all(),
+        [word, name] if is_word(word, "type") => {
+            let kind = ClientType::named(name).ok_or_else(|| {
+                CommandError::other(format!("ERR Unknown client type '{}'", shown(name)))
+            })?;
+            clients
+                .all()
+                .into_iter()
+                .filter(|c| ClientType::of(c) == kind)
+                .collect()
+        }
+        [word, ids @ ..] if is_word(word, "id") && !ids.is_empty() => {
+            // Every ID is checked before any is listed.
+            let ids = ids
+                .iter()
+                .map(|id| super::parse_int(id))
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(|_| CommandError::other("ERR Invalid client ID"))?;
+            ids.into_iter()
+                .filter_map(|id| u64::try_from(id).ok().and_then(|id| clients.get(id)))
+                .collect()
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let mut text = String::new();
+    for c in &listed {
+        text.push_str(&c.list_line(ctx.now, last_command_of(c)));
+        text.push('\n');
+    }
+    Ok(Reply::Verbatim(text))
 }
 
 /// `RESET`: back to a fresh connection's state.
@@ -231,7 +294,7 @@ fn reset(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
 }
 
 /// The name of `client`'s last command, for `CLIENT LIST`.
-fn last_command_of(client: &crate::session::ClientInfo) -> &'static str {
+fn last_command_of(client: &ClientInfo) -> &'static str {
     super::name_at(
         client
             .last_command

@@ -59,6 +59,8 @@ const SECTIONS: &[&str] = &[
     "memory",
     "persistence",
     "stats",
+    "replication",
+    "cluster",
     "keyspace",
 ];
 
@@ -175,6 +177,9 @@ fn section_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, St
                 stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
             ),
         ],
+        "replication" => super::replication::info_fields(),
+        // No cluster mode: what clients read to choose a cluster client.
+        "cluster" => vec![("cluster_enabled", "0".into())],
         "keyspace" => {
             let keys = ctx.live_len();
             let now = ctx.now;
