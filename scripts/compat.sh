@@ -76,7 +76,7 @@ expect "INFO server redis_version" "redis_version:7.0.15" \
   bash -c "timeout 30 redis-cli -p $port INFO server | tr -d '\r' | grep '^redis_version:'"
 expect "unknown command error" \
   "ERR unknown command 'NOSUCH', with args beginning with: 'x' " cli NOSUCH x
-expect "RESP3 (-3) INCRBYFLOAT is a double" "1.5" cli -3 INCRBYFLOAT fl 1.5
+expect "RESP3 (-3) INCRBYFLOAT is a bulk string" "1.5" cli -3 INCRBYFLOAT fl 1.5
 expect "RESP3 (-3) CONFIG GET is a map" "port $port" cli -3 CONFIG GET port
 expect "FLUSHALL" "OK" cli FLUSHALL
 

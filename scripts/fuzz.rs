@@ -1742,9 +1742,21 @@ impl ReplyScanner {
     }
 }
 
-/// Error replies among inline replies: lines that start, after any array
-/// numbering, with `(error)`.
+/// Error replies among the replies to inline requests. A connection that
+/// has sent a RESP request or a `HELLO` gets them in RESP: when the bytes
+/// walk as whole RESP replies, the errors among those; otherwise they are
+/// the human dialect's, lines that start, after any array numbering, with
+/// `(error)`.
 fn inline_errors(replies: &[u8]) -> u64 {
+    let mut scanner = ReplyScanner::default();
+    let mut pos = 0;
+    let mut errors = 0;
+    while let Ok(Some((kind, _))) = scanner.next(replies, &mut pos) {
+        errors += u64::from(matches!(kind, b'-' | b'!'));
+        if pos == replies.len() {
+            return errors;
+        }
+    }
     replies
         .split(|&b| b == b'\n')
         .filter(|line| {

@@ -3,7 +3,10 @@
 //! Requests are parsed from a reused read buffer; every whole request already
 //! buffered is run before anything is written, and the replies of that batch
 //! go out in one write, or in writes of `FLUSH_REPLIES_AT` (64 KiB) when they
-//! are large. The first byte of each request picks its dialect.
+//! are large. The first byte of each request picks how it is parsed; its
+//! reply is RESP for a RESP request, and for an inline one once the client
+//! has shown it is a program (a RESP request or a `HELLO` before it), or
+//! when it is `SYNC`/`PSYNC`; otherwise the human line protocol.
 //!
 //! Memory follows what the client actually sent, and is given back:
 //! - every size a request announces is checked at its header, tighter before
@@ -23,7 +26,7 @@
 //! This module holds no lock while it reads or writes the socket: commands
 //! take and release their guards inside [`dispatch`].
 
-use crate::commands::{dispatch, resp_dialect};
+use crate::commands::{dispatch, is_word, replication, resp_dialect};
 use crate::error::CommandError;
 use crate::log::{Level, RateLimited};
 use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
@@ -267,6 +270,7 @@ impl Connection<'_> {
             let input = &self.input.bytes[pos..filled];
             let limits = server.limits.for_client(self.session.authenticated);
             let (parsed, dialect) = if input[0] == b'*' {
+                self.session.program = true;
                 (
                     resp::parse(input, &limits, &mut self.progress, &mut self.spans),
                     resp_dialect(self.session.proto),
@@ -274,7 +278,7 @@ impl Connection<'_> {
             } else {
                 (
                     inline::parse(input, &limits, &mut self.progress, &mut self.spans),
-                    Dialect::Line,
+                    self.inline_dialect(),
                 )
             };
             match parsed {
@@ -282,9 +286,16 @@ impl Connection<'_> {
                     ran = true;
                     let session = &mut self.session;
                     let owned = &self.spans.owned;
-                    let reply = self
-                        .spans
-                        .with_args(input, |args| dispatch(server, session, args, owned));
+                    let mut resp_only = false;
+                    let reply = self.spans.with_args(input, |args| {
+                        // A `HELLO` in any form, even refused or queued,
+                        // says a program is talking.
+                        if is_word(args[0], "hello") {
+                            session.program = true;
+                        }
+                        resp_only = replication::answers_in_resp(args[0]);
+                        dispatch(server, session, args, owned)
+                    });
                     // A big argument a command did not keep is freed now,
                     // not when the next request comes.
                     if !self.spans.owned.is_empty() {
@@ -293,10 +304,12 @@ impl Connection<'_> {
                     if self.session.close_now {
                         return (pos, Next::Close);
                     }
-                    // `HELLO` answers in the protocol it switches to, as Redis does.
-                    let dialect = match dialect {
-                        Dialect::Line => Dialect::Line,
-                        _ => resp_dialect(self.session.proto),
+                    // Chosen after the command ran: `HELLO` answers in the
+                    // protocol it switches to, as Redis does.
+                    let dialect = if resp_only {
+                        resp_dialect(self.session.proto)
+                    } else {
+                        self.inline_dialect()
                     };
                     reply.encode(dialect, &mut self.out);
                     drop(reply);
@@ -329,7 +342,11 @@ impl Connection<'_> {
                     next = Next::BigArg { at, len };
                     break;
                 }
-                Err(e) if e.close => return (pos, self.protocol_error(dialect, e)),
+                // A program's inline protocol error closes it, as in Redis;
+                // a person at `nc` keeps the connection.
+                Err(e) if e.close || self.session.program => {
+                    return (pos, self.protocol_error(dialect, e));
+                }
                 Err(e) => {
                     Reply::Error(CommandError::other(e.message)).encode(dialect, &mut self.out);
                     pos += inline::line_len(input).max(1);
@@ -344,6 +361,18 @@ impl Connection<'_> {
         }
         server.stats.absorb(&mut self.session.counters);
         (pos, next)
+    }
+
+    /// The dialect of replies to inline requests: RESP once the client has
+    /// shown it is a program ([`Session::program`]), the line protocol for
+    /// a person. (Every RESP request marks a program, so this is also the
+    /// dialect of any reply once a request has run.)
+    fn inline_dialect(&self) -> Dialect {
+        if self.session.program {
+            resp_dialect(self.session.proto)
+        } else {
+            Dialect::Line
+        }
     }
 
     fn protocol_error(&mut self, dialect: Dialect, e: ProtocolError) -> Next {

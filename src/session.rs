@@ -241,6 +241,11 @@ impl Clients {
         self.lock().len()
     }
 
+    /// The client with `id`, if it is connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+
     /// A copy of the list, in id order.
     pub fn all(&self) -> Vec<Arc<ClientInfo>> {
         self.lock().values().cloned().collect()
@@ -261,6 +266,11 @@ pub struct Session {
     pub authenticated: bool,
     /// The selected database (`SELECT`).
     pub db: usize,
+    /// Whether the client has shown it is a program, not a person at `nc`:
+    /// it sent a RESP request or a `HELLO`. Its inline requests are then
+    /// answered in RESP, and an inline protocol error closes it, as in
+    /// Redis. Never cleared, not even by `RESET`.
+    pub program: bool,
     /// A transaction being queued, between `MULTI` and `EXEC`.
     pub multi: Option<Transaction>,
     /// The keys this client watches (`WATCH`), registered in the keyspace.
@@ -282,6 +292,7 @@ impl Session {
             proto: 2,
             authenticated,
             db: 0,
+            program: false,
             multi: None,
             watching: crate::keyspace::Watching::default(),
             close_after_reply: false,

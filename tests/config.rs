@@ -328,13 +328,18 @@ fn config_set_applies_every_pair_or_none() {
         ])
     );
 
-    // The line protocol reaches the same command.
+    // The line protocol reaches the same command (on a connection that has
+    // sent only lines, so its replies are human ones).
+    let mut person = server.client();
     assert_eq!(
-        c.line("CONFIG SET timeout 7 loglevel loud"),
+        person.line("CONFIG SET timeout 7 loglevel loud"),
         "(error) ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning\n"
     );
-    assert_eq!(c.line("CONFIG SET timeout 7 loglevel verbose"), "OK\n");
-    assert_eq!(c.line("CONFIG GET timeout"), "1) \"timeout\"\n2) \"7\"\n");
+    assert_eq!(person.line("CONFIG SET timeout 7 loglevel verbose"), "OK\n");
+    assert_eq!(
+        person.line("CONFIG GET timeout"),
+        "1) \"timeout\"\n2) \"7\"\n"
+    );
 }
 
 #[test]

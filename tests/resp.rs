@@ -41,7 +41,8 @@ fn resp3_doubles_verbatim_text_and_sets_after_hello_3() {
     let mut c = server.client();
     hello3(&mut c);
     exchange(&mut c, &["SET", "f", "10.5"], b"+OK\r\n");
-    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b",10.6\r\n");
+    // A bulk string, as Redis 7.0 sends it in RESP3 too.
+    exchange(&mut c, &["INCRBYFLOAT", "f", "0.1"], b"$4\r\n10.6\r\n");
     exchange(&mut c, &["GET", "f"], b"$4\r\n10.6\r\n");
     // INFO is verbatim text.
     let info = c.call_raw(&["INFO", "server"]);
@@ -63,8 +64,8 @@ fn resp3_doubles_verbatim_text_and_sets_after_hello_3() {
     assert_eq!(get[0], Resp::bulk("get"));
     assert!(matches!(get[2], Resp::Set(_)), "{:?}", get[2]);
     assert_eq!(info.items()[1], Resp::Null);
-    // No supported command has a boolean reply in Redis 7.0, so `#` never
-    // appears.
+    // No supported command has a boolean or a double reply in Redis 7.0, so
+    // `#` and `,` never appear.
 }
 
 #[test]
@@ -93,8 +94,10 @@ fn pipelined_resp_requests_are_answered_in_order_in_one_batch() {
 fn both_dialects_share_one_connection() {
     let server = Server::start();
     let mut c = server.client();
+    // Lines get human replies until the first RESP request; from then on
+    // the connection is a program, and its lines get RESP replies.
     c.send(b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\nGET a\n");
-    c.expect(b"OK\n$1\r\n1\r\n\"1\"\n");
+    c.expect(b"OK\n$1\r\n1\r\n$1\r\n1\r\n");
 }
 
 #[test]
@@ -219,7 +222,7 @@ fn exec_replies_follow_resp3_after_hello_3() {
     exchange(&mut c, &["MULTI"], b"+OK\r\n");
     exchange(&mut c, &["GET", "nope"], b"+QUEUED\r\n");
     exchange(&mut c, &["INCRBYFLOAT", "fl", "1.5"], b"+QUEUED\r\n");
-    exchange(&mut c, &["EXEC"], b"*2\r\n_\r\n,1.5\r\n");
+    exchange(&mut c, &["EXEC"], b"*2\r\n_\r\n$3\r\n1.5\r\n");
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub mod args;
 pub mod connection;
 pub mod keys;
 pub mod persistence;
+pub mod replication;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -63,7 +64,8 @@ pub enum InMulti {
     Queue,
     /// Runs at once (`MULTI`, `EXEC`, `DISCARD`, `QUIT`, `RESET`).
     RunNow,
-    /// Refused: it would do blocking I/O under the transaction's lock.
+    /// Refused: it would do blocking I/O under the transaction's lock, or
+    /// Redis refuses it there too (its `no_multi` commands).
     Refuse,
 }
 
@@ -138,6 +140,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(persistence::COMMANDS)
+        .chain(replication::COMMANDS)
 }
 
 /// Every command, in table order, as a slice (built once).

@@ -108,6 +108,8 @@ const SECTIONS: &[&str] = &[
     "memory",
     "persistence",
     "stats",
+    "replication",
+    "cluster",
     "keyspace",
 ];
 
@@ -260,6 +262,9 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
                 stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
             ),
         ],
+        "replication" => super::replication::info_fields(),
+        // No cluster mode: what clients read to choose a cluster client.
+        "cluster" => vec![("cluster_enabled", "0".into())],
         _ => Vec::new(),
     }
 }

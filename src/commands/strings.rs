@@ -544,7 +544,8 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }
     let text = format_double(next);
     db.put_keep_ttl(argv[1], text.as_bytes(), now, Event::Incrbyfloat);
-    Ok(Reply::Double(next))
+    // A bulk string in RESP3 too, as Redis 7.0 sends (clients type it so).
+    Ok(Reply::text(text))
 }
 
 /// `APPEND key value`

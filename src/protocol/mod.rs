@@ -1,11 +1,12 @@
 //! The two dialects spoken on one port, and the replies both encode.
 //!
-//! The first byte of a request picks its dialect, as in Redis: `*` starts a
-//! RESP multibulk request ([`resp`]), anything else is a line of the human line
-//! protocol ([`inline`]). Both parse into the same argument list and go through
-//! the same command table; [`reply`] turns one [`Reply`] into either dialect's
-//! bytes. Nothing here touches sockets or the keyspace: the parsers only say
-//! whether a whole request is buffered yet.
+//! The first byte of a request picks how it is parsed, as in Redis: `*` starts
+//! a RESP multibulk request ([`resp`]), anything else is an inline line
+//! ([`inline`]). Both parse into the same argument list and go through the
+//! same command table; [`reply`] turns one [`Reply`] into either dialect's
+//! bytes (the connection picks which: a person's lines get the human line
+//! protocol, a program's RESP). Nothing here touches sockets or the keyspace:
+//! the parsers only say whether a whole request is buffered yet.
 
 pub mod inline;
 pub mod reply;
@@ -13,7 +14,9 @@ pub mod resp;
 
 pub use reply::{Bytes, Reply};
 
-/// Which dialect a request arrived in, and so which its reply is written in.
+/// Which dialect a reply is written in: RESP for a RESP request, and for an
+/// inline one from a program; the line protocol for a person's line (see
+/// [`connection`](crate::connection)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// The human line protocol, replies in redis-cli's display style.
@@ -112,7 +115,8 @@ impl Progress {
 }
 
 /// A request that cannot be parsed. The text is the exact error reply; after a
-/// RESP protocol error (and an overlong line) the connection is closed.
+/// RESP protocol error (and an overlong line) the connection is closed, and
+/// after any inline one from a program too.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ProtocolError {
     /// Full error text, `ERR Protocol error: ...`.
