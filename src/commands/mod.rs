@@ -17,6 +17,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod memory;
 pub mod persistence;
 pub mod server;
 pub mod strings;
@@ -131,6 +132,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(persistence::COMMANDS)
+        .chain(memory::COMMANDS)
 }
 
 /// Every command, in table order, as a slice (built once).

@@ -200,16 +200,7 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
             ("maxclients", server.settings.max_clients().to_string()),
             ("blocked_clients", "0".into()),
         ],
-        "memory" => {
-            let rss = crate::os::resident_bytes();
-            vec![
-                ("used_memory", rss.to_string()),
-                ("used_memory_human", human(rss)),
-                ("used_memory_rss", rss.to_string()),
-                ("maxmemory", "0".into()),
-                ("maxmemory_policy", "noeviction".into()),
-            ]
-        }
+        "memory" => super::memory::info_fields(ctx),
         "persistence" => super::persistence::info_fields(ctx),
         "stats" => vec![
             (
@@ -250,17 +241,6 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
         ],
         _ => Vec::new(),
     }
-}
-
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "K", "M", "G"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.2}{}", UNITS[unit])
 }
 
 /// `CONFIG GET pattern [pattern ...] | SET name value [name value ...] |
