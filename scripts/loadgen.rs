@@ -12,7 +12,8 @@
 //! named `*_unix_ms` are wall-clock Unix milliseconds, comparable with a
 //! server's deadlines; durations are measured on the monotonic clock.
 //! Used by `scripts/expiry_bench.sh` and `scripts/snapshot_bench.sh`, so
-//! gocache and redis-server are measured by the same code.
+//! gocache and redis-server are measured by the same code, and by
+//! `scripts/ttl_memory.sh` and `scripts/used_memory.sh`.
 //!
 //! Key names: `PREFIX{i}` for `i < --keys N` (default 1000), `--prefix P`
 //! (default `key:`), the number zero-padded to `--key-digits D` digits

@@ -27,6 +27,7 @@
 //! allocations, their layout and their reference counts, and must never hand
 //! out a pointer that outlives the last clone.
 
+use crate::memory;
 use std::alloc::{self, Layout};
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -64,6 +65,10 @@ const SHARED_VALUE: u32 = u32::MAX;
 const POINTER: usize = std::mem::size_of::<*const Vec<u8>>();
 
 const HEADER: usize = std::mem::size_of::<Header>();
+
+/// Bytes of the allocation behind an `Arc<Vec<u8>>`: the two counts and
+/// the vector's pointer, capacity and length.
+const ARC_VEC: usize = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Vec<u8>>();
 
 /// A stored key, value and deadline; cloning shares them.
 pub struct Entry {
@@ -133,13 +138,20 @@ impl Entry {
         (ptr, raw)
     }
 
-    fn layout(key_len: usize, value_len: u32) -> Layout {
+    /// Bytes of the allocation of an entry of `key_len` key bytes and a
+    /// value of `value_len` (or [`SHARED_VALUE`]).
+    #[inline]
+    fn size(key_len: usize, value_len: u32) -> usize {
         let stored = if value_len == SHARED_VALUE {
             POINTER
         } else {
             value_len as usize
         };
-        let size = HEADER + key_len + stored;
+        HEADER + key_len + stored
+    }
+
+    fn layout(key_len: usize, value_len: u32) -> Layout {
+        let size = Self::size(key_len, value_len);
         match Layout::from_size_align(size, std::mem::align_of::<Header>()) {
             Ok(layout) => layout,
             Err(_) => panic!("entry layout overflow"),
@@ -161,9 +173,31 @@ impl Entry {
         })
     }
 
+    /// The shared value's buffer, if the value is shared.
+    fn shared_buffer(&self) -> Option<&Vec<u8>> {
+        // SAFETY: the pointer came from `Arc::into_raw` and this entry holds
+        // that reference until its last clone drops, so the buffer outlives
+        // `&self`; nobody mutates a shared buffer.
+        self.shared().map(|shared| unsafe { &*shared })
+    }
+
     /// Whether the value is kept in a shared buffer rather than inline.
     pub fn value_is_shared(&self) -> bool {
         self.header().value_len == SHARED_VALUE
+    }
+
+    /// Bytes the entry takes from the allocator (see
+    /// [`memory`]): its own allocation and, for a shared
+    /// value, the buffer and the `Arc` around it. Arithmetic on the
+    /// lengths in the header: no call into the allocator.
+    #[inline]
+    pub fn footprint(&self) -> usize {
+        let h = self.header();
+        let own = memory::chunk(Self::size(h.key_len as usize, h.value_len));
+        match self.shared_buffer() {
+            Some(buffer) => own + memory::chunk(ARC_VEC) + memory::chunk(buffer.capacity()),
+            None => own,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -187,11 +221,8 @@ impl Entry {
 
     /// The value.
     pub fn value(&self) -> &[u8] {
-        if let Some(shared) = self.shared() {
-            // SAFETY: the pointer came from `Arc::into_raw` and this entry
-            // holds that reference until its last clone drops, so the
-            // buffer outlives `&self`; nobody mutates a shared buffer.
-            return unsafe { (*shared).as_slice() };
+        if let Some(buffer) = self.shared_buffer() {
+            return buffer;
         }
         let h = self.header();
         // SAFETY: `value_len` value bytes follow the key bytes, written once in `new`.
@@ -350,6 +381,19 @@ impl Key {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), raw.add(KEY_HEADER), bytes.len());
         }
         Key { ptr }
+    }
+
+    /// Bytes the key takes from the allocator (see
+    /// [`memory`]), shared by all its clones.
+    #[inline]
+    pub fn footprint(&self) -> usize {
+        Self::footprint_of(self.bytes().len())
+    }
+
+    /// Bytes a key of `len` bytes would take from the allocator.
+    #[inline]
+    pub fn footprint_of(len: usize) -> usize {
+        memory::chunk(KEY_HEADER + len)
     }
 
     fn layout(len: usize) -> Layout {
@@ -517,6 +561,26 @@ mod tests {
             1,
             "the entry gave its reference back"
         );
+    }
+
+    #[test]
+    fn the_footprint_is_the_allocation_rounded_as_the_allocator_rounds_it() {
+        // 24 + 16 + 16 bytes: a 64-byte chunk.
+        let e = Entry::new(b"key:000000000001", &[b'v'; 16], 0);
+        assert_eq!(e.footprint(), 64);
+        assert_eq!(Entry::new(b"", b"", 0).footprint(), 32);
+        // A shared value counts its buffer and the Arc around it, not a copy.
+        let buffer = Arc::new(vec![5u8; 100_000]);
+        let shared = Entry::with_shared_value(b"big", buffer, 0);
+        assert_eq!(
+            shared.footprint(),
+            memory::chunk(24 + 3 + 8) + memory::chunk(ARC_VEC) + memory::chunk(100_000)
+        );
+        assert_eq!(ARC_VEC, 40);
+        // 12 + 16 bytes: a 48-byte chunk.
+        assert_eq!(Key::new(b"key:000000000001").footprint(), 48);
+        assert_eq!(Key::footprint_of(12), 32);
+        assert_eq!(Key::footprint_of(30), 64);
     }
 
     #[test]

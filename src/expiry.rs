@@ -29,6 +29,10 @@
 //! re-set, comes back after they are deleted, and no single write pays for a
 //! whole compaction.
 //!
+//! The heap counts the bytes it holds ([`DeadlineHeap::footprint`], by
+//! [`memory`]'s model): the room of its vectors, kept as
+//! they grow, drain into each other and shrink, and the keys in its table.
+//!
 //! This module must never look inside the keyspace except through
 //! [`Lookup`], never take a lock, and never copy a value.
 //!
@@ -39,6 +43,7 @@
 
 use crate::clock::now_ms;
 use crate::entry::{Entry, Key};
+use crate::memory;
 use std::cmp::Ordering as Order;
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -75,6 +80,12 @@ pub trait Lookup {
     /// The entry stored under `key`, expired or not.
     fn entry(&self, key: &[u8]) -> Option<&Entry>;
 }
+
+/// Bytes of one [`Hint`] in a heap.
+const HINT: usize = std::mem::size_of::<Hint>();
+
+/// Bytes of one key's place in the table.
+const KEY: usize = std::mem::size_of::<Key>();
 
 /// One heap entry: 16 bytes. Ordered by deadline alone, earliest first, so
 /// that the heap never compares keys: with thousands of keys sharing a
@@ -126,6 +137,10 @@ pub struct DeadlineHeap {
     keys: Vec<Key>,
     /// Total length of the keys in `keys`.
     key_bytes: usize,
+    /// Bytes held, by [`memory`]'s model: the room of the heaps, the table
+    /// and the set of kept keys, and the keys in the table. Kept as the
+    /// capacities and the table change, so reading it is O(1).
+    footprint: usize,
 }
 
 impl DeadlineHeap {
@@ -133,8 +148,43 @@ impl DeadlineHeap {
     /// bytes with the key's other hints (see the module docs). `entry` must
     /// be the one the keyspace stores under its key.
     pub fn push(&mut self, deadline: u64, entry: &Entry) {
+        let (heap_room, keys_room) = (self.heap.capacity(), self.keys.capacity());
         let key = self.intern(entry);
         self.heap.push(Hint { deadline, key });
+        if self.heap.capacity() != heap_room || self.keys.capacity() != keys_room {
+            self.footprint =
+                self.footprint - memory::vec(heap_room, HINT) - memory::vec(keys_room, KEY)
+                    + memory::vec(self.heap.capacity(), HINT)
+                    + memory::vec(self.keys.capacity(), KEY);
+        }
+    }
+
+    /// Bytes the heap holds (see the field `footprint`). O(1).
+    pub fn footprint(&self) -> usize {
+        self.footprint
+    }
+
+    /// What one key with a deadline of `key_len` bytes adds to the heap:
+    /// its hint, its place in the table and the table's copy of it.
+    pub fn share_of_key(key_len: usize) -> usize {
+        HINT + KEY + Key::footprint_of(key_len)
+    }
+
+    /// Bytes of the room of the heaps, the table and the set of kept keys.
+    fn room(&self) -> usize {
+        memory::vec(self.heap.capacity(), HINT)
+            + memory::vec(self.draining.capacity(), HINT)
+            + memory::vec(self.keys.capacity(), KEY)
+            + memory::table(self.kept_keys.capacity(), std::mem::size_of::<usize>())
+    }
+
+    /// Runs `change`, which may change the room of the heaps, the table or
+    /// the set of kept keys, and counts the difference.
+    fn resizing<R>(&mut self, change: impl FnOnce(&mut Self) -> R) -> R {
+        let before = self.room();
+        let result = change(self);
+        self.footprint = self.footprint - before + self.room();
+        result
     }
 
     /// The table's key for `entry`, added to the table if absent.
@@ -155,6 +205,7 @@ impl DeadlineHeap {
                 entry.set_key_slot(slot);
                 self.keys.push(key.clone());
                 self.key_bytes += key.len();
+                self.footprint += key.footprint();
             }
             // Four billion keys with deadlines: this one goes uninterned,
             // and its hint frees it when it leaves.
@@ -182,6 +233,7 @@ impl DeadlineHeap {
         let last = self.keys.len() - 1;
         drop(self.keys.swap_remove(at));
         self.key_bytes -= key.len();
+        self.footprint -= key.footprint();
         // Unlink before moving the last key in: if that one has the same
         // bytes (a newer key of the same name), its entry names `last`, and
         // must not be unlinked once it names `at`.
@@ -292,8 +344,10 @@ impl DeadlineHeap {
     /// [`DeadlineHeap::compact_step`]. O(1).
     pub fn start_compaction(&mut self) {
         if !self.compacting() {
-            self.draining = std::mem::take(&mut self.heap);
-            self.kept_keys.clear();
+            self.resizing(|h| {
+                h.draining = std::mem::take(&mut h.heap);
+                h.kept_keys.clear();
+            });
         }
     }
 
@@ -305,6 +359,16 @@ impl DeadlineHeap {
     /// entry was counted stale, and its key is released as a pop's is
     /// (possibly to `freed`). Returns whether the compaction is finished.
     pub fn compact_step(
+        &mut self,
+        max: usize,
+        entries: &impl Lookup,
+        freed: &mut impl Extend<Key>,
+    ) -> bool {
+        self.resizing(|h| h.compact_step_uncounted(max, entries, freed))
+    }
+
+    /// [`DeadlineHeap::compact_step`], leaving the room it changes uncounted.
+    fn compact_step_uncounted(
         &mut self,
         max: usize,
         entries: &impl Lookup,
@@ -359,8 +423,10 @@ impl DeadlineHeap {
     /// shrinkage do not alternate).
     pub fn release_spare_capacity(&mut self) {
         if self.has_spare_capacity() {
-            self.heap.shrink_to(self.heap.len() * 2);
-            self.keys.shrink_to(self.keys.len() * 2);
+            self.resizing(|h| {
+                h.heap.shrink_to(h.heap.len() * 2);
+                h.keys.shrink_to(h.keys.len() * 2);
+            });
         }
     }
 
@@ -532,6 +598,11 @@ impl DeadlineHeap {
     fn hint_keys(&self) -> impl Iterator<Item = &Key> {
         self.heap.iter().chain(self.draining.iter()).map(|h| &h.key)
     }
+
+    /// [`DeadlineHeap::footprint`] counted from scratch.
+    pub(crate) fn recount_footprint(&self) -> usize {
+        self.room() + self.keys.iter().map(Key::footprint).sum::<usize>()
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +660,7 @@ mod tests {
         }
         let bytes: usize = h.keys.iter().map(|k| k.len()).sum();
         assert_eq!(h.interned_bytes(), bytes);
+        assert_eq!(h.footprint(), h.recount_footprint());
     }
 
     #[test]

@@ -29,6 +29,9 @@
 //!   changed; [`watch`](keyspace::watch) is `WATCH`'s registry);
 //!   [`expiry`] and [`sweeper`] remove keys on their deadlines, the queue
 //!   sharing one copy of each key (an [`entry::Key`]) among its hints.
+//!   [`memory`] is the model of what an allocation costs, with which the
+//!   keyspace counts its bytes as they change (`INFO memory`, `MEMORY
+//!   USAGE`).
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (signals,
 //!   the open-file limit and a reserve of descriptors, shutting a socket
@@ -93,6 +96,7 @@ pub mod error;
 pub mod expiry;
 pub mod glob;
 pub mod keyspace;
+pub mod memory;
 pub mod os;
 pub mod protocol;
 pub mod server;

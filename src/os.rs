@@ -11,7 +11,9 @@
 //! - Giving freed heap memory back to the operating system after a mass
 //!   expiry (glibc's `malloc_trim`), see [`return_free_memory`], and keeping
 //!   large temporary buffers out of the heap (glibc's `mallopt`), see
-//!   [`tune_allocator`].
+//!   [`tune_allocator`]; and, in tests only, asking glibc how large a block
+//!   it handed out is (`malloc_usable_size`), which checks the allocator
+//!   model that `INFO memory` counts with ([`memory`](crate::memory)).
 //! - An exclusive lock on the snapshot's temporary file while a save writes
 //!   it (`flock`), see [`try_lock_exclusive`]: the standard library has file
 //!   locks only from Rust 1.89, later than the version gocache builds with.
@@ -350,6 +352,35 @@ pub fn return_free_memory() {
 /// Other platforms: nothing to do, or no such call.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn return_free_memory() {}
+
+/// What glibc's `malloc_usable_size` says a fresh allocation of `size`
+/// bytes (aligned as the keyspace's allocations are, to 8) holds: the test
+/// of [`memory`](crate::memory)'s model of the allocator. `None` for a
+/// zero size.
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+pub(crate) fn usable_size_of_fresh_allocation(size: usize) -> Option<usize> {
+    use std::alloc::{Layout, alloc, dealloc};
+    unsafe extern "C" {
+        /// glibc: `size_t malloc_usable_size(void *ptr)`.
+        fn malloc_usable_size(ptr: *mut std::ffi::c_void) -> usize;
+    }
+    let layout = Layout::from_size_align(size, 8).ok().filter(|_| size > 0)?;
+    // SAFETY: `layout` has a non-zero size. Rust's global allocator on this
+    // target is glibc's malloc (alignments up to 16 go straight to
+    // `malloc`), so the block is a live malloc chunk, which is all that
+    // `malloc_usable_size` requires; it only reads the chunk's header. The
+    // block is freed with the layout it was made with, and never used
+    // otherwise.
+    unsafe {
+        let ptr = alloc(layout);
+        if ptr.is_null() {
+            return None;
+        }
+        let usable = malloc_usable_size(ptr.cast());
+        dealloc(ptr, layout);
+        Some(usable)
+    }
+}
 
 /// Allocations at least this large get pages of their own from the
 /// operating system, given back as soon as they are freed.

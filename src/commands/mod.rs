@@ -22,6 +22,7 @@
 pub mod args;
 pub mod connection;
 pub mod keys;
+pub mod memory;
 pub mod persistence;
 pub mod replication;
 pub mod server;
@@ -141,6 +142,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(transactions::COMMANDS)
         .chain(persistence::COMMANDS)
         .chain(replication::COMMANDS)
+        .chain(memory::COMMANDS)
 }
 
 /// Every command, in table order, as a slice (built once).

@@ -214,16 +214,7 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
                 ctx.with_store(|store| store.watched_keys()).to_string(),
             ),
         ],
-        "memory" => {
-            let rss = crate::os::resident_bytes();
-            vec![
-                ("used_memory", rss.to_string()),
-                ("used_memory_human", human(rss)),
-                ("used_memory_rss", rss.to_string()),
-                ("maxmemory", "0".into()),
-                ("maxmemory_policy", "noeviction".into()),
-            ]
-        }
+        "memory" => super::memory::info_fields(ctx),
         "persistence" => super::persistence::info_fields(ctx),
         "stats" => vec![
             (
@@ -267,17 +258,6 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
         "cluster" => vec![("cluster_enabled", "0".into())],
         _ => Vec::new(),
     }
-}
-
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "K", "M", "G"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.2}{}", UNITS[unit])
 }
 
 /// `CONFIG GET pattern [pattern ...] | SET name value [name value ...] |

@@ -26,6 +26,12 @@
 //! heap can tell when its copies of deleted or persisted keys are worth a
 //! compaction.
 //!
+//! It also counts the bytes it holds, by [`memory`]'s model: its entries
+//! ([`Entry::footprint`]), its partitions' tables (by the room each last
+//! allocated, counted when a store or a reserve grows it and when a shrink
+//! reallocates it) and its deadline heap (which counts its own). Every
+//! primitive below keeps those counts, so [`Db::used_memory`] is O(1).
+//!
 //! Its changing methods are primitives, visible to the
 //! [`keyspace`](super) module only: they store, take and re-deadline
 //! entries, with no notion of expiry on access. The keyspace's
@@ -36,6 +42,7 @@
 
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
+use crate::memory;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -46,6 +53,17 @@ pub const PARTITIONS: usize = 256;
 fn partition_is_underfull(map: &HashSet<Entry>) -> bool {
     map.capacity() > 64 && map.len() < map.capacity() / 4
 }
+
+/// Bytes a partition's table of `capacity` allocates: a one-word bucket
+/// (an [`Entry`]) and a control byte per slot.
+fn table_bytes(capacity: usize) -> usize {
+    memory::table(capacity, std::mem::size_of::<Entry>())
+}
+
+/// Bytes of the partitions themselves and their recorded rooms, once
+/// allocated.
+const PARTITIONS_BYTES: usize = memory::chunk(PARTITIONS * std::mem::size_of::<HashSet<Entry>>())
+    + memory::chunk(PARTITIONS * std::mem::size_of::<usize>());
 
 /// A sink for [`Db::sweep_into`] that frees what it is given at once.
 pub(super) struct Discard;
@@ -104,6 +122,14 @@ impl Router {
 pub struct Db {
     /// Empty until the first key is stored, then [`PARTITIONS`] sets.
     parts: Box<[HashSet<Entry>]>,
+    /// Each partition's room: its table's capacity when it was last
+    /// allocated. A set's `capacity()` is its keys plus the slots it can
+    /// still fill before it grows, which a removal that leaves a tombstone
+    /// lowers without freeing anything; the room is what its table holds.
+    /// It changes when a store or a reserve grows the table (its capacity
+    /// then passes the room, exactly, the table being new) and when a
+    /// shrink reallocates it. Empty with `parts`.
+    rooms: Box<[usize]>,
     router: Router,
     len: usize,
     with_deadline: usize,
@@ -112,6 +138,12 @@ pub struct Db {
     deadline_key_bytes: usize,
     /// Sum of every stored deadline, for `INFO`'s average TTL in O(1).
     deadline_sum: u128,
+    /// Bytes of the stored entries ([`Entry::footprint`]): what Redis
+    /// calls the dataset.
+    data_bytes: usize,
+    /// Bytes of the partitions and their tables, kept as their capacities
+    /// change (on a store, a reserve, a shrink and a clear only).
+    table_bytes: usize,
     pub(super) deadlines: DeadlineHeap,
     pub(super) expiry: Arc<ExpiryState>,
 }
@@ -120,11 +152,14 @@ impl Db {
     pub(super) fn new(expiry: Arc<ExpiryState>) -> Db {
         Db {
             parts: Box::new([]),
+            rooms: Box::new([]),
             router: Router::new(),
             len: 0,
             with_deadline: 0,
             deadline_key_bytes: 0,
             deadline_sum: 0,
+            data_bytes: 0,
+            table_bytes: 0,
             deadlines: DeadlineHeap::default(),
             expiry,
         }
@@ -146,6 +181,21 @@ impl Db {
     #[cold]
     fn allocate_parts(&mut self) {
         self.parts = (0..PARTITIONS).map(|_| HashSet::new()).collect();
+        self.rooms = vec![0; PARTITIONS].into_boxed_slice();
+        self.table_bytes += PARTITIONS_BYTES;
+    }
+
+    /// After partition `part` had keys stored or room reserved: counts its
+    /// table's growth, if it grew. Its capacity passes its room only when
+    /// a new, larger table was allocated (see `rooms`).
+    #[inline]
+    fn maybe_grown(&mut self, part: usize) {
+        let capacity = self.parts[part].capacity();
+        let room = self.rooms[part];
+        if capacity > room {
+            self.rooms[part] = capacity;
+            self.table_bytes = self.table_bytes - table_bytes(room) + table_bytes(capacity);
+        }
     }
 
     /// The stored entry for `key`, live or past its deadline.
@@ -180,8 +230,10 @@ impl Db {
     }
 
     fn take(&mut self, part: usize, key: &[u8]) -> Option<Entry> {
+        // Taking never shrinks a table; the sweeper's shrink does.
         let old = self.parts[part].take(key)?;
         self.len -= 1;
+        self.data_bytes -= old.footprint();
         self.forget_deadline(old.expires_at(), key.len());
         if old.expires_at() != 0 {
             self.deadlines.mark_stale();
@@ -222,7 +274,11 @@ impl Db {
         // to inherit), there is nothing to link: the common SET of a cache
         // without TTLs skips the two atomic counts.
         let stored = (expires_at != 0 || self.deadlines.interned_keys() > 0).then(|| entry.clone());
+        let bytes = entry.footprint();
+        // Even replacing a key may grow the table (it makes room first).
         let old = self.parts_for_insert()[part].replace(entry);
+        self.maybe_grown(part);
+        self.data_bytes = self.data_bytes + bytes - old.as_ref().map_or(0, Entry::footprint);
         // The new entry takes over the old one's place in the deadline
         // heap's table of keys: its hints, live or stale, keep sharing one
         // copy of the key.
@@ -251,8 +307,10 @@ impl Db {
     /// they arrive.
     pub(super) fn reserve(&mut self, additional: usize) {
         let per_part = additional.div_ceil(PARTITIONS);
-        for part in self.parts_for_insert().iter_mut() {
-            part.reserve(per_part);
+        self.parts_for_insert();
+        for part in 0..PARTITIONS {
+            self.parts[part].reserve(per_part);
+            self.maybe_grown(part);
         }
     }
 
@@ -393,8 +451,12 @@ impl Db {
             return false;
         }
         // Twice the length: halving at a quarter keeps growth and shrinkage
-        // from alternating.
+        // from alternating. An underfull table always moves to a new one (of
+        // at most half its buckets, or none), whose capacity is its room.
         map.shrink_to(map.len() * 2);
+        let (room, capacity) = (self.rooms[part], map.capacity());
+        self.rooms[part] = capacity;
+        self.table_bytes = self.table_bytes - table_bytes(room) + table_bytes(capacity);
         true
     }
 
@@ -446,12 +508,75 @@ impl Db {
     pub(super) fn clear(&mut self) -> usize {
         let n = self.len;
         self.parts = Box::new([]);
+        self.rooms = Box::new([]);
         self.len = 0;
         self.with_deadline = 0;
         self.deadline_key_bytes = 0;
         self.deadline_sum = 0;
+        self.data_bytes = 0;
+        self.table_bytes = 0;
         self.deadlines.clear();
         n
+    }
+
+    /// Bytes the database holds, by [`memory`]'s model: its entries, its
+    /// partitions' tables and its deadline heap. O(1): every change keeps
+    /// the counts.
+    #[inline]
+    pub fn used_memory(&self) -> usize {
+        self.data_bytes + self.table_bytes + self.deadlines.footprint()
+    }
+
+    /// Bytes of the stored entries (keys and values).
+    pub fn data_bytes(&self) -> usize {
+        self.data_bytes
+    }
+
+    /// Bytes of the partitions and their tables.
+    pub fn table_bytes(&self) -> usize {
+        self.table_bytes
+    }
+
+    /// Bytes of the deadline heap: its hints, its table and its copies of
+    /// keys.
+    pub fn deadline_bytes(&self) -> usize {
+        self.deadlines.footprint()
+    }
+
+    /// `MEMORY USAGE`: the bytes a live `key` accounts for, or `None` when
+    /// absent or past its deadline. Its entry, its share of its
+    /// partition's table (the table's bytes over its keys, so the shares
+    /// add up to the table) and, with a deadline, what the deadline heap
+    /// holds for it (one hint, one place in the table, one copy of the key).
+    pub fn usage_of(&self, key: &[u8], now: u64) -> Option<usize> {
+        let entry = self.get(key, now)?;
+        let part = self.part_of(key);
+        let slot = table_bytes(self.rooms[part]).div_ceil(self.parts[part].len().max(1));
+        let deadline = match entry.deadline() {
+            Some(_) => DeadlineHeap::share_of_key(key.len()),
+            None => 0,
+        };
+        Some(entry.footprint() + slot + deadline)
+    }
+
+    /// [`Db::used_memory`] counted from scratch, walking everything.
+    #[cfg(test)]
+    pub(super) fn recount_memory(&self) -> usize {
+        let partitions = if self.parts.is_empty() {
+            0
+        } else {
+            PARTITIONS_BYTES
+        };
+        for (set, &room) in self.parts.iter().zip(self.rooms.iter()) {
+            // A table's capacity never passes its room.
+            assert!(set.len() <= set.capacity() && set.capacity() <= room);
+        }
+        assert_eq!(self.rooms.len(), self.parts.len());
+        let tables: usize = self.rooms.iter().map(|&room| table_bytes(room)).sum();
+        let entries: usize = self.parts.iter().flatten().map(Entry::footprint).sum();
+        assert_eq!(entries, self.data_bytes, "entries");
+        assert_eq!(partitions + tables, self.table_bytes, "tables");
+        partitions + tables + entries + self.deadlines.recount_footprint()
     }
 
     /// Keys stored, counting any past their deadline not yet swept.
@@ -517,7 +642,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::{Event, HELP_BATCH, Keyspace};
+    use crate::keyspace::{Event, HELP_BATCH, Keyspace, Store};
 
     #[test]
     fn the_router_spreads_similar_keys_over_every_partition() {
@@ -864,6 +989,158 @@ mod tests {
             "{} of {loaded}",
             capacity(&db)
         );
+    }
+
+    /// Checks the running count of bytes against a count from scratch.
+    fn assert_memory_recounts(store: &Store) {
+        assert_eq!(store.used_memory(), store.recount_memory());
+        let m = store.memory();
+        assert_eq!(m.used, m.startup + m.data + m.tables + m.deadlines);
+        assert!(m.peak >= m.used);
+    }
+
+    /// One random change of any kind to one of three databases, as the
+    /// running count of bytes must follow it.
+    fn random_change(store: &mut Store, next: &mut impl FnMut() -> u64, keys: u64, now: &mut u64) {
+        let db = (next() % 3) as usize;
+        let key = format!("key:{}", next() % keys).into_bytes();
+        let value = vec![b'v'; (next() % 80) as usize];
+        let deadline = match next() % 4 {
+            0 => 0,
+            // Far off: re-set often, they leave stale hints to compact.
+            1 => *now + 1_000_000 + next() % 1000,
+            _ => *now + next() % 200,
+        };
+        match next() % 16 {
+            0..=4 => drop(store.writer(db).put(&key, &value, deadline, *now)),
+            5 => {
+                let big = std::sync::Arc::new(vec![7u8; 40_000 + next() as usize % 100]);
+                let entry = Entry::with_shared_value(&key, big, deadline);
+                drop(store.writer(db).put_entry(entry, *now));
+            }
+            6 => drop(
+                store
+                    .writer(db)
+                    .put_keep_ttl(&key, &value, *now, Event::Set),
+            ),
+            7 | 8 => drop(store.writer(db).remove(&key, *now)),
+            9 | 10 => drop(store.writer(db).set_deadline(&key, deadline, *now)),
+            11 => drop(store.sweep(*now, 50)),
+            12 => drop(store.compact_some(next() as usize % 64, &mut Discard)),
+            13 => {
+                for (db, part) in store.underfull_partitions() {
+                    store.shrink_partition(db, part);
+                }
+                store.shrink_deadlines();
+            }
+            14 => match next() % 500 {
+                0 => drop(store.flush(db)),
+                1 => store.swap(db, (db + 1) % 3, *now),
+                2 => store.writer(db).reserve(next() as usize % 5000),
+                _ => {}
+            },
+            _ => *now += next() % 20,
+        }
+    }
+
+    #[test]
+    fn the_running_count_of_bytes_matches_a_recount_under_any_mix_of_changes() {
+        let ks = Keyspace::with_databases(3);
+        let mut guard = ks.write();
+        let empty = guard.used_memory();
+        assert_eq!(empty, guard.recount_memory());
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            seed >> 33
+        };
+        let mut now = 1000u64;
+        // A few keys whose deadlines change often: stale hints, compactions.
+        let mut compacting = 0;
+        for step in 0..40_000 {
+            random_change(&mut guard, &mut next, 64, &mut now);
+            compacting += usize::from(guard.compaction_due());
+            if step % 16 == 0 {
+                assert_memory_recounts(&guard);
+            }
+        }
+        assert!(compacting > 0, "no compaction ran");
+        // A crowd of keys that expire together: underfull tables and an
+        // underfull heap, shrunk.
+        for i in 0..40_000u32 {
+            guard.writer(2).put(&i.to_be_bytes(), b"x", now + 5, now);
+        }
+        assert_memory_recounts(&guard);
+        while guard.sweep(now + 5, 1000).1 {}
+        assert!(guard.underfull_partitions().len() > 100);
+        assert!(guard.deadlines_are_underfull());
+        for (db, part) in guard.underfull_partitions() {
+            assert!(guard.shrink_partition(db, part));
+        }
+        guard.shrink_deadlines();
+        assert_memory_recounts(&guard);
+        // Many keys, every kind of change.
+        for step in 0..40_000 {
+            random_change(&mut guard, &mut next, 3000, &mut now);
+            if step % 16 == 0 {
+                assert_memory_recounts(&guard);
+            }
+        }
+        assert_memory_recounts(&guard);
+        assert!(guard.memory().peak > guard.used_memory());
+        // Everything deleted key by key, the queues drained and compacted,
+        // the room given back: only what is too small to shrink remains.
+        for db in 0..3 {
+            let keys: Vec<Vec<u8>> = guard
+                .db(db)
+                .iter_live(0)
+                .map(|e| e.key().to_vec())
+                .collect();
+            for key in keys {
+                guard.writer(db).remove(&key, 0);
+            }
+        }
+        while guard.sweep(u64::MAX - 1, 1000).1 {}
+        while guard.compact_some(usize::MAX, &mut Discard) {}
+        for (db, part) in guard.underfull_partitions() {
+            guard.shrink_partition(db, part);
+        }
+        guard.shrink_deadlines();
+        assert_eq!(guard.stored_len(), 0);
+        assert_memory_recounts(&guard);
+        assert_eq!(guard.memory().data, 0);
+        assert_eq!(guard.deadline_hints(), 0);
+        // Flushed: back to the empty store's bytes, exactly.
+        guard.flush_all();
+        assert_memory_recounts(&guard);
+        assert_eq!(guard.used_memory(), empty);
+    }
+
+    #[test]
+    fn small_keys_count_what_the_allocator_hands_out() {
+        let ks = Keyspace::with_databases(1);
+        let mut guard = ks.write();
+        let empty = guard.used_memory();
+        let n = 200_000u32;
+        for i in 0..n {
+            let key = format!("key:{i:012}");
+            guard.writer(0).put(key.as_bytes(), &[b'x'; 16], 0, 0);
+        }
+        let m = guard.memory();
+        // 64-byte chunks for the entries, about 9 to 18 bytes of table.
+        assert_eq!(m.data, 64 * n as usize);
+        let per_key = (m.used - empty) as f64 / f64::from(n);
+        assert!((73.0..=84.0).contains(&per_key), "{per_key} bytes per key");
+        let usage = guard.db(0).usage_of(b"key:000000000001", 0).unwrap();
+        assert!((73..=84).contains(&usage), "{usage}");
+        assert_eq!(guard.db(0).usage_of(b"nope", 0), None);
+        // A deadline adds a hint, a place in the heap's table and a copy
+        // of the key: 16 + 8 + 48 bytes.
+        guard.writer(0).set_deadline(b"key:000000000001", 5000, 0);
+        let with_ttl = guard.db(0).usage_of(b"key:000000000001", 0).unwrap();
+        assert_eq!(with_ttl, usage + 16 + 8 + 48);
+        assert_eq!(guard.db(0).usage_of(b"key:000000000001", 5000), None);
+        assert_memory_recounts(&guard);
     }
 
     #[test]

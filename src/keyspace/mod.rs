@@ -31,6 +31,14 @@
 //! keeps `MSET`, `EXEC`, `MOVE`, `SWAPDB` and snapshots atomic with no lock
 //! ordering, so it stays.
 //!
+//! The store also keeps the bytes the keyspace holds as a running sum
+//! (`INFO memory`'s `used_memory`, see [`memory`](crate::memory)): each
+//! database counts its own ([`Db::used_memory`], O(1)), and every change
+//! made through a [`DbWriter`] or the store's own operations moves the
+//! store's total by the database's count after it less the count before
+//! it, and the peak with it. A few integer operations under the guard the
+//! change already holds; nothing ever walks the keys to count.
+//!
 //! While the sweeper is behind (a mass expiry), every [`Keyspace::read`]
 //! and [`Keyspace::write`] also removes a few due keys, so that the many
 //! connection threads cannot starve the one sweeper of CPU. This module
@@ -58,9 +66,59 @@ pub const HELP_BATCH: usize = 32;
 /// Databases a keyspace has unless configured otherwise (Redis's default).
 pub const DEFAULT_DATABASES: usize = 16;
 
+/// The bytes the keyspace holds, kept as a running sum: every change to a
+/// database counts what it did to the database's bytes (an O(1) difference
+/// of [`Db::used_memory`] before and after), and the peak follows.
+#[derive(Debug, Clone, Copy)]
+struct MemoryUse {
+    /// The store's own bytes with no key (the databases' fixed part).
+    startup: usize,
+    /// `startup` plus every database's [`Db::used_memory`].
+    used: usize,
+    /// The most `used` has been.
+    peak: usize,
+}
+
+impl MemoryUse {
+    /// Counts a database's bytes going from `before` to `after`.
+    #[inline]
+    fn changed(&mut self, before: usize, after: usize) {
+        self.used = self.used - before + after;
+        if self.used > self.peak {
+            self.peak = self.used;
+        }
+    }
+}
+
+/// The bytes the keyspace holds, by part (see [`Store::memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Everything counted: the sum of the other parts.
+    pub used: usize,
+    /// The most `used` has been since start.
+    pub peak: usize,
+    /// The store's bytes with no key.
+    pub startup: usize,
+    /// The entries: keys and values.
+    pub data: usize,
+    /// The partitions and their tables.
+    pub tables: usize,
+    /// The deadline heaps.
+    pub deadlines: usize,
+}
+
+impl Memory {
+    /// Everything but the entries: the startup bytes, the tables and the
+    /// deadline heaps.
+    pub fn overhead(&self) -> usize {
+        self.used - self.data
+    }
+}
+
 /// Every database, and what a commit needs; what the lock guards.
 pub struct Store {
     dbs: Vec<Db>,
+    memory: MemoryUse,
     /// Changes committed since the keyspace was created (never goes down).
     changes: u64,
     log: ChangeLog,
@@ -72,8 +130,15 @@ pub struct Store {
 
 impl Store {
     fn new(databases: usize, expiry: Arc<ExpiryState>) -> Store {
+        let dbs: Vec<Db> = (0..databases).map(|_| Db::new(expiry.clone())).collect();
+        let startup = crate::memory::vec(dbs.capacity(), std::mem::size_of::<Db>());
         Store {
-            dbs: (0..databases).map(|_| Db::new(expiry.clone())).collect(),
+            dbs,
+            memory: MemoryUse {
+                startup,
+                used: startup,
+                peak: startup,
+            },
             changes: 0,
             log: ChangeLog::default(),
             watches: Watches::default(),
@@ -112,14 +177,53 @@ impl Store {
         DbWriter {
             db: &mut self.dbs[index],
             log: &mut self.log,
+            memory: &mut self.memory,
             index,
         }
+    }
+
+    /// Bytes the keyspace holds (`INFO memory`'s `used_memory`): a running
+    /// sum, read in O(1).
+    pub fn used_memory(&self) -> usize {
+        self.memory.used
+    }
+
+    /// The bytes the keyspace holds, by part. O(databases): it adds up
+    /// each database's counts, never walking the keys.
+    pub fn memory(&self) -> Memory {
+        let sum = |part: fn(&Db) -> usize| self.dbs.iter().map(part).sum();
+        Memory {
+            used: self.memory.used,
+            peak: self.memory.peak,
+            startup: self.memory.startup,
+            data: sum(Db::data_bytes),
+            tables: sum(Db::table_bytes),
+            deadlines: sum(Db::deadline_bytes),
+        }
+    }
+
+    /// [`Store::used_memory`] counted from scratch, walking every key.
+    #[cfg(test)]
+    fn recount_memory(&self) -> usize {
+        self.memory.startup + self.dbs.iter().map(Db::recount_memory).sum::<usize>()
+    }
+
+    /// Runs `change` on database `index` and counts what it did to the
+    /// bytes held.
+    fn counted<R>(&mut self, index: usize, change: impl FnOnce(&mut Db) -> R) -> R {
+        let db = &mut self.dbs[index];
+        let before = db.used_memory();
+        let result = change(db);
+        self.memory.changed(before, db.used_memory());
+        result
     }
 
     /// Empties database `index`; returns how many keys it held.
     pub fn flush(&mut self, index: usize) -> usize {
         let n = self.dbs[index].stored_len();
         if n == 0 {
+            // Nothing to record, but the room its keys left goes back.
+            self.counted(index, Db::clear);
             return 0;
         }
         let keys = if self.log.in_detail() {
@@ -128,7 +232,7 @@ impl Store {
         } else {
             Vec::new()
         };
-        self.dbs[index].clear();
+        self.counted(index, Db::clear);
         self.log.other(Change::Flushed { db: index, keys });
         n
     }
@@ -249,7 +353,10 @@ impl Store {
                 db: index,
                 inner: removed,
             };
-            count = self.dbs[index].sweep_into(now, batch, &mut recorded).0;
+            let db = &mut self.dbs[index];
+            let before = db.used_memory();
+            count = db.sweep_into(now, batch, &mut recorded).0;
+            self.memory.changed(before, db.used_memory());
             self.sweep_from = (index + 1) % n;
             break;
         }
@@ -266,8 +373,8 @@ impl Store {
     /// Advances the first due compaction by up to `max` entries, handing
     /// the keys it frees to `freed`. Returns whether one is still due.
     pub fn compact_some(&mut self, max: usize, freed: &mut impl Extend<Key>) -> bool {
-        if let Some(db) = self.dbs.iter_mut().find(|db| db.compaction_due()) {
-            db.compact_some(max, freed);
+        if let Some(index) = self.dbs.iter().position(Db::compaction_due) {
+            self.counted(index, |db| db.compact_some(max, freed));
         }
         self.compaction_due()
     }
@@ -284,9 +391,7 @@ impl Store {
 
     /// Gives back the spare room of one partition if it is underfull.
     pub fn shrink_partition(&mut self, db: usize, part: usize) -> bool {
-        self.dbs
-            .get_mut(db)
-            .is_some_and(|d| d.shrink_partition(part))
+        db < self.dbs.len() && self.counted(db, |d| d.shrink_partition(part))
     }
 
     /// Whether some deadline heap holds less than a quarter of its room.
@@ -296,7 +401,9 @@ impl Store {
 
     /// Gives back the deadline heaps' spare room.
     pub fn shrink_deadlines(&mut self) {
-        self.dbs.iter_mut().for_each(Db::shrink_deadlines);
+        for index in 0..self.dbs.len() {
+            self.counted(index, Db::shrink_deadlines);
+        }
     }
 
     /// Deadline hints queued in every database, stale ones included.
@@ -341,6 +448,7 @@ impl<R: Extend<Key>> Extend<Key> for Recorded<'_, R> {
 pub struct DbWriter<'a> {
     db: &'a mut Db,
     log: &'a mut ChangeLog,
+    memory: &'a mut MemoryUse,
     index: usize,
 }
 
@@ -357,10 +465,20 @@ impl DbWriter<'_> {
         self.index
     }
 
+    /// Runs `change` on the database and counts what it did to the bytes
+    /// held: a few integer operations, under the guard already held.
+    #[inline]
+    fn counted<R>(&mut self, change: impl FnOnce(&mut Db) -> R) -> R {
+        let before = self.db.used_memory();
+        let result = change(self.db);
+        self.memory.changed(before, self.db.used_memory());
+        result
+    }
+
     /// Removes `key` if it is stored past its deadline, as an expiry.
     fn expire_if_due(&mut self, key: &[u8], now: u64) {
         if self.db.is_stored_expired(key, now) {
-            if let Some(gone) = self.db.take_key(key) {
+            if let Some(gone) = self.counted(|db| db.take_key(key)) {
                 self.expired(&gone);
             }
         }
@@ -391,7 +509,7 @@ impl DbWriter<'_> {
         let expires_at = entry.expires_at();
         self.log
             .key(self.index, event, &entry, Effect::Stored(expires_at));
-        match self.db.insert(entry) {
+        match self.counted(|db| db.insert(entry)) {
             // Redis counts a key found expired by the write that replaces it.
             Some(old) if old.is_expired(now) => {
                 self.expired(&old);
@@ -426,7 +544,7 @@ impl DbWriter<'_> {
 
     /// Removes `key`, recorded as `event`; returns its entry if it was live.
     pub fn remove_as(&mut self, key: &[u8], now: u64, event: Event) -> Option<Entry> {
-        let old = self.db.take_key(key)?;
+        let old = self.counted(|db| db.take_key(key))?;
         if old.is_expired(now) {
             self.expired(&old);
             return None;
@@ -443,7 +561,7 @@ impl DbWriter<'_> {
         if expires_at != 0 && expires_at <= now {
             return self.remove(key, now).is_some();
         }
-        if !self.db.change_deadline(key, expires_at) {
+        if !self.counted(|db| db.change_deadline(key, expires_at)) {
             return false;
         }
         let event = if expires_at == 0 {
@@ -460,7 +578,7 @@ impl DbWriter<'_> {
 
     /// Makes room for `additional` more keys (loading a snapshot).
     pub fn reserve(&mut self, additional: usize) {
-        self.db.reserve(additional);
+        self.counted(|db| db.reserve(additional));
     }
 }
 
