@@ -287,13 +287,18 @@ impl Connection<'_> {
                     let session = &mut self.session;
                     let owned = &self.spans.owned;
                     let mut resp_only = false;
+                    // A program is answered in RESP whatever it sends, so
+                    // the names matter only while it looks like a person.
+                    let person = !session.program;
                     let reply = self.spans.with_args(input, |args| {
-                        // A `HELLO` in any form, even refused or queued,
-                        // says a program is talking.
-                        if is_word(args[0], "hello") {
-                            session.program = true;
+                        if person {
+                            // A `HELLO` in any form, even refused or
+                            // queued, says a program is talking.
+                            if is_word(args[0], "hello") {
+                                session.program = true;
+                            }
+                            resp_only = replication::answers_in_resp(args[0]);
                         }
-                        resp_only = replication::answers_in_resp(args[0]);
                         dispatch(server, session, args, owned)
                     });
                     // A big argument a command did not keep is freed now,

@@ -239,6 +239,14 @@ fn string_options<'a>(
 
 /// Parses the options after `SET key value`.
 pub fn parse_set_options(opts: &[&[u8]], now: u64) -> Result<SetOptions, CommandError> {
+    if opts.is_empty() {
+        // The plain `SET key value`: nothing to read.
+        return Ok(SetOptions {
+            condition: Condition::Always,
+            get: false,
+            deadline: NewDeadline::Clear,
+        });
+    }
     let o = string_options(Args::over(opts), SET_OPTIONS, true)?;
     let deadline = match o.ttl {
         None => NewDeadline::Clear,
