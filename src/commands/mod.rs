@@ -299,6 +299,19 @@ impl<'a> Context<'a> {
         self.store().writer(db)
     }
 
+    /// Commits this command's changes and releases its write guard now,
+    /// for a handler done with the keyspace that still has work to do:
+    /// freeing the value it replaced, building its reply. No writer waits
+    /// on that. Under `EXEC` it does nothing (the transaction keeps its
+    /// guard). Call it only after the command's last keyspace access: a
+    /// write after it would take a second guard.
+    #[inline]
+    pub fn release(&mut self) {
+        if matches!(self.held, Held::Write(_)) {
+            self.held = Held::Nothing;
+        }
+    }
+
     /// The whole store under the command's write guard (taken now if it
     /// is not held yet), for what spans databases. Waits while a final
     /// snapshot is being taken, so that no write is acknowledged after the

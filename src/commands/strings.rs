@@ -314,8 +314,10 @@ fn set_with(
     let expires_now = matches!(opts.deadline, NewDeadline::At(at) if at <= now);
     if opts.condition == Condition::Always && opts.deadline != NewDeadline::Keep && !expires_now {
         // The common SET: one lookup stores it, and the replaced entry
-        // comes back from put.
-        return (true, ctx.write().put_entry(fresh, now));
+        // comes back from put, to be freed after the guard is released.
+        let old = ctx.write().put_entry(fresh, now);
+        ctx.release();
+        return (true, old);
     }
     let mut db = ctx.write();
     let old = db.get_live(key, now).cloned();
@@ -338,6 +340,7 @@ fn set_with(
             db.put_entry(fresh, now);
         }
     }
+    ctx.release();
     (allowed, old)
 }
 
