@@ -12,6 +12,7 @@
 #                            PIPELINED_REQUESTS=1000000 at -P 16 by default)
 #        ROUNDS=5 scripts/bench.sh
 #        BEFORE=/path/to/older/gocache scripts/bench.sh
+#        TESTS="set get" ROUNDS=9 BEFORE=... scripts/bench.sh
 # With BEFORE, that build joins the rotation (gocache, before, Redis, ...)
 # and the tables add its figures and the new/before ratio: the check that a
 # change costs nothing.
@@ -26,7 +27,8 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-200000}
 PIPELINED_REQUESTS=${PIPELINED_REQUESTS:-1000000}
 KEYS=${KEYS:-1000000}
-TESTS=(set get incr mset)
+# TESTS="set get" picks a subset.
+read -r -a TESTS <<<"${TESTS:-set get incr mset}"
 PIPELINES=(1 16)
 
 source scripts/bench_lib.sh
