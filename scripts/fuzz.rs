@@ -63,8 +63,10 @@
 //! naming the canary. `QUIT` comes only last in a clean pipeline (the
 //! connection is then reopened), `SAVE` about once in 4000 requests and
 //! `BGSAVE` once in 800 (disk I/O is slow). `FLUSHALL`/`FLUSHDB` come about
-//! once in 1500 clean pipelines, always last: when the server answers `+OK`
-//! the next check expects the canary gone, then stores a fresh one. `HELLO
+//! once in 1500 clean pipelines, always last (`FLUSHDB` after a `SELECT 0`,
+//! the canary's database): when the server answers `+OK` the next check
+//! expects the canary gone, then stores a fresh one. `SWAPDB` and `MOVE`
+//! are not sent: they could carry the canary away. `HELLO
 //! 2|3` is sent freely: replies are walked as RESP2 and RESP3 alike.
 //!
 //! Bounds: each request is at most about 200 KiB, and a clean inline one at
@@ -1017,6 +1019,15 @@ impl Generator {
         self.close_inline(&mut p, &mut inline_open);
         if self.rng.chance(1, 1500) {
             let name = self.rng.one(&["flushall", "flushdb"]);
+            if name == "flushdb" {
+                // FLUSHDB empties only the selected database, and the
+                // pipeline may have selected another: back to the
+                // canary's first.
+                let select = encode_resp(&[self.name("select"), b"0".to_vec()]);
+                p.bytes.extend_from_slice(&select);
+                p.requests.push(select);
+                p.expects.push(Expect::Reply);
+            }
             let mut argv = vec![self.name(name)];
             if self.rng.chance(1, 2) {
                 let mode = self.rng.one(&[&b"ASYNC"[..], b"SYNC"]).to_vec();
