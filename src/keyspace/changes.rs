@@ -4,12 +4,13 @@
 //! Every change the [`DbWriter`](super::DbWriter) and the
 //! [`Store`](super::Store) make is counted in the [`ChangeLog`]. When some
 //! subsystem needs to know *which* keys changed (today: `WATCH`; later the
-//! append-only log, keyspace notifications, blocked clients), the log is in
-//! detail mode and also keeps one [`Change`] per change: the key (a shared
-//! entry, a reference count rather than a copy), the event named as Redis
-//! names its keyspace events, and the effect a log would replay. Without a
-//! listener it only counts, so a command on a keyspace nobody watches pays
-//! one addition.
+//! append-only log, keyspace notifications, blocked clients), the log also
+//! keeps one [`Change`] per change it may want: the key (a shared entry, a
+//! reference count rather than a copy), the event named as Redis names its
+//! keyspace events, and the effect a log would replay. Without a listener
+//! it only counts, so a command on a keyspace nobody watches pays one
+//! addition; with watches only, a change to a key the filter of watched
+//! keys cannot hold pays a hash of the key.
 //!
 //! This module only describes changes; it never changes the keyspace and
 //! never does I/O.
@@ -163,20 +164,26 @@ impl Change {
 /// The changes made since the last commit.
 #[derive(Debug, Default)]
 pub struct ChangeLog {
-    /// Whether to keep each [`Change`], not only count them.
-    pub(super) detail: bool,
+    /// Keep every change (for a listener that needs them all, such as the
+    /// append-only log to come).
+    pub(super) keep_all: bool,
+    /// The keys some client watches, as a filter: a change to a key it
+    /// cannot hold is only counted, so a watch elsewhere costs a write a
+    /// hash of its key, no more.
+    pub(super) watched: super::watch::KeyFilter,
     /// Changes since the last commit.
     pub(super) count: u64,
-    /// Kept in detail mode only.
+    /// The kept changes.
     pub(super) changes: Vec<Change>,
 }
 
 impl ChangeLog {
-    /// Counts one change to `entry`'s key, keeping it in detail mode.
+    /// Counts one change to `entry`'s key, keeping it if a listener may
+    /// want it.
     #[inline]
     pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         self.count += 1;
-        if self.detail {
+        if self.keep_all || (!self.watched.is_empty() && self.watched.may_hold(db, entry.key())) {
             self.keep_key(db, event, entry, effect);
         }
     }
@@ -194,18 +201,19 @@ impl ChangeLog {
         });
     }
 
-    /// Counts a change that is not one key's.
+    /// Counts a change that is not one key's, keeping it if any listener
+    /// may want it.
     pub(super) fn other(&mut self, change: Change) {
         self.count += 1;
-        if self.detail {
+        if self.in_detail() {
             self.changes.push(change);
         }
     }
 
-    /// Whether each change is kept, so a caller can skip gathering what
+    /// Whether some change may be kept, so a caller can skip gathering what
     /// a kept change needs.
     pub(super) fn in_detail(&self) -> bool {
-        self.detail
+        self.keep_all || !self.watched.is_empty()
     }
 
     /// Changes counted since the last commit.
@@ -276,7 +284,7 @@ mod tests {
         let entry = Entry::new(b"k", b"v", 0);
         log.key(0, Event::Set, &entry, Effect::Stored(0));
         assert_eq!((log.pending(), log.changes.len()), (1, 0));
-        log.detail = true;
+        log.keep_all = true;
         log.key(0, Event::Del, &entry, Effect::Removed);
         assert_eq!((log.pending(), log.changes.len()), (2, 1));
         assert_eq!(Event::RenameFrom.name(), "rename_from");

@@ -262,14 +262,16 @@ impl Store {
         let expired = self.dbs[db].is_stored_expired(key, now);
         self.watches.add(&watching.flag, db, key, expired);
         watching.keys.push((db, key.to_vec()));
-        self.log.detail = true;
+        self.log.watched.insert(db, key);
     }
 
     /// Forgets every key `watching` watches, and leaves it clean.
     pub fn unwatch(&mut self, watching: &mut Watching) {
         self.watches.remove(&watching.flag, &watching.keys);
         *watching = Watching::default();
-        self.log.detail = !self.watches.is_empty();
+        if self.watches.is_empty() {
+            self.log.watched.clear();
+        }
     }
 
     /// Whether a key `watching` watches changed since it was watched, or

@@ -14,6 +14,7 @@
 use super::Db;
 use super::changes::Change;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -198,5 +199,94 @@ impl Watches {
             .get(db)
             .map(|map| map.keys().filter_map(|k| old.stored(k)).collect())
             .unwrap_or_default()
+    }
+}
+
+/// Bits in a [`KeyFilter`].
+const FILTER_BITS: usize = 4096;
+
+/// A filter of the watched keys: one bit per slot of a seeded hash of the
+/// database and key. It never misses a watched key; a key nobody watches
+/// passes it rarely (about one in 4,096 per watched key) and then costs a
+/// lookup in the registry, nothing worse. Bits are set as keys are watched
+/// and all cleared when the last watch goes.
+#[derive(Debug)]
+pub struct KeyFilter {
+    seed: u64,
+    bits: Box<[u64; FILTER_BITS / 64]>,
+    set: usize,
+}
+
+impl Default for KeyFilter {
+    fn default() -> Self {
+        KeyFilter {
+            seed: RandomState::new().hash_one(0x7761_7463_6865_645f_u64),
+            bits: Box::new([0; FILTER_BITS / 64]),
+            set: 0,
+        }
+    }
+}
+
+impl KeyFilter {
+    const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    /// Whether no key was added since the last clear.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.set == 0
+    }
+
+    fn slot(&self, db: usize, key: &[u8]) -> usize {
+        let mut h = self.seed ^ (db as u64).wrapping_mul(Self::MIX) ^ (key.len() as u64);
+        let mut words = key.chunks_exact(8);
+        for word in &mut words {
+            let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            h = (h ^ w).wrapping_mul(Self::MIX).rotate_left(29);
+        }
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(Self::MIX);
+        (h ^ (h >> 29)).wrapping_mul(Self::MIX) as usize >> 52 & (FILTER_BITS - 1)
+    }
+
+    /// Adds `key` of database `db`.
+    pub fn insert(&mut self, db: usize, key: &[u8]) {
+        let slot = self.slot(db, key);
+        self.bits[slot / 64] |= 1 << (slot % 64);
+        self.set += 1;
+    }
+
+    /// Whether `key` of database `db` may have been added.
+    #[inline]
+    pub fn may_hold(&self, db: usize, key: &[u8]) -> bool {
+        let slot = self.slot(db, key);
+        self.bits[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    /// Forgets every key.
+    pub fn clear(&mut self) {
+        *self.bits = [0; FILTER_BITS / 64];
+        self.set = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_holds_every_key_added_and_few_others() {
+        let mut filter = KeyFilter::default();
+        assert!(filter.is_empty());
+        filter.insert(0, b"watched");
+        filter.insert(3, b"");
+        assert!(filter.may_hold(0, b"watched") && filter.may_hold(3, b""));
+        let passing = (0..100_000u32)
+            .filter(|i| filter.may_hold(0, format!("key:{i:010}").as_bytes()))
+            .count();
+        // Two bits of 4,096 set: about 49 of 100,000 expected.
+        assert!(passing < 200, "{passing} of 100,000 pass");
+        filter.clear();
+        assert!(filter.is_empty() && !filter.may_hold(0, b"watched"));
     }
 }
