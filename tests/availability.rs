@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Client, Resp, Server, info_field, wait_for};
+use common::{Client, Resp, Server, have, info_field, wait_for};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -190,13 +190,6 @@ fn a_limit_too_low_for_any_client_refuses_to_start() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ulimit -n"), "{stderr}");
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

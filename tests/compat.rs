@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Client, DEADLINE, Resp, Server, encode, info_fields};
+use common::{Client, DEADLINE, Resp, Server, encode, have, info_fields};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -327,14 +327,6 @@ fn sync_and_psync_are_answered_in_resp_even_inline_and_from_people() {
     // The error never echoes what was sent.
     let long = "x".repeat(10_000);
     exchange(&mut c, &["PSYNC", &long, &long], NO_REPLICATION.as_bytes());
-}
-
-/// Whether `tool` is on the `PATH`.
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

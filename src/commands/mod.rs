@@ -234,6 +234,15 @@ impl ArgBuffers<'_> {
     }
 }
 
+/// The store under the guard held, if any.
+fn held_store<'h>(held: &'h mut Held<'_>) -> Option<&'h mut Store> {
+    match held {
+        Held::Write(guard) => Some(guard),
+        Held::Exec(store) => Some(store),
+        Held::Nothing => None,
+    }
+}
+
 /// What a handler may use: the shared state, its connection's session, the
 /// time, and the keyspace.
 ///
@@ -321,10 +330,9 @@ impl<'a> Context<'a> {
         if matches!(self.held, Held::Nothing) {
             self.held = Held::Write(self.server.write_keyspace());
         }
-        match &mut self.held {
-            Held::Write(guard) => guard,
-            Held::Exec(store) => store,
-            Held::Nothing => unreachable!("the guard was just taken"),
+        match held_store(&mut self.held) {
+            Some(store) => store,
+            None => unreachable!("the guard was just taken"),
         }
     }
 
@@ -342,12 +350,10 @@ impl<'a> Context<'a> {
     /// (`EXEC` runs each queued command with both).
     pub fn session_and_store(&mut self) -> (&mut Session, &mut Store) {
         self.store();
-        let store = match &mut self.held {
-            Held::Write(guard) => &mut **guard,
-            Held::Exec(store) => &mut **store,
-            Held::Nothing => unreachable!("the guard was just taken"),
-        };
-        (self.session, store)
+        match held_store(&mut self.held) {
+            Some(store) => (self.session, store),
+            None => unreachable!("the guard was just taken"),
+        }
     }
 
     /// Exact count of live keys in the selected database (sweeps what is
@@ -359,29 +365,15 @@ impl<'a> Context<'a> {
 
     /// Sweeps every key due by now, then runs `count` on the store under
     /// the same guard as the last sweep, so nothing past its deadline is
-    /// left in what it counts. Without a guard held, the sweeping takes
-    /// the write guard once per bounded batch (see [`Keyspace::live_len`](crate::keyspace::Keyspace::live_len)).
+    /// left in what it counts. Without a guard held, see
+    /// [`Keyspace::swept`](crate::keyspace::Keyspace::swept).
     pub fn live_lens<R>(&mut self, count: impl FnOnce(&Store, u64) -> R) -> R {
         let now = self.now;
-        match &mut self.held {
-            Held::Nothing => {
-                let keyspace = &self.server.keyspace;
-                loop {
-                    let mut store = keyspace.write();
-                    if !store.sweep(now, crate::expiry::SWEEP_BATCH).1 {
-                        return count(&store, now);
-                    }
-                }
-            }
-            Held::Write(guard) => {
-                while guard.sweep(now, crate::expiry::SWEEP_BATCH).1 {}
-                count(guard, now)
-            }
-            Held::Exec(store) => {
-                while store.sweep(now, crate::expiry::SWEEP_BATCH).1 {}
-                count(store, now)
-            }
-        }
+        let Some(store) = held_store(&mut self.held) else {
+            return self.server.keyspace.swept(now, count);
+        };
+        while store.sweep(now, crate::expiry::SWEEP_BATCH).1 {}
+        count(store, now)
     }
 
     /// Whether the command runs inside `EXEC`.

@@ -56,6 +56,7 @@ fn watch(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     if ctx.session.multi.is_some() {
         return Err(CommandError::other("ERR WATCH inside MULTI is not allowed"));
     }
+    watch_room(ctx.session.watching.keys.len(), argv.len() - 1)?;
     let (db, now) = (ctx.session.db, ctx.now);
     let mut watching = std::mem::take(&mut ctx.session.watching);
     let store = ctx.store();
@@ -64,6 +65,23 @@ fn watch(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     }
     ctx.session.watching = watching;
     Ok(Reply::Ok)
+}
+
+/// Most keys one connection may watch at once, so that a client cannot
+/// grow the registry (and its own list) without bound by sending `WATCH`
+/// after `WATCH`.
+pub const MAX_WATCHED_KEYS: usize = 1_000_000;
+
+/// Refuses a `WATCH` of `asked` more keys (repeats counted, as they are
+/// before they are checked) by a connection already watching `already`
+/// when that would pass [`MAX_WATCHED_KEYS`]; nothing is watched then.
+fn watch_room(already: usize, asked: usize) -> Result<(), CommandError> {
+    if already.saturating_add(asked) > MAX_WATCHED_KEYS {
+        return Err(CommandError::other(
+            "ERR too many watched keys: UNWATCH, EXEC or DISCARD first",
+        ));
+    }
+    Ok(())
 }
 
 /// `UNWATCH`
@@ -115,4 +133,18 @@ fn exec(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
         })
         .collect();
     Ok(Reply::Array(replies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_watches_at_most_the_limit() {
+        assert!(watch_room(0, MAX_WATCHED_KEYS).is_ok());
+        assert!(watch_room(MAX_WATCHED_KEYS - 1, 1).is_ok());
+        let err = watch_room(MAX_WATCHED_KEYS, 1).unwrap_err().to_string();
+        assert!(err.starts_with("ERR too many watched keys"), "{err}");
+        assert!(watch_room(1, usize::MAX).is_err());
+    }
 }

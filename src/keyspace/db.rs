@@ -95,8 +95,6 @@ struct Router {
 }
 
 impl Router {
-    const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
-
     fn new() -> Router {
         Router {
             seed: RandomState::new().hash_one(0x0067_6f63_6163_6865_u64),
@@ -104,18 +102,28 @@ impl Router {
     }
 
     fn partition(&self, key: &[u8]) -> usize {
-        let mut h = self.seed ^ (key.len() as u64).wrapping_mul(Self::MIX);
-        let mut words = key.chunks_exact(8);
-        for word in &mut words {
-            let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-            h = (h ^ w).wrapping_mul(Self::MIX).rotate_left(29);
-        }
-        let mut tail = [0u8; 8];
-        tail[..words.remainder().len()].copy_from_slice(words.remainder());
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(Self::MIX);
+        let mut h = mix_hash(self.seed, key);
         h ^= h >> 32;
-        (h.wrapping_mul(Self::MIX) >> 56) as usize & (PARTITIONS - 1)
+        (h.wrapping_mul(MIX) >> 56) as usize & (PARTITIONS - 1)
     }
+}
+
+/// The multiplier of [`mix_hash`].
+pub(super) const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A seeded multiply-xor hash of `key`, eight bytes a step: a few
+/// nanoseconds where SipHash costs tens. Callers fold the bits they use.
+#[inline]
+pub(super) fn mix_hash(seed: u64, key: &[u8]) -> u64 {
+    let mut h = seed ^ (key.len() as u64).wrapping_mul(MIX);
+    let mut words = key.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        h = (h ^ w).wrapping_mul(MIX).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    (h ^ u64::from_le_bytes(tail)).wrapping_mul(MIX)
 }
 
 /// One database's maps and counters.

@@ -715,21 +715,27 @@ impl Keyspace {
         &self.expiry
     }
 
-    /// Exact number of live keys in database `db`: sweeps whatever is due
-    /// first, in bounded batches, and counts under the same lock hold as the
-    /// last batch.
+    /// Exact number of live keys in database `db` (see [`Keyspace::swept`]).
     pub fn live_len(&self, db: usize, now: u64) -> usize {
+        self.swept(now, |store, _| store.db(db).stored_len())
+    }
+
+    /// Runs `count` on the store with nothing due by `now` left in it:
+    /// under a read guard when nothing is due, else under the write guard
+    /// of the last of the bounded batches that sweep what is (so no batch
+    /// holds the lock long).
+    pub fn swept<R>(&self, now: u64, count: impl FnOnce(&Store, u64) -> R) -> R {
         {
             let store = self.read();
-            if store.db(db).next_deadline().is_none_or(|d| d > now) {
-                return store.db(db).stored_len();
+            if store.next_deadline().is_none_or(|d| d > now) {
+                return count(&store, now);
             }
         }
         loop {
             let mut store = self.write();
             let (_, more) = store.sweep(now, SWEEP_BATCH);
             if !more {
-                return store.db(db).stored_len();
+                return count(&store, now);
             }
         }
     }

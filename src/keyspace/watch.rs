@@ -228,8 +228,6 @@ impl Default for KeyFilter {
 }
 
 impl KeyFilter {
-    const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
-
     /// Whether no key was added since the last clear.
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -237,16 +235,8 @@ impl KeyFilter {
     }
 
     fn slot(&self, db: usize, key: &[u8]) -> usize {
-        let mut h = self.seed ^ (db as u64).wrapping_mul(Self::MIX) ^ (key.len() as u64);
-        let mut words = key.chunks_exact(8);
-        for word in &mut words {
-            let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-            h = (h ^ w).wrapping_mul(Self::MIX).rotate_left(29);
-        }
-        let mut tail = [0u8; 8];
-        tail[..words.remainder().len()].copy_from_slice(words.remainder());
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(Self::MIX);
-        (h ^ (h >> 29)).wrapping_mul(Self::MIX) as usize >> 52 & (FILTER_BITS - 1)
+        let h = super::db::mix_hash(self.seed ^ (db as u64).wrapping_mul(super::db::MIX), key);
+        (h ^ (h >> 29)).wrapping_mul(super::db::MIX) as usize >> 52 & (FILTER_BITS - 1)
     }
 
     /// Adds `key` of database `db`.

@@ -287,6 +287,14 @@ pub fn start_expecting_failure(dir: &Path, extra: &[&str]) -> FailedStart {
     }
 }
 
+/// Whether `tool` is on the `PATH` (a test that needs it skips without it).
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Parses `gocache listening on IP:PORT`.
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     line.trim_end_matches(['\r', '\n'])
