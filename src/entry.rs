@@ -14,6 +14,14 @@
 //! instead: the allocation then holds the key and a pointer to the shared
 //! buffer, so storing a 512 MiB value costs 512 MiB, not twice that.
 //!
+//! A collection (a hash, list or set, see [`value`](crate::value)) is held
+//! as its one-word leaf in a slot right after the header, with the leaf's
+//! type as a tag in the header's value length; the key follows the slot.
+//! Unlike a string, a collection is changed in place, and only by the
+//! keyspace, under its write lock, through [`Entry::edit`], which requires
+//! that no clone of the entry exists (a snapshot holding one gets a copy
+//! made first).
+//!
 //! A [`Key`] holds no value, so a deadline hint that outlives its entry keeps
 //! the key bytes alive and never an overwritten value. It is one word wide
 //! with a 12-byte header, where an `Arc<[u8]>` is two words with a 16-byte
@@ -28,6 +36,7 @@
 //! out a pointer that outlives the last clone.
 
 use crate::memory;
+use crate::value::{Kind, Value, ValueRef, raw};
 use std::alloc::{self, Layout};
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -35,9 +44,9 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
-/// Longest key or value an entry can hold (lengths are stored as `u32`, and
-/// `u32::MAX` marks a shared value).
-pub const MAX_LEN: usize = u32::MAX as usize - 1;
+/// Longest key or value an entry can hold (lengths are stored as `u32`; the
+/// values above it mark a shared value or a collection).
+pub const MAX_LEN: usize = COLLECTION as usize - 1;
 
 /// What precedes the key and value bytes in the allocation.
 #[repr(C)]
@@ -48,8 +57,11 @@ struct Header {
     /// Live clones.
     refs: AtomicU32,
     key_len: u32,
-    /// The value's length, or [`SHARED_VALUE`].
-    value_len: u32,
+    /// The value's length, or [`SHARED_VALUE`], or [`COLLECTION`] plus a
+    /// collection leaf's tag. Atomic so that an edit in place can change
+    /// the tag (a conversion between encodings); that happens only under
+    /// the keyspace write lock, with no other clone alive.
+    value_len: AtomicU32,
     /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
     /// nowhere, else its index + 1. It fills what would be padding, so it
     /// costs no memory. Changed only under the keyspace write lock.
@@ -60,6 +72,14 @@ struct Header {
 /// shared buffer (`Arc<Vec<u8>>`, from `Arc::into_raw`) follows the key
 /// instead, and the buffer knows its length.
 const SHARED_VALUE: u32 = u32::MAX;
+
+/// In `value_len`, above this: a collection, whose leaf's tag is the
+/// difference. Its leaf fills the [`SLOT`] after the header; the key
+/// follows.
+const COLLECTION: u32 = u32::MAX - 16;
+
+/// Bytes of a collection's slot (one leaf, 8-aligned after the header).
+const SLOT: usize = 8;
 
 /// Bytes after the key that hold a shared value's pointer.
 const POINTER: usize = std::mem::size_of::<*const Vec<u8>>();
@@ -89,7 +109,7 @@ impl Entry {
     /// callers bound client-sent sizes far below that.
     pub fn new(key: &[u8], value: &[u8], expires_at: u64) -> Entry {
         assert!(value.len() <= MAX_LEN, "entry too large");
-        let (ptr, raw) = Self::allocate(key, value.len() as u32, expires_at);
+        let (ptr, raw) = Self::allocate(key, value.len() as u32, expires_at, 0);
         // SAFETY: `allocate` left room for `value.len()` bytes after the key.
         unsafe {
             std::ptr::copy_nonoverlapping(value.as_ptr(), raw.add(HEADER + key.len()), value.len());
@@ -100,7 +120,7 @@ impl Entry {
     /// A new entry whose value stays in `value`, shared, not copied (a big
     /// value received in a buffer of its own).
     pub fn with_shared_value(key: &[u8], value: Arc<Vec<u8>>, expires_at: u64) -> Entry {
-        let (ptr, raw) = Self::allocate(key, SHARED_VALUE, expires_at);
+        let (ptr, raw) = Self::allocate(key, SHARED_VALUE, expires_at, 0);
         let shared = Arc::into_raw(value);
         // SAFETY: `allocate` left POINTER bytes after the key for a shared
         // value; they are written unaligned, as they are read.
@@ -112,12 +132,63 @@ impl Entry {
         Entry { ptr }
     }
 
+    /// A new entry holding the collection `value`. A packed encoding's
+    /// bytes are kept inline, after the key (one allocation for the whole
+    /// small collection); a big encoding's leaf is kept in the slot.
+    pub fn with_value(key: &[u8], value: Value, expires_at: u64) -> Entry {
+        if let Some((tag, body, count)) = raw::inline_body(&value) {
+            assert!(body.len() <= MAX_LEN, "entry too large");
+            let value_len = COLLECTION + u32::from(tag);
+            let (ptr, raw) = Self::allocate(key, value_len, expires_at, body.len());
+            // SAFETY: `allocate` left the slot after the header and
+            // `body.len()` bytes after the key; the slot is 8-aligned.
+            unsafe {
+                let slot = raw.add(HEADER).cast::<u32>();
+                slot.write(body.len() as u32);
+                slot.add(1).write(count as u32);
+                std::ptr::copy_nonoverlapping(
+                    body.as_ptr(),
+                    raw.add(HEADER + SLOT + key.len()),
+                    body.len(),
+                );
+            }
+            return Entry { ptr };
+        }
+        // The tag is known only once the leaf is written; allocate as a
+        // collection (any pointer tag gives the same layout), then set it.
+        let (ptr, raw) = Self::allocate(key, COLLECTION + 2, expires_at, 0);
+        // SAFETY: the slot follows the 24-byte header, 8-aligned, and is
+        // fresh; the header is ours alone until the entry is returned.
+        let tag = unsafe { raw::write(value, raw.add(HEADER).cast::<u64>()) };
+        let entry = Entry { ptr };
+        entry
+            .header()
+            .value_len
+            .store(COLLECTION + u32::from(tag), Ordering::Relaxed);
+        entry
+    }
+
+    /// Where the key starts: after the slot for a collection.
+    #[inline]
+    fn key_offset(value_len: u32) -> usize {
+        if is_collection(value_len) {
+            HEADER + SLOT
+        } else {
+            HEADER
+        }
+    }
+
     /// Allocates and fills the header and key; the caller writes the value
     /// (or, with `value_len` [`SHARED_VALUE`], the shared value's pointer)
     /// after the key.
-    fn allocate(key: &[u8], value_len: u32, expires_at: u64) -> (NonNull<Header>, *mut u8) {
+    fn allocate(
+        key: &[u8],
+        value_len: u32,
+        expires_at: u64,
+        body: usize,
+    ) -> (NonNull<Header>, *mut u8) {
         assert!(key.len() <= MAX_LEN, "entry too large");
-        let layout = Self::layout(key.len(), value_len);
+        let layout = Self::layout(Self::size(key.len(), value_len, body));
         // SAFETY: `layout` has a non-zero size (the header alone is 24 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
@@ -130,28 +201,53 @@ impl Entry {
                 expires_at: AtomicU64::new(expires_at),
                 refs: AtomicU32::new(1),
                 key_len: key.len() as u32,
-                value_len,
+                value_len: AtomicU32::new(value_len),
                 key_slot: AtomicU32::new(0),
             });
-            std::ptr::copy_nonoverlapping(key.as_ptr(), raw.add(HEADER), key.len());
+            std::ptr::copy_nonoverlapping(
+                key.as_ptr(),
+                raw.add(Self::key_offset(value_len)),
+                key.len(),
+            );
         }
         (ptr, raw)
     }
 
     /// Bytes of the allocation of an entry of `key_len` key bytes and a
-    /// value of `value_len` (or [`SHARED_VALUE`]).
+    /// value of `value_len` (or [`SHARED_VALUE`], or a collection's tag,
+    /// with `body` inline bytes for a packed one).
     #[inline]
-    fn size(key_len: usize, value_len: u32) -> usize {
+    fn size(key_len: usize, value_len: u32, body: usize) -> usize {
         let stored = if value_len == SHARED_VALUE {
             POINTER
+        } else if is_collection(value_len) {
+            SLOT + body
         } else {
             value_len as usize
         };
         HEADER + key_len + stored
     }
 
-    fn layout(key_len: usize, value_len: u32) -> Layout {
-        let size = Self::size(key_len, value_len);
+    /// Bytes of this entry's allocation.
+    #[inline]
+    fn own_size(&self) -> usize {
+        let h = self.header();
+        Self::size(h.key_len as usize, h.value_len(), self.inline_len())
+    }
+
+    /// Inline bytes of a packed collection (0 for anything else).
+    #[inline]
+    fn inline_len(&self) -> usize {
+        match self.tag() {
+            // SAFETY: a packed collection's slot starts with its body length.
+            Some(tag) if raw::is_inline(tag) => unsafe {
+                self.slot().cast::<u32>().read() as usize
+            },
+            _ => 0,
+        }
+    }
+
+    fn layout(size: usize) -> Layout {
         match Layout::from_size_align(size, std::mem::align_of::<Header>()) {
             Ok(layout) => layout,
             Err(_) => panic!("entry layout overflow"),
@@ -161,7 +257,7 @@ impl Entry {
     /// The shared value's pointer, if the value is shared.
     fn shared(&self) -> Option<*const Vec<u8>> {
         let h = self.header();
-        (h.value_len == SHARED_VALUE).then(|| {
+        (h.value_len() == SHARED_VALUE).then(|| {
             // SAFETY: with SHARED_VALUE set, `with_shared_value` wrote the
             // pointer right after the key, unaligned, and it is never changed.
             unsafe {
@@ -183,7 +279,182 @@ impl Entry {
 
     /// Whether the value is kept in a shared buffer rather than inline.
     pub fn value_is_shared(&self) -> bool {
-        self.header().value_len == SHARED_VALUE
+        self.header().value_len() == SHARED_VALUE
+    }
+
+    /// The collection leaf's tag, if the value is a collection.
+    #[inline]
+    fn tag(&self) -> Option<u8> {
+        let len = self.header().value_len();
+        (is_collection(len) && len != COLLECTION).then(|| (len - COLLECTION) as u8)
+    }
+
+    /// The slot a collection's leaf is kept in.
+    fn slot(&self) -> *mut u64 {
+        // SAFETY: a collection's allocation has SLOT bytes after the header.
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER).cast::<u64>() }
+    }
+
+    /// The value's type.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        match self.collection() {
+            Some(value) => value.kind(),
+            None => Kind::String,
+        }
+    }
+
+    /// The string value, or `None` for a collection.
+    #[inline]
+    pub fn string(&self) -> Option<&[u8]> {
+        match self.tag() {
+            None => Some(self.value()),
+            Some(_) => None,
+        }
+    }
+
+    /// The collection value, or `None` for a string.
+    #[inline]
+    pub fn collection(&self) -> Option<ValueRef<'_>> {
+        let tag = self.tag()?;
+        if raw::is_inline(tag) {
+            let slot = self.slot().cast::<u32>();
+            // SAFETY: a packed collection's slot holds its body length and
+            // count, and the body follows the key, written once in
+            // `with_value` and never changed (an edit builds a new entry).
+            return Some(unsafe {
+                let (len, count) = (slot.read() as usize, slot.add(1).read() as usize);
+                let key_len = self.header().key_len as usize;
+                let body = std::slice::from_raw_parts(self.bytes().add(key_len), len);
+                raw::borrow_inline(tag, body, count)
+            });
+        }
+        // SAFETY: the slot holds the leaf of `tag`, written at
+        // construction or by the last edit, which needed every other
+        // clone gone and `&mut` access to the database holding it; a new
+        // edit needs the same, so it cannot run while `&self` is borrowed
+        // through a clone or the database.
+        Some(unsafe { raw::borrow(tag, self.slot()) })
+    }
+
+    /// Whether the value is a packed collection kept inline, which is
+    /// never edited in place: an edit stores a new entry.
+    pub fn is_packed(&self) -> bool {
+        self.tag().is_some_and(raw::is_inline)
+    }
+
+    /// Whether no other clone of this entry exists, so that an edit in
+    /// place is seen by nobody else. Exact under the keyspace write lock,
+    /// under which every clone the keyspace makes is made.
+    pub fn is_unique(&self) -> bool {
+        self.header().refs.load(Ordering::Acquire) == 1
+    }
+
+    /// Edits the collection in place: `change` gets the owned value, and
+    /// whatever it leaves (another encoding too) is stored back.
+    ///
+    /// # Safety
+    /// The caller must have exclusive access: no other clone of the entry
+    /// ([`Entry::is_unique`]) and no borrow of its value, as under the
+    /// keyspace write lock with `&mut` access to the database holding it.
+    ///
+    /// # Panics
+    /// If the entry holds a string.
+    pub(crate) unsafe fn edit<R>(&self, change: impl FnOnce(&mut Value) -> R) -> R {
+        let Some(tag) = self.tag().filter(|&t| !raw::is_inline(t)) else {
+            panic!("edit in place of a string or a packed collection");
+        };
+        /// Stores the value back even if `change` panics, so the entry
+        /// never holds a leaf that was moved out.
+        struct Back<'e> {
+            entry: &'e Entry,
+            value: std::mem::ManuallyDrop<Value>,
+        }
+        impl Drop for Back<'_> {
+            fn drop(&mut self) {
+                // SAFETY: the value was moved out of the slot, so the slot
+                // holds no leaf; `take` happens once, here.
+                let value = unsafe { std::mem::ManuallyDrop::take(&mut self.value) };
+                // SAFETY: the slot is valid and aligned, and empty (above).
+                let tag = unsafe { raw::write(value, self.entry.slot()) };
+                self.entry
+                    .header()
+                    .value_len
+                    .store(COLLECTION + u32::from(tag), Ordering::Relaxed);
+            }
+        }
+        let mut back = Back {
+            entry: self,
+            // SAFETY: the slot holds the leaf of `tag`; the caller
+            // guarantees nobody else reads it until `Back` writes it back.
+            value: std::mem::ManuallyDrop::new(unsafe { raw::read(tag, self.slot()) }),
+        };
+        change(&mut back.value)
+    }
+
+    /// A new entry with this one's key, deadline and place in the deadline
+    /// heap, holding `value` (a copy of a shared collection, to edit).
+    pub fn with_same_key(&self, value: Value) -> Entry {
+        let entry = Entry::with_value(self.key(), value, self.expires_at());
+        entry.set_key_slot(self.key_slot());
+        entry
+    }
+
+    /// An entry of this value under `key` with `expires_at`: the
+    /// collection moved if this is its last clone (a copy otherwise), a
+    /// string copied (or its shared buffer shared).
+    pub fn moved_to(self, key: &[u8], expires_at: u64) -> Entry {
+        if let Some(buffer) = self.shared() {
+            // SAFETY: as in `shared_buffer`; the new entry takes a
+            // reference of its own before this one drops.
+            let buffer = unsafe {
+                Arc::increment_strong_count(buffer);
+                Arc::from_raw(buffer)
+            };
+            return Entry::with_shared_value(key, buffer, expires_at);
+        }
+        if self.tag().is_none() {
+            return Entry::new(key, self.value(), expires_at);
+        }
+        match self.into_value() {
+            Ok(value) => Entry::with_value(key, value, expires_at),
+            Err(shared) => match shared.collection() {
+                Some(value) => Entry::with_value(key, value.to_value(), expires_at),
+                None => Entry::new(key, shared.value(), expires_at),
+            },
+        }
+    }
+
+    /// A copy of this value under `key` with `expires_at` (`COPY`): a
+    /// collection copied element by element, a shared string buffer shared.
+    pub fn copied_to(&self, key: &[u8], expires_at: u64) -> Entry {
+        match self.collection() {
+            Some(value) => Entry::with_value(key, value.to_value(), expires_at),
+            None => self.clone().moved_to(key, expires_at),
+        }
+    }
+
+    /// The collection value, moved out if this is the last clone; the
+    /// entry back otherwise (or if it holds a string).
+    pub fn into_value(self) -> Result<Value, Entry> {
+        let Some(tag) = self.tag() else {
+            return Err(self);
+        };
+        if raw::is_inline(tag) {
+            return match self.collection() {
+                Some(value) => Ok(value.to_value()),
+                None => Err(self),
+            };
+        }
+        if !self.is_unique() {
+            return Err(self);
+        }
+        // SAFETY: the last clone: nobody else can read the slot; the leaf
+        // is moved out and the slot marked as holding none below, before
+        // the entry is dropped.
+        let value = unsafe { raw::read(tag, self.slot()) };
+        self.header().value_len.store(COLLECTION, Ordering::Relaxed);
+        Ok(value)
     }
 
     /// Bytes the entry takes from the allocator (see
@@ -192,8 +463,10 @@ impl Entry {
     /// lengths in the header: no call into the allocator.
     #[inline]
     pub fn footprint(&self) -> usize {
-        let h = self.header();
-        let own = memory::chunk(Self::size(h.key_len as usize, h.value_len));
+        let own = memory::chunk(self.own_size());
+        if let Some(value) = self.collection() {
+            return own + value.footprint();
+        }
         match self.shared_buffer() {
             Some(buffer) => own + memory::chunk(ARC_VEC) + memory::chunk(buffer.capacity()),
             None => own,
@@ -206,9 +479,12 @@ impl Entry {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// Where the key starts.
     fn bytes(&self) -> *const u8 {
-        // SAFETY: the allocation is at least HEADER bytes long.
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER) }
+        let offset = Self::key_offset(self.header().value_len());
+        // SAFETY: the allocation holds the header (and a collection's
+        // slot) before the key.
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(offset) }
     }
 
     /// The key.
@@ -219,15 +495,20 @@ impl Entry {
         unsafe { std::slice::from_raw_parts(self.bytes(), len) }
     }
 
-    /// The value.
+    /// A string's value; empty for a collection (callers that may meet
+    /// one ask [`Entry::string`] or [`Entry::kind`]).
     pub fn value(&self) -> &[u8] {
         if let Some(buffer) = self.shared_buffer() {
             return buffer;
         }
         let h = self.header();
+        let value_len = h.value_len();
+        if is_collection(value_len) {
+            return &[];
+        }
         // SAFETY: `value_len` value bytes follow the key bytes, written once in `new`.
         unsafe {
-            std::slice::from_raw_parts(self.bytes().add(h.key_len as usize), h.value_len as usize)
+            std::slice::from_raw_parts(self.bytes().add(h.key_len as usize), value_len as usize)
         }
     }
 
@@ -291,8 +572,12 @@ impl Drop for Entry {
         }
         // Synchronise with every other clone's release before freeing.
         fence(Ordering::Acquire);
-        let h = self.header();
-        let layout = Self::layout(h.key_len as usize, h.value_len);
+        let layout = Self::layout(self.own_size());
+        if let Some(tag) = self.tag().filter(|&t| !raw::is_inline(t)) {
+            // SAFETY: the last clone owns the leaf; it is dropped once,
+            // here (`into_value` leaves no tag when it moved it out).
+            drop(unsafe { raw::read(tag, self.slot()) });
+        }
         if let Some(shared) = self.shared() {
             // SAFETY: the pointer came from `Arc::into_raw` in
             // `with_shared_value`, and this last clone gives that reference back.
@@ -333,6 +618,19 @@ impl std::fmt::Debug for Entry {
             .field("expires_at", &self.expires_at())
             .finish()
     }
+}
+
+impl Header {
+    #[inline]
+    fn value_len(&self) -> u32 {
+        self.value_len.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether a header's value length marks a collection.
+#[inline]
+fn is_collection(value_len: u32) -> bool {
+    value_len >= COLLECTION && value_len != SHARED_VALUE
 }
 
 /// What precedes the key bytes in a [`Key`] allocation.
@@ -625,6 +923,64 @@ mod tests {
         for t in threads {
             assert_eq!(t.join().unwrap(), 900_000);
         }
+    }
+
+    fn packed_list(items: &[&[u8]]) -> Value {
+        let mut pack = crate::value::Pack::new();
+        for item in items {
+            pack.push_back(item);
+        }
+        Value::List(crate::value::List::Packed(pack))
+    }
+
+    fn items(entry: &Entry) -> Vec<Vec<u8>> {
+        match entry.collection() {
+            Some(ValueRef::List(l)) => l.iter().map(<[u8]>::to_vec).collect(),
+            _ => panic!("not a list"),
+        }
+    }
+
+    #[test]
+    fn a_packed_collection_is_kept_inline_after_the_key() {
+        let e = Entry::with_value(b"list", packed_list(&[b"a", b"bc"]), 9);
+        assert_eq!(
+            (e.key(), e.expires_at(), e.kind()),
+            (&b"list"[..], 9, Kind::List)
+        );
+        assert!(e.is_packed() && e.string().is_none() && e.value().is_empty());
+        assert_eq!(items(&e), [b"a".to_vec(), b"bc".to_vec()]);
+        // 24 + 8 + 4 key bytes + 2 * (1 + n + 1) body bytes, in one chunk.
+        assert_eq!(e.footprint(), memory::chunk(24 + 8 + 4 + 3 + 4));
+        let moved = e.clone().moved_to(b"other", 0);
+        assert_eq!((moved.key(), items(&moved).len()), (&b"other"[..], 2));
+        assert_eq!(items(&e).len(), 2, "the original is untouched");
+    }
+
+    #[test]
+    fn a_big_collection_is_edited_in_place_and_moved_without_a_copy() {
+        let big = packed_list(&[b"x"]).into_big();
+        let e = Entry::with_value(b"k", big, 0);
+        assert!(!e.is_packed() && e.is_unique());
+        // SAFETY: the only clone, nobody else reads it.
+        unsafe {
+            e.edit(|v| {
+                if let Some(crate::value::List::Quick(q)) = v.list_mut() {
+                    q.push_back(b"y", crate::value::quicklist::Fill::from_redis(-2));
+                }
+            })
+        };
+        assert_eq!(items(&e), [b"x".to_vec(), b"y".to_vec()]);
+        let before = e.footprint();
+        assert!(before > memory::chunk(24 + 8 + 1));
+        let clone = e.clone();
+        let Err(e) = e.into_value() else {
+            panic!("a shared entry gives no value away")
+        };
+        drop(clone);
+        let value = e.into_value().expect("the last clone gives its value");
+        assert_eq!(value.len(), 2);
+        let copied = Entry::with_value(b"k2", value, 0).copied_to(b"k3", 5);
+        assert_eq!((items(&copied).len(), copied.expires_at()), (2, 5));
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub enum CommandError {
     WrongArity(String),
     /// `ERR syntax error`
     Syntax,
+    /// `WRONGTYPE Operation against a key holding the wrong kind of value`
+    WrongType,
     /// `ERR value is not an integer or out of range`
     NotInteger,
     /// `ERR value is not a valid float`
@@ -182,6 +184,9 @@ impl fmt::Display for CommandError {
                 write!(f, "ERR wrong number of arguments for '{name}' command")
             }
             CommandError::Syntax => f.write_str("ERR syntax error"),
+            CommandError::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
             CommandError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
             CommandError::NotFloat => f.write_str("ERR value is not a valid float"),
             CommandError::Overflow => f.write_str("ERR increment or decrement would overflow"),

@@ -105,3 +105,4 @@ pub mod shared;
 pub mod snapshot;
 pub mod stats;
 pub mod sweeper;
+pub mod value;

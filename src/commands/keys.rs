@@ -9,6 +9,7 @@ use crate::error::{CommandError, shown};
 use crate::glob;
 use crate::keyspace::{Entry, Event, PARTITIONS};
 use crate::protocol::{Bytes, Reply};
+use crate::value::Kind;
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -32,6 +33,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("rename", 3, Access::Write, rename).keys(1, 2, 1),
     CommandSpec::new("renamenx", 3, Access::Write, renamenx).keys(1, 2, 1),
     CommandSpec::new("move", 3, Access::Write, move_key).keys(1, 1, 1),
+    CommandSpec::new("copy", -3, Access::Write, copy).keys(1, 2, 1),
+    CommandSpec::new("object", -2, Access::Read, object).keys(2, 2, 1),
 ];
 
 /// `DEL key [key ...]` and `UNLINK`: the number removed.
@@ -242,29 +245,25 @@ fn persist(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::Integer(i64::from(had)))
 }
 
-/// `TYPE key`: `string` or `none`.
+/// `TYPE key`: `string`, `hash`, `list`, `set` or `none`.
 fn key_type(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let found = ctx.read().contains(argv[1], ctx.now);
-    Ok(Reply::status(if found { "string" } else { "none" }))
+    let kind = ctx.read().get(argv[1], ctx.now).map(Entry::kind);
+    Ok(Reply::status(kind.map_or("none", Kind::name)))
 }
 
-fn key_replies(keys: Vec<Entry>) -> Reply {
-    Reply::Array(
-        keys.into_iter()
-            .map(|k| Reply::Bulk(Bytes::Key(k)))
-            .collect(),
-    )
+fn key_replies(keys: Vec<Bytes>) -> Reply {
+    Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
 }
 
 /// `KEYS pattern`
 fn keys(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let pattern = argv[1];
     let match_all = pattern == b"*";
-    let found: Vec<Entry> = ctx
+    let found: Vec<Bytes> = ctx
         .read()
         .iter_live(ctx.now)
         .filter(|e| match_all || glob::matches(pattern, e.key()))
-        .cloned()
+        .map(Bytes::key_of)
         .collect();
     Ok(key_replies(found))
 }
@@ -277,8 +276,9 @@ struct ScanOptions<'a> {
     pattern: Option<&'a [u8]>,
     /// `COUNT`: about how many keys to visit.
     count: usize,
-    /// `TYPE`: false when it names a type other than `string`.
-    strings_only: bool,
+    /// `TYPE`: only keys of the type of this name (none, if no type has
+    /// it, as in Redis 7.0).
+    type_name: Option<&'a [u8]>,
 }
 
 #[derive(Clone, Copy)]
@@ -296,7 +296,7 @@ fn parse_scan<'a>(argv: &'a [&'a [u8]]) -> Result<ScanOptions<'a>, CommandError>
         cursor: args.next_with(parse_cursor)?,
         pattern: None,
         count: 10,
-        strings_only: true,
+        type_name: None,
     };
     while let Some(option) = args.keyword(&[
         ("match", ScanOption::Match),
@@ -311,7 +311,7 @@ fn parse_scan<'a>(argv: &'a [&'a [u8]]) -> Result<ScanOptions<'a>, CommandError>
                     n => usize::try_from(n).unwrap_or(usize::MAX),
                 };
             }
-            ScanOption::Type => o.strings_only = is_word(args.next_bytes()?, "string"),
+            ScanOption::Type => o.type_name = Some(args.next_bytes()?),
         }
     }
     args.finish()?;
@@ -356,18 +356,20 @@ fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         cursor,
         pattern,
         count,
-        strings_only,
+        type_name,
     } = parse_scan(argv)?;
     let mut part = cursor as usize;
-    let mut found: Vec<Entry> = Vec::new();
+    let mut found: Vec<Bytes> = Vec::new();
     let mut visited = 0;
     {
         let db = ctx.read();
         while part < PARTITIONS && visited < count {
             for k in db.iter_partition(part, ctx.now) {
                 visited += 1;
-                if strings_only && pattern.is_none_or(|p| glob::matches(p, k.key())) {
-                    found.push(k.clone());
+                let of_type =
+                    type_name.is_none_or(|t| t.eq_ignore_ascii_case(k.kind().name().as_bytes()));
+                if of_type && pattern.is_none_or(|p| glob::matches(p, k.key())) {
+                    found.push(Bytes::key_of(k));
                 }
             }
             part += 1;
@@ -386,7 +388,7 @@ fn randomkey(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
     Ok(ctx
         .read()
         .random_entry(ctx.now, seed)
-        .map_or(Reply::Nil, |k| Reply::Bulk(Bytes::Key(k))))
+        .map_or(Reply::Nil, |k| Reply::Bulk(Bytes::key_of(&k))))
 }
 
 /// Moves `src` to `dst` keeping its deadline; `only_if_new` is `RENAMENX`.
@@ -398,18 +400,20 @@ fn rename_generic(
     let (src, dst) = (argv[1], argv[2]);
     let now = ctx.now;
     let mut db = ctx.write();
-    let Some(entry) = db.get_live(src, now).cloned() else {
+    if db.get_live(src, now).is_none() {
         return Err(CommandError::other("ERR no such key"));
-    };
+    }
     if src == dst {
         return Ok(!only_if_new);
     }
     if only_if_new && db.get_live(dst, now).is_some() {
         return Ok(false);
     }
-    db.remove_as(src, now, Event::RenameFrom);
-    let moved = Entry::new(dst, entry.value(), entry.expires_at());
-    db.put_entry_as(moved, now, Event::RenameTo);
+    let Some(entry) = db.take_as(src, now, Event::RenameFrom) else {
+        return Ok(false);
+    };
+    let expires_at = entry.expires_at();
+    db.put_entry_as(entry.moved_to(dst, expires_at), now, Event::RenameTo);
     Ok(true)
 }
 
@@ -434,18 +438,131 @@ fn move_key(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ));
     }
     let store = ctx.store();
-    let Some(entry) = store.writer(from).get_live(argv[1], now).cloned() else {
-        return Ok(Reply::Integer(0));
-    };
-    if store.writer(to).get_live(argv[1], now).is_some() {
+    if store.writer(from).get_live(argv[1], now).is_none()
+        || store.writer(to).get_live(argv[1], now).is_some()
+    {
         return Ok(Reply::Integer(0));
     }
     // A new entry in the target, with the deadline: an entry is linked to
     // its own database's deadline heap, so it is not shared across two.
-    store.writer(from).remove_as(argv[1], now, Event::MoveFrom);
-    let moved = Entry::new(argv[1], entry.value(), entry.expires_at());
-    store.writer(to).put_entry_as(moved, now, Event::MoveTo);
+    let Some(entry) = store.writer(from).take_as(argv[1], now, Event::MoveFrom) else {
+        return Ok(Reply::Integer(0));
+    };
+    let expires_at = entry.expires_at();
+    store
+        .writer(to)
+        .put_entry_as(entry.moved_to(argv[1], expires_at), now, Event::MoveTo);
     Ok(Reply::Integer(1))
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`: 1 if copied
+/// (value and deadline), 0 if the source is absent or the destination
+/// exists without `REPLACE`.
+fn copy(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let (src, dst) = (argv[1], argv[2]);
+    let from = ctx.session.db;
+    let mut to = from;
+    let mut replace = false;
+    let mut args = Args::over(&argv[3..]);
+    while let Some(word) = args.next() {
+        if is_word(word, "replace") {
+            replace = true;
+        } else if is_word(word, "db") && args.remaining() > 0 {
+            to = super::server::database_index(ctx, args.next_bytes()?, None)?;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if from == to && src == dst {
+        return Err(CommandError::other(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let now = ctx.now;
+    let store = ctx.store();
+    let Some(entry) = store.writer(from).get_live(src, now).cloned() else {
+        return Ok(Reply::Integer(0));
+    };
+    let mut target = store.writer(to);
+    if target.get_live(dst, now).is_some() {
+        if !replace {
+            return Ok(Reply::Integer(0));
+        }
+        target.remove(dst, now);
+    }
+    let copied = entry.copied_to(dst, entry.expires_at());
+    drop(entry);
+    target.put_entry_as(copied, now, Event::Copy);
+    Ok(Reply::Integer(1))
+}
+
+/// `OBJECT HELP`, as Redis words it, for the subcommands there are.
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// `OBJECT ENCODING|REFCOUNT key`, `OBJECT HELP`: the encoding in use
+/// (Redis's names), or nil for an absent key.
+fn object(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    #[derive(Clone, Copy)]
+    enum Sub {
+        Encoding,
+        Refcount,
+        Help,
+    }
+    let sub = Args::new(argv).subcommand(
+        "object",
+        &[
+            ("encoding", 3, Sub::Encoding),
+            ("refcount", 3, Sub::Refcount),
+            ("help", 2, Sub::Help),
+        ],
+    )?;
+    if let Sub::Help = sub {
+        return Ok(Reply::Array(
+            OBJECT_HELP
+                .iter()
+                .map(|line| Reply::Status((*line).into()))
+                .collect(),
+        ));
+    }
+    let db = ctx.read();
+    let Some(entry) = db.get(argv[2], ctx.now) else {
+        return Ok(Reply::Nil);
+    };
+    Ok(match sub {
+        Sub::Encoding => Reply::text(match entry.collection() {
+            Some(value) => value.encoding(),
+            None => string_encoding(entry.value()),
+        }),
+        // Every value has one reference: gocache shares no integers.
+        _ => Reply::Integer(1),
+    })
+}
+
+/// The encoding Redis would report for a string of these bytes: `int` for
+/// a canonical 64-bit integer, `embstr` up to 44 bytes, `raw` beyond.
+fn string_encoding(value: &[u8]) -> &'static str {
+    let canonical = value.len() <= 20
+        && crate::protocol::resp::parse_i64(value).is_some_and(|n| {
+            let mut digits = [0u8; 20];
+            crate::protocol::reply::format_int(n, &mut digits) == value
+        });
+    if canonical {
+        "int"
+    } else if value.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
 }
 
 #[cfg(test)]
@@ -495,11 +612,13 @@ mod tests {
                 cursor: 7,
                 pattern: Some(b"a*"),
                 count: 3,
-                strings_only: false,
+                type_name: Some(b"hash"),
             })
         );
         let argv = words(&["scan", "0", "MATCH", "*", "TYPE", "String"]);
-        assert!(parse_scan(&argv).is_ok_and(|o| o.pattern.is_none() && o.strings_only));
+        assert!(
+            parse_scan(&argv).is_ok_and(|o| o.pattern.is_none() && o.type_name == Some(b"String"))
+        );
     }
 
     #[test]

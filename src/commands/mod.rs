@@ -32,10 +32,11 @@ pub mod transactions;
 pub use args::{Args, is_word, keyword_of, parse_int};
 
 use crate::error::{CommandError, shown};
-use crate::keyspace::{Db, DbWriter, Entry, ReadGuard, Store, WriteGuard};
+use crate::keyspace::{Db, DbWriter, Entry, Event, ReadGuard, Store, WriteGuard};
 use crate::protocol::{Dialect, Reply};
 use crate::session::Session;
 use crate::shared::Shared;
+use crate::value::{Collection, Encodings, Value};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::Ordering;
@@ -376,6 +377,43 @@ impl<'a> Context<'a> {
         count(store, now)
     }
 
+    /// Edits the collection of type `C` at `key` in the selected
+    /// database: creates it when absent if `create` (else answers
+    /// `Ok(None)`), runs `change` on it in place, and records the edit as
+    /// the event `event` with the command `replay` builds from the result
+    /// (for a log; called only if one listens). An emptied collection is
+    /// removed. `WRONGTYPE` for a key of another type.
+    pub fn edit<C: Collection, R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        event: &'static str,
+        change: impl FnOnce(&mut C, &Encodings) -> R,
+        replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
+    ) -> Result<Option<R>, CommandError> {
+        let limits = self.server.settings.encodings();
+        let now = self.now;
+        self.write()
+            .edit(
+                key,
+                now,
+                C::KIND,
+                create.then_some(C::empty as fn() -> Value),
+                Event::Edited(event),
+                |value| match C::of(value) {
+                    Some(collection) => Some(change(collection, &limits)),
+                    None => None,
+                },
+                |result| result.as_ref().map_or_else(Vec::new, replay),
+            )
+            .map(Option::flatten)
+    }
+
+    /// The collection encoding thresholds in force.
+    pub fn encodings(&self) -> Encodings {
+        self.server.settings.encodings()
+    }
+
     /// Whether the command runs inside `EXEC`.
     pub fn in_exec(&self) -> bool {
         matches!(self.held, Held::Exec(_))
@@ -388,6 +426,30 @@ impl<'a> Context<'a> {
         } else {
             self.session.counters.misses += 1;
         }
+    }
+}
+
+/// The collection of type `C` in `entry` (a lookup's result): `None` for
+/// no key, `WRONGTYPE` for a key of another type.
+pub fn collection_of<C: Collection>(
+    entry: Option<&Entry>,
+) -> Result<Option<C::Ref<'_>>, CommandError> {
+    let Some(entry) = entry else {
+        return Ok(None);
+    };
+    entry
+        .collection()
+        .and_then(C::of_ref)
+        .map(Some)
+        .ok_or(CommandError::WrongType)
+}
+
+/// The string in `entry` (a lookup's result): `None` for no key,
+/// `WRONGTYPE` for a collection.
+pub fn string_of(entry: Option<&Entry>) -> Result<Option<&[u8]>, CommandError> {
+    match entry {
+        None => Ok(None),
+        Some(entry) => entry.string().map(Some).ok_or(CommandError::WrongType),
     }
 }
 

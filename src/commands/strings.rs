@@ -2,10 +2,12 @@
 //! multi-key `MGET`/`MSET` family.
 //!
 //! Values are immutable [`Entry`] bytes; a command that changes a value builds a
-//! new one. Every command takes one guard, read or write, for its whole run,
+//! new one. A command that reads a value answers `WRONGTYPE` for a key
+//! holding a collection (`MGET` answers nil for it, as Redis does); one
+//! that only stores (`SET`, `MSET`) replaces whatever was there. Every command takes one guard, read or write, for its whole run,
 //! so each is atomic (an `MSET` is never seen half-applied).
 
-use super::{Access, Args, CommandResult, CommandSpec, Context, parse_int};
+use super::{Access, Args, CommandResult, CommandSpec, Context, parse_int, string_of};
 use crate::error::CommandError;
 use crate::keyspace::{Entry, Event};
 use crate::protocol::{
@@ -38,14 +40,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setrange", 4, Access::Write, setrange).keys(1, 1, 1),
 ];
 
-/// A reply carrying an entry's value (shared, not copied), or nil.
+/// A reply carrying a string entry's value (shared, not copied), or nil.
 fn value_reply(entry: Option<Entry>) -> Reply {
     entry.map_or(Reply::Nil, |e| Reply::Bulk(Bytes::Value(e)))
 }
 
+/// `entry`, a lookup's result, if it is a string: `WRONGTYPE` if not.
+fn string_entry(entry: Option<&Entry>) -> Result<Option<Entry>, CommandError> {
+    string_of(entry)?;
+    Ok(entry.cloned())
+}
+
 /// `GET key`
 fn get(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let found = ctx.read().get(argv[1], ctx.now).cloned();
+    let found = string_entry(ctx.read().get(argv[1], ctx.now))?;
     ctx.count_lookup(found.is_some());
     Ok(value_reply(found))
 }
@@ -296,12 +304,14 @@ pub fn parse_getex_options<'a>(
 /// Stores `val` under `key` per `opts`; returns (applied, previous value).
 /// The new entry is built before the lock is taken, so other writers never
 /// wait on its allocation (or on a big value's, which is shared, not copied).
+/// With `GET`, a previous value that is not a string is `WRONGTYPE`, and
+/// nothing is stored.
 fn set_with(
     ctx: &mut Context<'_>,
     key: &[u8],
     val: &[u8],
     opts: SetOptions,
-) -> (bool, Option<Entry>) {
+) -> Result<(bool, Option<Entry>), CommandError> {
     let now = ctx.now;
     let fresh = ctx.entry(
         key,
@@ -312,15 +322,22 @@ fn set_with(
         },
     );
     let expires_now = matches!(opts.deadline, NewDeadline::At(at) if at <= now);
-    if opts.condition == Condition::Always && opts.deadline != NewDeadline::Keep && !expires_now {
+    if opts.condition == Condition::Always
+        && opts.deadline != NewDeadline::Keep
+        && !expires_now
+        && !opts.get
+    {
         // The common SET: one lookup stores it, and the replaced entry
         // comes back from put, to be freed after the guard is released.
         let old = ctx.write().put_entry(fresh, now);
         ctx.release();
-        return (true, old);
+        return Ok((true, old));
     }
     let mut db = ctx.write();
     let old = db.get_live(key, now).cloned();
+    if opts.get && old.as_ref().is_some_and(|e| e.string().is_none()) {
+        return Err(CommandError::WrongType);
+    }
     let allowed = match opts.condition {
         Condition::Always => true,
         Condition::IfAbsent => old.is_none(),
@@ -341,13 +358,13 @@ fn set_with(
         }
     }
     ctx.release();
-    (allowed, old)
+    Ok((allowed, old))
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] | [ttl-seconds]`
 fn set(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let opts = parse_set_options(&argv[3..], ctx.now)?;
-    let (applied, old) = set_with(ctx, argv[1], argv[2], opts);
+    let (applied, old) = set_with(ctx, argv[1], argv[2], opts)?;
     Ok(match (opts.get, applied) {
         (true, _) => value_reply(old),
         (false, true) => Reply::Ok,
@@ -362,7 +379,7 @@ fn setnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         get: false,
         deadline: NewDeadline::Clear,
     };
-    let (applied, _) = set_with(ctx, argv[1], argv[2], opts);
+    let (applied, _) = set_with(ctx, argv[1], argv[2], opts)?;
     Ok(Reply::Integer(i64::from(applied)))
 }
 
@@ -378,7 +395,7 @@ fn set_expiring(
         get: false,
         deadline: NewDeadline::At(at),
     };
-    set_with(ctx, argv[1], argv[3], opts);
+    set_with(ctx, argv[1], argv[3], opts)?;
     Ok(Reply::Ok)
 }
 
@@ -399,14 +416,16 @@ fn getset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         get: true,
         deadline: NewDeadline::Clear,
     };
-    let (_, old) = set_with(ctx, argv[1], argv[2], opts);
+    let (_, old) = set_with(ctx, argv[1], argv[2], opts)?;
     Ok(value_reply(old))
 }
 
 /// `GETDEL key`
 fn getdel(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
-    let old = ctx.write().remove(argv[1], now);
+    let mut db = ctx.write();
+    string_of(db.get_live(argv[1], now))?;
+    let old = db.remove(argv[1], now);
     ctx.count_lookup(old.is_some());
     Ok(value_reply(old))
 }
@@ -416,7 +435,7 @@ fn getex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let change = parse_getex_options(&argv[2..])?;
     let mut db = ctx.write();
-    let found = db.get_live(argv[1], now).cloned();
+    let found = string_entry(db.get_live(argv[1], now))?;
     // Checked only for a key that is there, as Redis does.
     let change = match (&found, change) {
         (Some(_), Some(change)) => Some(change.deadline(now)?),
@@ -433,7 +452,11 @@ fn getex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 fn mget(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let db = ctx.read();
-    let found: Vec<Option<Entry>> = argv[1..].iter().map(|k| db.get(k, now).cloned()).collect();
+    // A key holding a collection is nil here, as in Redis.
+    let found: Vec<Option<Entry>> = argv[1..]
+        .iter()
+        .map(|k| db.get(k, now).filter(|e| e.string().is_some()).cloned())
+        .collect();
     drop(db);
     let hits = found.iter().filter(|v| v.is_some()).count() as u64;
     ctx.session.counters.hits += hits;
@@ -487,7 +510,8 @@ fn add(ctx: &mut Context<'_>, key: &[u8], by: i64) -> CommandResult {
     let mut db = ctx.write();
     let (current, expires_at) = match db.get_live(key, now) {
         Some(e) => (
-            crate::protocol::resp::parse_i64(e.value()).ok_or(CommandError::NotInteger)?,
+            crate::protocol::resp::parse_i64(e.string().ok_or(CommandError::WrongType)?)
+                .ok_or(CommandError::NotInteger)?,
             e.expires_at(),
         ),
         None => (0, 0),
@@ -543,8 +567,8 @@ fn incrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let by = parse_float(argv[2]).ok_or(CommandError::NotFloat)?;
     let now = ctx.now;
     let mut db = ctx.write();
-    let current = match db.get_live(argv[1], now) {
-        Some(e) => parse_float(e.value()).ok_or(CommandError::NotFloat)?,
+    let current = match string_of(db.get_live(argv[1], now))? {
+        Some(v) => parse_float(v).ok_or(CommandError::NotFloat)?,
         None => 0.0,
     };
     let next = current + by;
@@ -564,7 +588,7 @@ fn append(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let max = ctx.server.limits.proto_max_bulk_len;
     let mut db = ctx.write();
-    let current = db.get_live(argv[1], now).map_or(0, |e| e.value().len());
+    let current = string_of(db.get_live(argv[1], now))?.map_or(0, <[u8]>::len);
     // Checked before anything is copied, as Redis's checkStringLength does.
     if current.saturating_add(argv[2].len()) > max {
         return Err(too_big());
@@ -584,17 +608,14 @@ fn too_big() -> CommandError {
 
 /// `STRLEN key`
 fn strlen(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let len = ctx
-        .read()
-        .get(argv[1], ctx.now)
-        .map_or(0, |e| e.value().len());
+    let len = string_of(ctx.read().get(argv[1], ctx.now))?.map_or(0, <[u8]>::len);
     Ok(Reply::Integer(len as i64))
 }
 
 /// `GETRANGE key start end` (inclusive; negative counts from the end)
 fn getrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let (start, end) = (parse_int(argv[2])?, parse_int(argv[3])?);
-    let Some(entry) = ctx.read().get(argv[1], ctx.now).cloned() else {
+    let Some(entry) = string_entry(ctx.read().get(argv[1], ctx.now))? else {
         return Ok(Reply::bulk(b""));
     };
     let v = entry.value();
@@ -620,7 +641,7 @@ fn setrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let max = ctx.server.limits.proto_max_bulk_len;
     let mut db = ctx.write();
-    let current = db.get_live(argv[1], now).cloned();
+    let current = string_entry(db.get_live(argv[1], now))?;
     if patch.is_empty() {
         return Ok(Reply::Integer(
             current.map_or(0, |v| v.value().len() as i64),

@@ -68,6 +68,38 @@ pub struct Config {
     pub max_line_bytes: usize,
     /// Number of databases (`SELECT 0` to `databases - 1`).
     pub databases: usize,
+    /// Collection sizes up to which the packed encodings are kept.
+    pub encodings: Encodings,
+}
+
+/// The thresholds at which a collection leaves its compact encoding
+/// (Redis's parameters of the same names). They apply as each collection
+/// grows: one already converted stays converted, as in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encodings {
+    /// `hash-max-listpack-entries`: most fields a packed hash holds.
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value`: longest field or value a packed hash holds.
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries`: most integers an intset holds.
+    pub set_max_intset_entries: u64,
+    /// `list-max-listpack-size`: each list node's limit; negative is a
+    /// size class (-1 = 4 KiB ... -5 = 64 KiB), positive a count.
+    pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: accepted and shown; gocache never
+    /// compresses list nodes (Redis's default, 0, does not either).
+    pub list_compress_depth: i64,
+}
+
+impl Encodings {
+    /// Redis's defaults.
+    pub const DEFAULT: Encodings = Encodings {
+        hash_max_listpack_entries: 512,
+        hash_max_listpack_value: 64,
+        set_max_intset_entries: 512,
+        list_max_listpack_size: -2,
+        list_compress_depth: 0,
+    };
 }
 
 impl Default for Config {
@@ -88,6 +120,7 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             max_line_bytes: 0,
             databases: 0,
+            encodings: Encodings::DEFAULT,
         };
         for param in PARAMS {
             // The defaults are checked by a unit test; a bad one is a bug here.
@@ -380,6 +413,76 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         get: |c| c.max_line_bytes.to_string(),
+    },
+    Param {
+        name: "hash-max-listpack-entries",
+        aliases: &["hash-max-ziplist-entries"],
+        kind: Kind::Integer,
+        default: "512",
+        mutable: true,
+        help: "N  most fields a hash keeps packed",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.hash_max_listpack_entries = integer(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.encodings.hash_max_listpack_entries.to_string(),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        aliases: &["hash-max-ziplist-value"],
+        kind: Kind::Bytes,
+        default: "64",
+        mutable: true,
+        help: "BYTES  longest field or value a hash keeps packed",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.hash_max_listpack_value = bytes(v, 0, i64::MAX as u64)?;
+            Ok(())
+        },
+        get: |c| c.encodings.hash_max_listpack_value.to_string(),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "512",
+        mutable: true,
+        help: "N  most integers a set keeps as an intset",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.set_max_intset_entries = integer(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.encodings.set_max_intset_entries.to_string(),
+    },
+    Param {
+        name: "list-max-listpack-size",
+        aliases: &["list-max-ziplist-size"],
+        kind: Kind::Integer,
+        default: "-2",
+        mutable: true,
+        help: "N  list node limit: -1..-5 = 4..64 KiB, or N entries",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.list_max_listpack_size = integer(v, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+        get: |c| c.encodings.list_max_listpack_size.to_string(),
+    },
+    Param {
+        name: "list-compress-depth",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "0",
+        mutable: true,
+        help: "N  accepted for Redis's configs; gocache never compresses list nodes",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.list_compress_depth = integer(v, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        get: |c| c.encodings.list_compress_depth.to_string(),
     },
     fixed("appendonly", "no", "no append-only file yet", true),
     fixed("maxmemory", "0", "no memory limit yet", true),

@@ -46,8 +46,13 @@ pub enum Event {
     Append,
     /// Changed by `SETRANGE` (`setrange`).
     Setrange,
+    /// Stored by `COPY` (`copy_to`).
+    Copy,
     /// Restored from the snapshot at start (no Redis event: it fires none).
     Loaded,
+    /// A collection changed by the command of this name (`hset`, `lpush`,
+    /// `srem`, ...: Redis names these events after their commands).
+    Edited(&'static str),
 }
 
 impl Event {
@@ -67,14 +72,20 @@ impl Event {
             Event::Incrbyfloat => "incrbyfloat",
             Event::Append => "append",
             Event::Setrange => "setrange",
+            Event::Copy => "copy_to",
             Event::Loaded => "loaded",
+            Event::Edited(name) => name,
         }
     }
 }
 
 /// What a change did to its key, as a log would replay it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// The collection was changed as this command changes it, run on the
+    /// value as it was (a pop served to a blocked client is the `LPOP` it
+    /// is; an `SPOP` the `SREM` of what it popped).
+    Edited(Box<[Vec<u8>]>),
     /// The entry's value was stored with this absolute deadline (0: none).
     Stored(u64),
     /// The key was removed.
@@ -130,9 +141,11 @@ impl Change {
         match self {
             Change::Key { entry, effect, .. } => {
                 let key = entry.key().to_vec();
-                match *effect {
+                match effect {
+                    Effect::Edited(command) => command.to_vec(),
+                    Effect::Stored(_) if entry.collection().is_some() => stored_collection(entry),
                     Effect::Stored(0) => vec![word("SET"), key, entry.value().to_vec()],
-                    Effect::Stored(at) => vec![
+                    &Effect::Stored(at) => vec![
                         word("SET"),
                         key,
                         entry.value().to_vec(),
@@ -141,7 +154,7 @@ impl Change {
                     ],
                     Effect::Removed => vec![word("DEL"), key],
                     Effect::Deadline(0) => vec![word("PERSIST"), key],
-                    Effect::Deadline(at) => vec![word("PEXPIREAT"), key, word(&at.to_string())],
+                    &Effect::Deadline(at) => vec![word("PEXPIREAT"), key, word(&at.to_string())],
                 }
             }
             Change::Flushed { .. } => vec![word("FLUSHDB")],
@@ -159,6 +172,29 @@ impl Change {
             }
         }
     }
+}
+
+/// A collection stored whole (`COPY`, a `*STORE`, a load), as the one
+/// command that rebuilds it on an empty key; its deadline, if any, is a
+/// change of its own.
+fn stored_collection(entry: &Entry) -> Vec<Vec<u8>> {
+    use crate::value::ValueRef;
+    let Some(value) = entry.collection() else {
+        return Vec::new();
+    };
+    let (command, items): (&str, Vec<Vec<u8>>) = match value {
+        ValueRef::Hash(h) => (
+            "HSET",
+            h.iter()
+                .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+                .collect(),
+        ),
+        ValueRef::List(l) => ("RPUSH", l.iter().map(<[u8]>::to_vec).collect()),
+        ValueRef::Set(s) => ("SADD", s.members().collect()),
+    };
+    let mut args = vec![command.as_bytes().to_vec(), entry.key().to_vec()];
+    args.extend(items);
+    args
 }
 
 /// The changes made since the last commit.
@@ -199,6 +235,23 @@ impl ChangeLog {
             entry: entry.clone(),
             effect,
         });
+    }
+
+    /// Counts an edit of `entry`'s collection, keeping it with the command
+    /// `replay` builds (called only then) if a listener may want it.
+    #[inline]
+    pub(super) fn edited(
+        &mut self,
+        db: usize,
+        event: Event,
+        entry: &Entry,
+        replay: impl FnOnce() -> Vec<Vec<u8>>,
+    ) {
+        self.count += 1;
+        if self.keep_all || (!self.watched.is_empty() && self.watched.may_hold(db, entry.key())) {
+            let effect = Effect::Edited(replay().into_boxed_slice());
+            self.keep_key(db, event, entry, effect);
+        }
     }
 
     /// Counts a change that is not one key's, keeping it if any listener

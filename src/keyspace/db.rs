@@ -43,6 +43,7 @@
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use crate::memory;
+use crate::value::Value;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -310,6 +311,41 @@ impl Db {
         old
     }
 
+    /// Runs `change` on the collection stored under `key` (live or not;
+    /// the writer checks), keeping the byte count. A big encoding is
+    /// changed in place, unless a clone of its entry is alive (a
+    /// snapshot's): no clone may see the edit, so then, as for a packed
+    /// collection (kept inline in its entry), `change` edits a copy, which
+    /// a new entry stores. `None` if `key` holds no collection.
+    pub(super) fn edit<R>(
+        &mut self,
+        key: &[u8],
+        change: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        let part = self.part_of(key);
+        let entry = self.parts.get(part)?.get(key)?;
+        let value = entry.collection()?;
+        if entry.is_packed() || !entry.is_unique() {
+            let mut copy = value.to_value();
+            let result = change(&mut copy);
+            let fresh = entry.with_same_key(copy);
+            let bytes = fresh.footprint();
+            let old = self.parts[part].replace(fresh);
+            self.data_bytes = self.data_bytes + bytes - old.as_ref().map_or(0, Entry::footprint);
+            // A clone's holder frees a shared old entry, outside the lock;
+            // a packed one is one small allocation.
+            drop(old);
+            return Some(result);
+        }
+        let before = entry.footprint();
+        // SAFETY: `&mut self` excludes every other access to the stored
+        // entries, and the entry has no other clone (checked above; new
+        // clones are made only through this database or a clone).
+        let result = unsafe { entry.edit(change) };
+        self.data_bytes = self.data_bytes - before + entry.footprint();
+        Some(result)
+    }
+
     /// Makes room for `additional` more keys spread evenly over the
     /// partitions (loading a snapshot), so that they are not rehashed as
     /// they arrive.
@@ -511,11 +547,11 @@ impl Db {
         self.deadline_key_bytes
     }
 
-    /// Removes every key, giving back their tables. Returns how many
-    /// there were.
-    pub(super) fn clear(&mut self) -> usize {
+    /// Removes every key. Returns how many there were, and the
+    /// partitions that held them, for the caller to free outside the lock.
+    pub(super) fn clear(&mut self) -> (usize, Box<[HashSet<Entry>]>) {
         let n = self.len;
-        self.parts = Box::new([]);
+        let parts = std::mem::replace(&mut self.parts, Box::new([]));
         self.rooms = Box::new([]);
         self.len = 0;
         self.with_deadline = 0;
@@ -524,7 +560,7 @@ impl Db {
         self.data_bytes = 0;
         self.table_bytes = 0;
         self.deadlines.clear();
-        n
+        (n, parts)
     }
 
     /// Bytes the database holds, by [`memory`]'s model: its entries, its

@@ -47,14 +47,18 @@
 
 pub mod changes;
 mod db;
+mod trash;
 pub mod watch;
 
 pub use crate::entry::{Entry, Key};
 pub use changes::{Change, ChangeLog, Effect, Event};
 pub use db::{Db, PARTITIONS};
+pub use trash::Trash;
 pub use watch::{WatchFlag, Watches, Watching};
 
+use crate::error::CommandError;
 use crate::expiry::{ExpiryState, SWEEP_BATCH};
+use crate::value::{Kind, Value};
 use db::Discard;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
@@ -126,6 +130,8 @@ pub struct Store {
     expiry: Arc<ExpiryState>,
     /// The database the next sweep looks at first.
     sweep_from: usize,
+    /// What writes removed, freed once the write guard is released.
+    trash: Trash,
 }
 
 impl Store {
@@ -144,6 +150,7 @@ impl Store {
             watches: Watches::default(),
             expiry,
             sweep_from: 0,
+            trash: Trash::default(),
         }
     }
 
@@ -178,6 +185,7 @@ impl Store {
             db: &mut self.dbs[index],
             log: &mut self.log,
             memory: &mut self.memory,
+            trash: &mut self.trash,
             index,
         }
     }
@@ -223,7 +231,8 @@ impl Store {
         let n = self.dbs[index].stored_len();
         if n == 0 {
             // Nothing to record, but the room its keys left goes back.
-            self.counted(index, Db::clear);
+            let (_, tables) = self.counted(index, Db::clear);
+            self.trash.tables(tables, 0);
             return 0;
         }
         let keys = if self.log.in_detail() {
@@ -232,7 +241,8 @@ impl Store {
         } else {
             Vec::new()
         };
-        self.counted(index, Db::clear);
+        let (_, tables) = self.counted(index, Db::clear);
+        self.trash.tables(tables, n);
         self.log.other(Change::Flushed { db: index, keys });
         n
     }
@@ -451,6 +461,7 @@ pub struct DbWriter<'a> {
     db: &'a mut Db,
     log: &'a mut ChangeLog,
     memory: &'a mut MemoryUse,
+    trash: &'a mut Trash,
     index: usize,
 }
 
@@ -482,6 +493,7 @@ impl DbWriter<'_> {
         if self.db.is_stored_expired(key, now) {
             if let Some(gone) = self.counted(|db| db.take_key(key)) {
                 self.expired(&gone);
+                self.trash.entry(&gone);
             }
         }
     }
@@ -511,14 +523,14 @@ impl DbWriter<'_> {
         let expires_at = entry.expires_at();
         self.log
             .key(self.index, event, &entry, Effect::Stored(expires_at));
-        match self.counted(|db| db.insert(entry)) {
-            // Redis counts a key found expired by the write that replaces it.
-            Some(old) if old.is_expired(now) => {
-                self.expired(&old);
-                None
-            }
-            old => old,
+        let old = self.counted(|db| db.insert(entry))?;
+        self.trash.entry(&old);
+        // Redis counts a key found expired by the write that replaces it.
+        if old.is_expired(now) {
+            self.expired(&old);
+            return None;
         }
+        Some(old)
     }
 
     /// Stores `value` under `key` with `expires_at` (0 for none) as a `set`.
@@ -547,10 +559,21 @@ impl DbWriter<'_> {
     /// Removes `key`, recorded as `event`; returns its entry if it was live.
     pub fn remove_as(&mut self, key: &[u8], now: u64, event: Event) -> Option<Entry> {
         let old = self.counted(|db| db.take_key(key))?;
+        self.trash.entry(&old);
         if old.is_expired(now) {
             self.expired(&old);
             return None;
         }
+        self.log.key(self.index, event, &old, Effect::Removed);
+        Some(old)
+    }
+
+    /// Takes a live `key` out, recorded as `event`, and hands its entry to
+    /// the caller (who moves it elsewhere: `RENAME`, `MOVE`), not to the
+    /// trash; `None` if it was not live.
+    pub fn take_as(&mut self, key: &[u8], now: u64, event: Event) -> Option<Entry> {
+        self.expire_if_due(key, now);
+        let old = self.counted(|db| db.take_key(key))?;
         self.log.key(self.index, event, &old, Effect::Removed);
         Some(old)
     }
@@ -578,6 +601,72 @@ impl DbWriter<'_> {
         true
     }
 
+    /// Stores the collection `value` under `key` with `expires_at` (0 for
+    /// none), recorded as `event`. Returns the previous live entry. An
+    /// empty collection is not stored (Redis never keeps one): the key is
+    /// removed instead.
+    pub fn put_value(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: u64,
+        now: u64,
+        event: Event,
+    ) -> Option<Entry> {
+        if value.is_empty() {
+            return self.remove(key, now);
+        }
+        self.put_entry_as(Entry::with_value(key, value, expires_at), now, event)
+    }
+
+    /// Edits the live collection of `key`, which must be of `kind`:
+    /// creates it with `create` when the key is absent (or answers
+    /// `Ok(None)` without one), runs `change` on it in place, and records
+    /// the edit as `event`, with the command `replay` builds from the
+    /// result for a log (called only if some listener keeps changes). A
+    /// collection left empty is removed, as a `del` after the edit.
+    ///
+    /// # Errors
+    /// `WRONGTYPE` if the key holds another type.
+    pub fn edit<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        kind: Kind,
+        create: Option<fn() -> Value>,
+        event: Event,
+        change: impl FnOnce(&mut Value) -> R,
+        replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
+    ) -> Result<Option<R>, CommandError> {
+        match self.get_live(key, now) {
+            Some(entry) if entry.kind() != kind => return Err(CommandError::WrongType),
+            Some(_) => {}
+            None => {
+                let Some(create) = create else {
+                    return Ok(None);
+                };
+                // Stored without a record: the edit below is the change.
+                let entry = Entry::with_value(key, create(), 0);
+                self.counted(|db| db.insert(entry));
+            }
+        }
+        let Some(result) = self.counted(|db| db.edit(key, change)) else {
+            return Ok(None);
+        };
+        let Some(entry) = self.db.stored(key) else {
+            return Ok(Some(result));
+        };
+        self.log
+            .edited(self.index, event, entry, || replay(&result));
+        if entry.collection().is_some_and(|v| v.is_empty()) {
+            if let Some(gone) = self.counted(|db| db.take_key(key)) {
+                self.log.key(self.index, Event::Del, &gone, Effect::Removed);
+                self.trash.entry(&gone);
+            }
+        }
+        Ok(Some(result))
+    }
+
     /// Makes room for `additional` more keys (loading a snapshot).
     pub fn reserve(&mut self, additional: usize) {
         self.counted(|db| db.reserve(additional));
@@ -595,26 +684,54 @@ impl Deref for ReadGuard<'_> {
 }
 
 /// An exclusive guard on the keyspace; dropping it commits what was
-/// changed under it (see `Store::commit`), then releases the lock.
-pub struct WriteGuard<'a>(RwLockWriteGuard<'a, Store>);
+/// changed under it (see `Store::commit`), releases the lock, and then
+/// frees what the changes removed ([`Trash`]).
+pub struct WriteGuard<'a>(Option<RwLockWriteGuard<'a, Store>>);
+
+impl<'a> WriteGuard<'a> {
+    fn new(guard: RwLockWriteGuard<'a, Store>) -> WriteGuard<'a> {
+        WriteGuard(Some(guard))
+    }
+}
 
 impl Deref for WriteGuard<'_> {
     type Target = Store;
+    #[inline]
     fn deref(&self) -> &Store {
-        &self.0
+        match &self.0 {
+            Some(guard) => guard,
+            // Taken only by `drop`.
+            None => unreachable!("write guard used after release"),
+        }
     }
 }
 
 impl DerefMut for WriteGuard<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Store {
-        &mut self.0
+        match &mut self.0 {
+            Some(guard) => guard,
+            None => unreachable!("write guard used after release"),
+        }
     }
 }
 
 impl Drop for WriteGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.0.commit();
+        let Some(mut guard) = self.0.take() else {
+            return;
+        };
+        guard.commit();
+        let trash = if guard.trash.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut guard.trash))
+        };
+        drop(guard);
+        if let Some(trash) = trash {
+            trash.free();
+        }
     }
 }
 
@@ -688,7 +805,7 @@ impl Keyspace {
 
     /// A write guard without helping the sweeper: the sweeper's own.
     pub fn write_for_sweeper(&self) -> WriteGuard<'_> {
-        WriteGuard(self.store.write().unwrap_or_else(PoisonError::into_inner))
+        WriteGuard::new(self.store.write().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// A read guard without helping the sweeper: the sweeper's own.
@@ -702,7 +819,7 @@ impl Keyspace {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
-        WriteGuard(store).sweep(crate::clock::now_ms(), HELP_BATCH);
+        WriteGuard::new(store).sweep(crate::clock::now_ms(), HELP_BATCH);
     }
 
     /// Number of databases (fixed at start).

@@ -25,6 +25,17 @@ pub enum Bytes {
 }
 
 impl Bytes {
+    /// The key of `entry`: shared for a string's entry, copied for a
+    /// collection's, which a reply must not hold (a clone alive makes the
+    /// next edit of the collection copy it whole).
+    pub fn key_of(entry: &Entry) -> Bytes {
+        if entry.collection().is_some() {
+            Bytes::Owned(entry.key().to_vec())
+        } else {
+            Bytes::Key(entry.clone())
+        }
+    }
+
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {

@@ -8,7 +8,7 @@
 //! system call it may make is raising the open-file limit.
 
 use super::Shared;
-use crate::config::Config;
+use crate::config::{Config, Encodings};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
@@ -28,6 +28,8 @@ pub struct Settings {
     protected_mode: AtomicBool,
     password_set: AtomicBool,
     timeout_secs: AtomicU64,
+    /// The collection encoding thresholds, read by every collection write.
+    encodings: [AtomicU64; 5],
     /// Serialises changes, so two `CONFIG SET`s never interleave.
     changing: Mutex<()>,
 }
@@ -41,6 +43,7 @@ impl Settings {
             protected_mode: AtomicBool::new(false),
             password_set: AtomicBool::new(false),
             timeout_secs: AtomicU64::new(0),
+            encodings: Default::default(),
             current: RwLock::new(config.clone()),
             file,
             changing: Mutex::new(()),
@@ -59,6 +62,30 @@ impl Settings {
         self.timeout_secs
             .store(config.timeout_secs, Ordering::Relaxed);
         crate::log::set_level(config.log_level);
+        let e = config.encodings;
+        let values = [
+            e.hash_max_listpack_entries,
+            e.hash_max_listpack_value,
+            e.set_max_intset_entries,
+            e.list_max_listpack_size as u64,
+            e.list_compress_depth as u64,
+        ];
+        for (slot, value) in self.encodings.iter().zip(values) {
+            slot.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The collection encoding thresholds in force: a few atomic loads,
+    /// no lock.
+    pub fn encodings(&self) -> Encodings {
+        let [a, b, c, d, e] = &self.encodings;
+        Encodings {
+            hash_max_listpack_entries: a.load(Ordering::Relaxed),
+            hash_max_listpack_value: b.load(Ordering::Relaxed),
+            set_max_intset_entries: c.load(Ordering::Relaxed),
+            list_max_listpack_size: d.load(Ordering::Relaxed) as i64,
+            list_compress_depth: e.load(Ordering::Relaxed) as i64,
+        }
     }
 
     /// A copy of the whole configuration.
