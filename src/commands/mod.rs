@@ -133,17 +133,32 @@ impl CommandSpec {
     }
 }
 
+/// Every family's rows, with the group `COMMAND DOCS` names it by
+/// (Redis's groups).
+fn families() -> [(&'static [CommandSpec], &'static str); 8] {
+    [
+        (connection::COMMANDS, "connection"),
+        (strings::COMMANDS, "string"),
+        (keys::COMMANDS, "generic"),
+        (server::COMMANDS, "server"),
+        (transactions::COMMANDS, "transactions"),
+        (persistence::COMMANDS, "server"),
+        (replication::COMMANDS, "server"),
+        (memory::COMMANDS, "server"),
+    ]
+}
+
 /// Every command, in table order.
 pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
-    connection::COMMANDS
-        .iter()
-        .chain(strings::COMMANDS)
-        .chain(keys::COMMANDS)
-        .chain(server::COMMANDS)
-        .chain(transactions::COMMANDS)
-        .chain(persistence::COMMANDS)
-        .chain(replication::COMMANDS)
-        .chain(memory::COMMANDS)
+    families().into_iter().flat_map(|(rows, _)| rows.iter())
+}
+
+/// The group `COMMAND DOCS` gives `spec`: its family's.
+pub fn group_of(spec: &CommandSpec) -> &'static str {
+    families()
+        .into_iter()
+        .find(|(rows, _)| rows.as_ptr_range().contains(&std::ptr::from_ref(spec)))
+        .map_or("server", |(_, group)| group)
 }
 
 /// Every command, in table order, as a slice (built once).

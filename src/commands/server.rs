@@ -544,7 +544,7 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
                             (Reply::text("since"), Reply::text("1.0.0")),
                             (
                                 Reply::text("group"),
-                                Reply::text(if s.keys.0 > 0 { "keyspace" } else { "server" }),
+                                Reply::text(super::group_of(s)),
                             ),
                         ]);
                         (Reply::text(s.name), doc)
