@@ -542,10 +542,7 @@ fn command(_: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
                                 )),
                             ),
                             (Reply::text("since"), Reply::text("1.0.0")),
-                            (
-                                Reply::text("group"),
-                                Reply::text(super::group_of(s)),
-                            ),
+                            (Reply::text("group"), Reply::text(super::group_of(s))),
                         ]);
                         (Reply::text(s.name), doc)
                     })
