@@ -33,7 +33,17 @@ pub enum HashRef<'a> {
 impl Hash {
     /// The same hash in its big encoding.
     pub fn into_big(self) -> Hash {
-        todo!("table conversion")
+        match self {
+            Hash::Packed(p) => {
+                let mut table = PairTable::with_capacity(p.count() / 2);
+                let mut elements = p.iter();
+                while let (Some(field), Some(value)) = (elements.next(), elements.next()) {
+                    table.insert(field, value);
+                }
+                Hash::Table(Box::new(table))
+            }
+            table => table,
+        }
     }
 
     /// The borrowed form.

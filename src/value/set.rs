@@ -29,7 +29,16 @@ pub enum SetRef<'a> {
 impl Set {
     /// The same set in its big encoding.
     pub fn into_big(self) -> Set {
-        todo!("table conversion")
+        match self {
+            Set::Ints(ints) => {
+                let mut table = MemberTable::with_capacity(ints.len());
+                for n in ints.iter() {
+                    table.insert(n.to_string().as_bytes());
+                }
+                Set::Table(Box::new(table))
+            }
+            table => table,
+        }
     }
 
     /// The borrowed form.
