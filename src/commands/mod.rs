@@ -397,13 +397,30 @@ impl<'a> Context<'a> {
     /// `Ok(None)`), runs `change` on it in place, and records the edit as
     /// the event `event` with the command `replay` builds from the result
     /// (for a log; called only if one listens). An emptied collection is
-    /// removed. `WRONGTYPE` for a key of another type.
+    /// removed. `WRONGTYPE` for a key of another type. For a change that
+    /// may leave the collection as it was, see [`Context::edit_maybe`].
     pub fn edit<C: Collection, R>(
         &mut self,
         key: &[u8],
         create: bool,
         event: &'static str,
         change: impl FnOnce(&mut C, &Encodings) -> R,
+        replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
+    ) -> Result<Option<R>, CommandError> {
+        self.edit_maybe(key, create, event, |c, e| (change(c, e), true), replay)
+    }
+
+    /// [`Context::edit`] for a change that may do nothing (`SREM` of a
+    /// non-member, `LINSERT` without its pivot): `change` returns, beside
+    /// its result, whether it changed the collection, and only a change is
+    /// recorded (so it marks no `WATCH` and counts toward no save point),
+    /// as in Redis.
+    pub fn edit_maybe<C: Collection, R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        event: &'static str,
+        change: impl FnOnce(&mut C, &Encodings) -> (R, bool),
         replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
     ) -> Result<Option<R>, CommandError> {
         let limits = self.server.settings.encodings();
@@ -416,8 +433,11 @@ impl<'a> Context<'a> {
                 create.then_some(C::empty as fn() -> Value),
                 Event::Edited(event),
                 |value| match C::of(value) {
-                    Some(collection) => Some(change(collection, &limits)),
-                    None => None,
+                    Some(collection) => {
+                        let (result, changed) = change(collection, &limits);
+                        (Some(result), changed)
+                    }
+                    None => (None, false),
                 },
                 |result| result.as_ref().map_or_else(Vec::new, replay),
             )

@@ -621,10 +621,12 @@ impl DbWriter<'_> {
 
     /// Edits the live collection of `key`, which must be of `kind`:
     /// creates it with `create` when the key is absent (or answers
-    /// `Ok(None)` without one), runs `change` on it in place, and records
-    /// the edit as `event`, with the command `replay` builds from the
-    /// result for a log (called only if some listener keeps changes). A
-    /// collection left empty is removed, as a `del` after the edit.
+    /// `Ok(None)` without one), runs `change` on it in place, and, if
+    /// `change` says it changed something (the `bool` it returns beside its
+    /// result), records the edit as `event`, with the command `replay`
+    /// builds from the result for a log (called only if some listener
+    /// keeps changes). A collection left empty is removed, as a `del` after
+    /// the edit.
     ///
     /// # Errors
     /// `WRONGTYPE` if the key holds another type.
@@ -635,7 +637,7 @@ impl DbWriter<'_> {
         kind: Kind,
         create: Option<fn() -> Value>,
         event: Event,
-        change: impl FnOnce(&mut Value) -> R,
+        change: impl FnOnce(&mut Value) -> (R, bool),
         replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
     ) -> Result<Option<R>, CommandError> {
         match self.get_live(key, now) {
@@ -650,14 +652,16 @@ impl DbWriter<'_> {
                 self.counted(|db| db.insert(entry));
             }
         }
-        let Some(result) = self.counted(|db| db.edit(key, change)) else {
+        let Some((result, changed)) = self.counted(|db| db.edit(key, change)) else {
             return Ok(None);
         };
         let Some(entry) = self.db.stored(key) else {
             return Ok(Some(result));
         };
-        self.log
-            .edited(self.index, event, entry, || replay(&result));
+        if changed {
+            self.log
+                .edited(self.index, event, entry, || replay(&result));
+        }
         if entry.collection().is_some_and(|v| v.is_empty()) {
             if let Some(gone) = self.counted(|db| db.take_key(key)) {
                 self.log.key(self.index, Event::Del, &gone, Effect::Removed);
