@@ -18,7 +18,7 @@
 //! as its one-word leaf in a slot right after the header, with the leaf's
 //! type as a tag in the header's value length; the key follows the slot.
 //! Unlike a string, a collection is changed in place, and only by the
-//! keyspace, under its write lock, through [`Entry::edit`], which requires
+//! keyspace, under its write lock, through `Entry::edit`, which requires
 //! that no clone of the entry exists (a snapshot holding one gets a copy
 //! made first).
 //!

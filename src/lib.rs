@@ -24,7 +24,8 @@
 //!   [`Args`](commands::Args).
 //! - [`keyspace`] is the `RwLock`-guarded [`Store`](keyspace::Store) of
 //!   numbered databases, each a map of keys to an [`entry`] (key, value and
-//!   deadline in one shared allocation), and the one commit point every
+//!   deadline in one shared allocation; a small collection packed inline
+//!   in it, a big one behind it), and the one commit point every
 //!   change passes through ([`changes`](keyspace::changes) says what
 //!   changed; [`watch`](keyspace::watch) is `WATCH`'s registry);
 //!   [`expiry`] and [`sweeper`] remove keys on their deadlines, the queue
@@ -32,6 +33,11 @@
 //!   [`memory`] is the model of what an allocation costs, with which the
 //!   keyspace counts its bytes as they change (`INFO memory`, `MEMORY
 //!   USAGE`).
+//! - [`value`] holds the collections a key can hold besides a string
+//!   (hashes, lists, sets): the packed encodings
+//!   ([`pack`](value::pack), [`intset`](value::intset)), the big ones
+//!   ([`quicklist`](value::quicklist), [`table`](value::table)), and the
+//!   typed layers that give Redis's semantics and switch between them.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (signals,
 //!   the open-file limit and a reserve of descriptors, shutting a socket
@@ -45,8 +51,11 @@
 //! `commands` knows the command table, and nothing below `server` knows
 //! the listener.
 //!
-//! `unsafe` lives in two small modules only: [`entry`] (the allocations) and
-//! [`os`] (the C declarations), each with a comment on why it is sound.
+//! `unsafe` lives in a few small modules only, each with a comment on why
+//! it is sound: [`entry`] (the key allocations, and a collection's leaf in
+//! its slot), [`value::pack`] and [`value::table`] (the thin allocations of
+//! packed elements and table nodes), the leaf conversions of [`value`]'s
+//! `raw` module, and [`os`] (the C declarations).
 //!
 //! `main.rs` only parses the arguments and calls [`server::run`].
 //!
