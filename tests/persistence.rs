@@ -3,12 +3,22 @@
 //!
 //! Every wait polls until a generous deadline; nothing relies on a sleep being
 //! long enough. Every server is killed when its guard drops.
+//!
+//! Hashes, lists and sets reach the server through a snapshot file this
+//! test writes with the library's own encoder (the commands that build them
+//! arrive with other branches); `COPY` then writes collections over the
+//! socket, and what the server saves is read back with the library's
+//! decoder. The tests that build collections by command are `#[ignore]`d
+//! until those commands are merged.
 
 mod common;
 
 use common::{
     Client, Resp, Server, encode, info_field, info_fields, start_expecting_failure, wait_for,
 };
+use gocache::snapshot::format::{Encoder, Payload, decode};
+use gocache::value::Kind;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
@@ -42,6 +52,304 @@ fn now_ms() -> u64 {
 
 fn snapshot(dir: &Path) -> PathBuf {
     dir.join("dump.gcs")
+}
+
+/// One key of a snapshot as these tests compare them: its database, key,
+/// type, strings and deadline. A string has one string; a hash's fields
+/// and values alternate, pairs sorted by field; a set's members are sorted;
+/// a list's elements are in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stored {
+    db: u64,
+    key: Vec<u8>,
+    kind: Kind,
+    strings: Vec<Vec<u8>>,
+    expires_at: u64,
+}
+
+impl Stored {
+    fn new(db: u64, key: &str, kind: Kind, strings: Vec<Vec<u8>>, expires_at: u64) -> Stored {
+        let mut stored = Stored {
+            db,
+            key: key.as_bytes().to_vec(),
+            kind,
+            strings,
+            expires_at,
+        };
+        stored.normalise();
+        stored
+    }
+
+    fn normalise(&mut self) {
+        match self.kind {
+            Kind::Hash => {
+                let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = self
+                    .strings
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), p[1].clone()))
+                    .collect();
+                pairs.sort();
+                self.strings = pairs.into_iter().flat_map(|(f, v)| [f, v]).collect();
+            }
+            Kind::Set => self.strings.sort(),
+            _ => {}
+        }
+    }
+
+    /// The same value under another key and database (what `COPY` makes).
+    fn copied(&self, db: u64, key: &[u8]) -> Stored {
+        Stored {
+            db,
+            key: key.to_vec(),
+            ..self.clone()
+        }
+    }
+}
+
+fn strings<I: AsRef<[u8]>>(items: impl IntoIterator<Item = I>) -> Vec<Vec<u8>> {
+    items.into_iter().map(|s| s.as_ref().to_vec()).collect()
+}
+
+/// Collections of every type, in their small and their big encodings (by
+/// Redis's default thresholds), and `OBJECT ENCODING`'s name for each.
+fn seeds() -> Vec<(Stored, &'static str)> {
+    // One fixed deadline (2100-01-01), the same however often this is called.
+    let far = 4_102_444_800_000;
+    let big_hash = (0..600).flat_map(|i| [format!("field {i}"), format!("value {i}\r\n")]);
+    let big_list = (0..2_000).map(|i| format!("element {i}\0"));
+    let big_set = (0..600).map(|i| format!("member {i}"));
+    vec![
+        (
+            Stored::new(
+                0,
+                "seed:hash",
+                Kind::Hash,
+                strings(["a", "1", "b", "", "c\r\n", "\0"]),
+                0,
+            ),
+            "listpack",
+        ),
+        (
+            Stored::new(0, "seed:big-hash", Kind::Hash, strings(big_hash), 0),
+            "hashtable",
+        ),
+        (
+            Stored::new(
+                0,
+                "seed:list",
+                Kind::List,
+                strings(["x", "", "x", "\r\n\0"]),
+                0,
+            ),
+            "quicklist",
+        ),
+        (
+            Stored::new(0, "seed:big-list", Kind::List, strings(big_list), far),
+            "quicklist",
+        ),
+        (
+            Stored::new(
+                0,
+                "seed:ints",
+                Kind::Set,
+                strings(["-3", "0", "9", "9223372036854775807"]),
+                0,
+            ),
+            "intset",
+        ),
+        (
+            Stored::new(0, "seed:big-set", Kind::Set, strings(big_set), 0),
+            "hashtable",
+        ),
+        (
+            Stored::new(7, "seed:elsewhere", Kind::Set, strings(["a", "b"]), far),
+            "hashtable",
+        ),
+    ]
+}
+
+/// Writes `entries` as a whole snapshot at `path`, databases in order.
+fn write_snapshot(path: &Path, entries: &[Stored]) {
+    let mut sorted: Vec<&Stored> = entries.iter().collect();
+    sorted.sort_by(|a, b| (a.db, &a.key).cmp(&(b.db, &b.key)));
+    let mut enc = Encoder::new(Vec::new(), now_ms(), sorted.len() as u64);
+    let mut last = None;
+    for e in sorted {
+        if last != Some(e.db) {
+            let n = entries.iter().filter(|x| x.db == e.db).count();
+            enc.database(e.db, n as u64).unwrap();
+            last = Some(e.db);
+        }
+        if e.kind == Kind::String {
+            enc.entry(&e.key, &e.strings[0], e.expires_at).unwrap();
+            continue;
+        }
+        let len = e.strings.len() / if e.kind == Kind::Hash { 2 } else { 1 };
+        enc.begin_collection(&e.key, e.kind, len as u64).unwrap();
+        for s in &e.strings {
+            enc.element(s).unwrap();
+        }
+        enc.end_collection(e.expires_at).unwrap();
+    }
+    let (bytes, _) = enc.finish().unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every key of the snapshot at `path`, sorted by database and key.
+fn read_snapshot(path: &Path) -> Vec<Stored> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut all = Vec::new();
+    decode(&bytes, |e| {
+        let all_of = |x: gocache::snapshot::format::Elements<'_>| {
+            x.iter().map(|s| s.bytes.to_vec()).collect::<Vec<_>>()
+        };
+        let (kind, strings) = match e.value {
+            Payload::String(s) => (Kind::String, vec![s.to_vec()]),
+            Payload::Hash(x) => (Kind::Hash, all_of(x)),
+            Payload::List(x) => (Kind::List, all_of(x)),
+            Payload::Set(x) => (Kind::Set, all_of(x)),
+        };
+        let mut stored = Stored {
+            db: e.db,
+            key: e.key.to_vec(),
+            kind,
+            strings,
+            expires_at: e.expires_at,
+        };
+        stored.normalise();
+        all.push(stored);
+        Ok(())
+    })
+    .unwrap_or_else(|flaw| panic!("{}: {flaw}", path.display()));
+    all.sort_by(|a, b| (a.db, &a.key).cmp(&(b.db, &b.key)));
+    all
+}
+
+/// The collections of the snapshot at `path`.
+fn saved_collections(path: &Path) -> Vec<Stored> {
+    read_snapshot(path)
+        .into_iter()
+        .filter(|e| e.kind != Kind::String)
+        .collect()
+}
+
+fn sorted(mut entries: Vec<Stored>) -> Vec<Stored> {
+    entries.sort_by(|a, b| (a.db, &a.key).cmp(&(b.db, &b.key)));
+    entries
+}
+
+/// Checks `TYPE` and `OBJECT ENCODING` of every seed (selecting its
+/// database), leaving database 0 selected.
+fn assert_seeds_served(c: &mut Client, encodings: &HashMap<String, &str>) {
+    for (seed, _) in seeds() {
+        let key = String::from_utf8(seed.key.clone()).unwrap();
+        assert_eq!(c.call(&["SELECT", &seed.db.to_string()]), Resp::ok());
+        let kind = match seed.kind {
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::String => "string",
+        };
+        assert_eq!(c.call(&["TYPE", &key]), Resp::simple(kind), "{key}");
+        assert_eq!(
+            c.call(&["OBJECT", "ENCODING", &key]),
+            Resp::bulk(encodings[&key]),
+            "{key}"
+        );
+    }
+    assert_eq!(c.call(&["SELECT", "0"]), Resp::ok());
+}
+
+#[test]
+fn collections_survive_saves_copies_and_restarts_in_every_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = seeds();
+    let mut expected: Vec<Stored> = seeds.iter().map(|(s, _)| s.clone()).collect();
+    write_snapshot(&snapshot(dir.path()), &expected);
+    let default_encodings: HashMap<String, &str> = seeds
+        .iter()
+        .map(|(s, e)| (String::from_utf8(s.key.clone()).unwrap(), *e))
+        .collect();
+    {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        assert_eq!(
+            info_field(&mut c, "persistence", "rdb_last_load_keys_loaded"),
+            "7"
+        );
+        assert_eq!(c.call(&["DBSIZE"]).int(), 6);
+        assert_seeds_served(&mut c, &default_encodings);
+        let ttl = c.call(&["PTTL", "seed:big-list"]).int() as u64;
+        let left = 4_102_444_800_000 - now_ms();
+        assert!(ttl <= left && ttl > left - 60_000, "{ttl}");
+        // Collections written over the socket: COPY makes new ones.
+        assert_eq!(c.call(&["COPY", "seed:hash", "copy:hash"]).int(), 1);
+        assert_eq!(
+            c.call(&["COPY", "seed:big-set", "copy:big-set", "DB", "3"])
+                .int(),
+            1
+        );
+        assert_eq!(c.call(&["COPY", "seed:big-list", "copy:big-list"]).int(), 1);
+        expected.push(expected[0].copied(0, b"copy:hash"));
+        expected.push(expected[5].copied(3, b"copy:big-set"));
+        expected.push(expected[3].copied(0, b"copy:big-list"));
+        expected = sorted(expected);
+        assert_eq!(c.call(&["SET", "a string", "too"]), Resp::ok());
+        assert_eq!(c.call(&["SAVE"]), Resp::ok());
+        assert_eq!(saved_collections(&snapshot(dir.path())), expected, "SAVE");
+        server.kill();
+    }
+    {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        assert_seeds_served(&mut c, &default_encodings);
+        assert_eq!(c.call(&["TYPE", "copy:hash"]), Resp::simple("hash"));
+        assert_eq!(c.call(&["GET", "a string"]), Resp::bulk("too"));
+        std::fs::remove_file(snapshot(dir.path())).unwrap();
+        assert_eq!(
+            c.call(&["BGSAVE"]),
+            Resp::simple("Background saving started")
+        );
+        wait_background_save(&mut c);
+        assert_eq!(saved_collections(&snapshot(dir.path())), expected, "BGSAVE");
+        std::fs::remove_file(snapshot(dir.path())).unwrap();
+        c.send(encode(&["SHUTDOWN"]));
+        assert_exits_zero(&mut server);
+        assert_eq!(
+            saved_collections(&snapshot(dir.path())),
+            expected,
+            "SHUTDOWN"
+        );
+    }
+    // Loaded under other thresholds: the same values in other encodings.
+    let server = Server::start_in(
+        dir.path(),
+        &[
+            "--snapshot-interval",
+            "0",
+            "--hash-max-listpack-entries",
+            "2",
+            "--set-max-intset-entries",
+            "3",
+            "--list-max-listpack-size",
+            "1",
+        ],
+    );
+    let mut c = server.client();
+    let mut tight = default_encodings.clone();
+    tight.insert("seed:hash".into(), "hashtable");
+    tight.insert("seed:ints".into(), "hashtable");
+    assert_seeds_served(&mut c, &tight);
+    assert_eq!(
+        c.call(&["OBJECT", "ENCODING", "copy:hash"]),
+        Resp::bulk("hashtable")
+    );
+    assert_eq!(c.call(&["SAVE"]), Resp::ok());
+    assert_eq!(
+        saved_collections(&snapshot(dir.path())),
+        expected,
+        "re-encoded"
+    );
 }
 
 #[test]
@@ -147,6 +455,58 @@ fn crash_value(round: usize, i: usize) -> Vec<u8> {
     format!("value {round}/{i}\r\n\0").into_bytes()
 }
 
+/// What the crash writer does as its `i`th write of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrashOp {
+    /// `SET r{round}:{i} <crash_value>`.
+    Set,
+    /// `COPY <seed> r{round}:{i}`: a collection written over the socket;
+    /// the seed's key and `TYPE`.
+    Copy(&'static str, &'static str),
+}
+
+/// Seeds the crash writer copies: small ones throughout, big ones (a
+/// table hash, a quicklist, a table set) only early in a round, so that
+/// twenty rounds of copies stay a few megabytes.
+const SMALL_SEEDS: [(&str, &str); 3] = [
+    ("seed:hash", "hash"),
+    ("seed:ints", "set"),
+    ("seed:list", "list"),
+];
+const ALL_SEEDS: [(&str, &str); 6] = [
+    ("seed:hash", "hash"),
+    ("seed:ints", "set"),
+    ("seed:list", "list"),
+    ("seed:big-hash", "hash"),
+    ("seed:big-list", "list"),
+    ("seed:big-set", "set"),
+];
+
+/// Every fifth write copies a collection. The round's last key (which the
+/// writer sets again and again past `KEYS_PER_ROUND`) is a `SET`.
+fn crash_op(i: usize) -> CrashOp {
+    if i % 5 != 3 {
+        return CrashOp::Set;
+    }
+    let seeds: &[(&str, &str)] = if i < 200 { &ALL_SEEDS } else { &SMALL_SEEDS };
+    let (seed, kind) = seeds[(i / 5) % seeds.len()];
+    CrashOp::Copy(seed, kind)
+}
+
+fn crash_request(round: usize, i: usize) -> Vec<u8> {
+    match crash_op(i) {
+        CrashOp::Set => encode(&[&b"SET"[..], &crash_key(round, i), &crash_value(round, i)]),
+        CrashOp::Copy(seed, _) => encode(&[&b"COPY"[..], seed.as_bytes(), &crash_key(round, i)]),
+    }
+}
+
+fn crash_reply(i: usize) -> Resp {
+    match crash_op(i) {
+        CrashOp::Set => Resp::ok(),
+        CrashOp::Copy(..) => Resp::Int(1),
+    }
+}
+
 /// What a writer of one crash round saw before the kill.
 struct RoundLog {
     /// SETs sent, acknowledged or not: no key beyond these exists.
@@ -161,7 +521,20 @@ struct RoundLog {
 /// connection, asking for a `BGSAVE` whenever none is pending, until the
 /// server dies under it. Past [`KEYS_PER_ROUND`] it keeps writing, setting
 /// the round's last key again to the same value, so saves stay small.
-fn write_until_killed(mut c: Client, round: usize) -> RoundLog {
+fn write_until_killed(c: Client, round: usize) -> RoundLog {
+    write_ops_until_killed(c, round, crash_request, |i, reply| {
+        assert_eq!(reply, crash_reply(i), "write {i}")
+    })
+}
+
+/// [`write_until_killed`] with other writes: `request(round, i)` is the
+/// `i`th, and `check(i, reply)` asserts its reply.
+fn write_ops_until_killed(
+    mut c: Client,
+    round: usize,
+    request: fn(usize, usize) -> Vec<u8>,
+    check: fn(usize, Resp),
+) -> RoundLog {
     const BATCH: usize = 10;
     const KEYS_PER_ROUND: usize = 10_000;
     let mut log = RoundLog {
@@ -175,12 +548,7 @@ fn write_until_killed(mut c: Client, round: usize) -> RoundLog {
     loop {
         let mut out = Vec::new();
         for i in acked..acked + BATCH {
-            let i = i.min(KEYS_PER_ROUND - 1);
-            out.extend(encode(&[
-                &b"SET"[..],
-                &crash_key(round, i),
-                &crash_value(round, i),
-            ]));
+            out.extend(request(round, i.min(KEYS_PER_ROUND - 1)));
         }
         if c.try_send(&out).is_err() {
             return log;
@@ -188,7 +556,7 @@ fn write_until_killed(mut c: Client, round: usize) -> RoundLog {
         log.sent = (acked + BATCH).min(KEYS_PER_ROUND);
         for _ in 0..BATCH {
             match c.try_read_resp() {
-                Ok(reply) => assert_eq!(reply, Resp::ok()),
+                Ok(reply) => check(acked.min(KEYS_PER_ROUND - 1), reply),
                 Err(_) => return log,
             }
             acked = (acked + 1).min(KEYS_PER_ROUND);
@@ -230,41 +598,98 @@ fn write_until_killed(mut c: Client, round: usize) -> RoundLog {
 }
 
 /// How many of `r{round}:0..sent` exist; asserts that they are exactly a
-/// prefix (a point-in-time snapshot of one in-order writer) with right values.
+/// prefix (a point-in-time snapshot of one in-order writer) with right
+/// values (strings) and types (copied collections; their contents are
+/// checked against the file at the end).
 fn surviving_prefix(c: &mut Client, round: usize, sent: usize) -> usize {
     let mut kept = None;
     for start in (0..sent).step_by(500) {
-        let keys: Vec<Vec<u8>> = (start..(start + 500).min(sent))
-            .map(|i| crash_key(round, i))
-            .collect();
+        let range = start..(start + 500).min(sent);
+        let keys: Vec<Vec<u8>> = range.clone().map(|i| crash_key(round, i)).collect();
         let mut args: Vec<&[u8]> = vec![b"MGET"];
         args.extend(keys.iter().map(Vec::as_slice));
         let Resp::Array(values) = c.call(&args) else {
             panic!("MGET did not answer an array")
         };
+        // MGET answers nil for a collection: ask those their TYPE.
+        let copies: Vec<usize> = range.filter(|&i| crash_op(i) != CrashOp::Set).collect();
+        let mut out = Vec::new();
+        for &i in &copies {
+            out.extend(encode(&[&b"TYPE"[..], &crash_key(round, i)]));
+        }
+        c.send(out);
+        let types: HashMap<usize, String> =
+            copies.iter().map(|&i| (i, c.read_resp().text())).collect();
         for (offset, value) in values.iter().enumerate() {
             let i = start + offset;
-            let value = match value {
-                Resp::Bulk(v) => Some(v.as_slice()),
-                Resp::NilBulk => None,
-                other => panic!("MGET answered {other:?} for key {i}"),
+            let present = match (crash_op(i), value) {
+                (CrashOp::Set, Resp::Bulk(v)) => {
+                    assert_eq!(v, &crash_value(round, i), "round {round} key {i}");
+                    true
+                }
+                (CrashOp::Set, Resp::NilBulk) => false,
+                (CrashOp::Set, other) => panic!("MGET answered {other:?} for key {i}"),
+                (CrashOp::Copy(_, kind), _) => match types[&i].as_str() {
+                    "none" => false,
+                    found => {
+                        assert_eq!(found, kind, "round {round} key {i}");
+                        true
+                    }
+                },
             };
-            match (value, kept) {
-                (Some(v), None) => assert_eq!(v, crash_value(round, i), "round {round} key {i}"),
-                (None, None) => kept = Some(i),
-                (Some(_), Some(gap)) => {
+            match (present, kept) {
+                (true, None) => {}
+                (false, None) => kept = Some(i),
+                (true, Some(gap)) => {
                     panic!("round {round}: key {i} survived but key {gap} did not")
                 }
-                (None, Some(_)) => {}
+                (false, Some(_)) => {}
             }
         }
     }
     kept.unwrap_or(sent)
 }
 
+/// Asserts that every collection in the snapshot at `path` is a seed as
+/// written, or a copy of the seed its crash key says.
+fn assert_collections_are_seeds_or_their_copies(path: &Path, kept_per_round: &[usize]) {
+    let seeds: HashMap<Vec<u8>, Stored> = seeds()
+        .into_iter()
+        .map(|(s, _)| (s.key.clone(), s))
+        .collect();
+    let mut copies = 0;
+    for saved in saved_collections(path) {
+        if let Some(seed) = seeds.get(&saved.key) {
+            assert!(&saved == seed, "seed {:?} changed", seed.key.escape_ascii());
+            continue;
+        }
+        let key = String::from_utf8(saved.key.clone()).unwrap();
+        let (round, i) = key[1..].split_once(':').unwrap();
+        let (round, i): (usize, usize) = (round.parse().unwrap(), i.parse().unwrap());
+        assert!(i < kept_per_round[round], "{key} beyond its round's prefix");
+        let CrashOp::Copy(seed, _) = crash_op(i) else {
+            panic!("{key} holds a collection")
+        };
+        // Not assert_eq!: a big collection's Debug would fill the screen.
+        let expected = seeds[seed.as_bytes()].copied(0, &saved.key);
+        assert!(saved == expected, "{key} is not a copy of {seed}");
+        copies += 1;
+    }
+    let expected: usize = kept_per_round
+        .iter()
+        .map(|&kept| (0..kept).filter(|&i| crash_op(i) != CrashOp::Set).count())
+        .sum();
+    assert_eq!(copies, expected, "copies in the file");
+}
+
 #[test]
 fn crash_loop_never_loses_a_write_acknowledged_before_the_last_completed_save() {
     let dir = tempfile::tempdir().unwrap();
+    // Collections of every type and encoding, which every save must carry
+    // along, and which the writer copies into new keys.
+    let seeds: Vec<Stored> = seeds().into_iter().map(|(s, _)| s).collect();
+    write_snapshot(&snapshot(dir.path()), &seeds);
+    let seeds_in_db0 = seeds.iter().filter(|s| s.db == 0).count();
     let mut rng = Rng::seeded();
     eprintln!("crash loop PRNG seed {:#x}", rng.0);
     const ROUNDS: usize = 20;
@@ -285,17 +710,20 @@ fn crash_loop_never_loses_a_write_acknowledged_before_the_last_completed_save() 
             );
             kept_per_round.push(kept);
         }
-        let expected: usize = kept_per_round.iter().sum();
+        let expected: usize = kept_per_round.iter().sum::<usize>() + seeds_in_db0;
         assert_eq!(
             c.call(&["DBSIZE"]).int() as usize,
             expected,
             "round {round}"
         );
         if round == ROUNDS {
-            // The last start only checks: every round's keys, in full.
+            // The last start only checks: every round's keys, in full, and
+            // every collection's contents, as this server saves them.
             for (r, &kept) in kept_per_round.iter().enumerate() {
                 assert_eq!(surviving_prefix(&mut c, r, kept + 1), kept, "round {r}");
             }
+            assert_eq!(c.call(&["SAVE"]), Resp::ok());
+            assert_collections_are_seeds_or_their_copies(&snapshot(dir.path()), &kept_per_round);
             break;
         }
         let writer = {
@@ -315,8 +743,11 @@ fn crash_loop_never_loses_a_write_acknowledged_before_the_last_completed_save() 
     eprintln!("crash loop: {saves_seen} saves completed, keys kept per round {kept_per_round:?}");
 }
 
-/// Writes a few keys, shuts down cleanly, and returns the snapshot's bytes.
+/// Writes a few keys besides the seed collections, saves, and returns the
+/// snapshot's bytes.
 fn valid_snapshot(dir: &Path) -> Vec<u8> {
+    let seeds: Vec<Stored> = seeds().into_iter().map(|(s, _)| s).collect();
+    write_snapshot(&snapshot(dir), &seeds);
     let mut server = start_on(dir);
     let mut c = server.client();
     for i in 0..20 {
@@ -329,7 +760,8 @@ fn valid_snapshot(dir: &Path) -> Vec<u8> {
     std::fs::read(snapshot(dir)).unwrap()
 }
 
-fn assert_refuses_to_start(dir: &Path, damaged: &[u8], what: &str) {
+/// Returns the failed start's stderr.
+fn assert_refuses_to_start(dir: &Path, damaged: &[u8], what: &str) -> String {
     std::fs::write(snapshot(dir), damaged).unwrap();
     let failed = start_expecting_failure(dir, &[]);
     assert!(!failed.status.success(), "{what}: started anyway");
@@ -350,6 +782,7 @@ fn assert_refuses_to_start(dir: &Path, damaged: &[u8], what: &str) {
         damaged,
         "{what}: the file was changed"
     );
+    failed.stderr
 }
 
 #[test]
@@ -367,6 +800,74 @@ fn a_truncated_snapshot_refuses_to_start_and_is_left_untouched() {
     let bytes = valid_snapshot(dir.path());
     assert_refuses_to_start(dir.path(), &bytes[..bytes.len() - 7], "truncated");
     assert_refuses_to_start(dir.path(), &bytes[..12], "cut inside the header");
+}
+
+/// A one-entry version 3 file of database 0 with `entry` (at offset 30)
+/// as its body, checksummed.
+fn file_of_one_entry(entry: &[u8]) -> Vec<u8> {
+    let mut bytes = b"GOCACHE\0".to_vec();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes.extend_from_slice(&1u64.to_le_bytes());
+    bytes.extend_from_slice(&[0, 1]);
+    bytes.extend_from_slice(entry);
+    let crc = crc32(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn a_snapshot_with_a_flawed_collection_refuses_to_start_naming_the_file_and_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let repeated = |kind: Kind, len: u64, elements: &[&str]| {
+        let mut enc = Encoder::new(Vec::new(), 0, 1);
+        enc.database(0, 1).unwrap();
+        enc.begin_collection(b"k", kind, len).unwrap();
+        for e in elements {
+            enc.element(e.as_bytes()).unwrap();
+        }
+        enc.end_collection(0).unwrap();
+        enc.finish().unwrap().0
+    };
+    // Entries start at 30: the type, the key (2 bytes), the count at 33.
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            repeated(Kind::Set, 3, &["7", "8", "7"]),
+            "the set member \"7\" appears twice (at byte offset 38)",
+        ),
+        (
+            repeated(Kind::Set, 2, &["same", "same"]),
+            "the set member \"same\" appears twice (at byte offset 39)",
+        ),
+        (
+            repeated(Kind::Hash, 2, &["f", "1", "f", "2"]),
+            "the hash field \"f\" appears twice (at byte offset 38)",
+        ),
+        (
+            file_of_one_entry(&[2, 1, b'k', 0, 0]),
+            "an empty list (a collection holds at least one element) (at byte offset 33)",
+        ),
+        (
+            file_of_one_entry(&[3, 1, b'k', 100, 1, b'a', 0]),
+            "a set of 100 members, more than the 3 bytes left could hold (at byte offset 33)",
+        ),
+        (
+            file_of_one_entry(&[1, 1, b'k', 1, 1, b'f', 50, b'v', 0]),
+            "value of hash field 0 (of 1) of 50 bytes runs past the end of the entries (2 bytes left) (at byte offset 36)",
+        ),
+        (
+            file_of_one_entry(&[8, 1, b'k', 1, b'v', 0]),
+            "unknown type 8 (at byte offset 30)",
+        ),
+    ];
+    for (bytes, what) in cases {
+        let stderr = assert_refuses_to_start(dir.path(), &bytes, what);
+        assert!(stderr.contains(what), "{what}:\n{stderr}");
+        assert!(
+            stderr.contains("entry 0 (starting at offset 30)"),
+            "{what}:\n{stderr}"
+        );
+    }
 }
 
 #[test]
@@ -661,6 +1162,207 @@ fn a_version_1_snapshot_loads_into_database_0() {
     assert_eq!(c.call(&["GET", "old"]), Resp::bulk("v1"));
     assert_eq!(c.call(&["SELECT", "1"]), Resp::ok());
     assert_eq!(c.call(&["DBSIZE"]).int(), 0);
+}
+
+// enable after merge: needs HSET, RPUSH and SADD (and HGETALL, LRANGE,
+// SMEMBERS to read them back), which other branches bring.
+#[test]
+#[ignore = "enable after merge: needs the hash, list and set commands"]
+fn collections_written_by_commands_survive_a_restart_in_every_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (big_fields, big_list, big_set) = (600, 3_000, 600);
+    {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        assert_eq!(
+            c.call(&["HSET", "hash", "a", "1", "b", "", "c\r\n", "\0"])
+                .int(),
+            3
+        );
+        for i in 0..big_fields {
+            let (f, v) = (format!("field {i}"), format!("value {i}"));
+            assert_eq!(c.call(&["HSET", "big-hash", &f, &v]).int(), 1);
+        }
+        assert_eq!(c.call(&["RPUSH", "list", "x", "", "x"]).int(), 3);
+        for i in 0..big_list {
+            assert_eq!(
+                c.call(&["RPUSH", "big-list", &format!("e{i}")]).int(),
+                i + 1
+            );
+        }
+        assert_eq!(c.call(&["SADD", "ints", "-3", "0", "9"]).int(), 3);
+        for i in 0..big_set {
+            assert_eq!(c.call(&["SADD", "big-set", &format!("m{i}")]).int(), 1);
+        }
+        assert_eq!(c.call(&["PEXPIRE", "big-list", "100000"]).int(), 1);
+        assert_eq!(c.call(&["SELECT", "4"]), Resp::ok());
+        assert_eq!(c.call(&["SADD", "elsewhere", "a", "b"]).int(), 2);
+        assert_eq!(c.call(&["SAVE"]), Resp::ok());
+        server.kill();
+    }
+    let server = start_on(dir.path());
+    let mut c = server.client();
+    for (key, encoding) in [
+        ("hash", "listpack"),
+        ("big-hash", "hashtable"),
+        ("list", "quicklist"),
+        ("big-list", "quicklist"),
+        ("ints", "intset"),
+        ("big-set", "hashtable"),
+    ] {
+        assert_eq!(
+            c.call(&["OBJECT", "ENCODING", key]),
+            Resp::bulk(encoding),
+            "{key}"
+        );
+    }
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = c
+        .call(&["HGETALL", "hash"])
+        .pairs()
+        .into_iter()
+        .map(|(f, v)| (f.bytes().to_vec(), v.bytes().to_vec()))
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"".to_vec()),
+            (b"c\r\n".to_vec(), b"\0".to_vec())
+        ]
+    );
+    assert_eq!(c.call(&["HLEN", "big-hash"]).int(), big_fields);
+    assert_eq!(
+        c.call(&["HGET", "big-hash", "field 599"]),
+        Resp::bulk("value 599")
+    );
+    assert_eq!(
+        c.call(&["LRANGE", "list", "0", "-1"]),
+        Resp::Array(vec![Resp::bulk("x"), Resp::bulk(""), Resp::bulk("x")])
+    );
+    let list = c.call(&["LRANGE", "big-list", "0", "-1"]);
+    let elements: Vec<String> = list.items().iter().map(Resp::text).collect();
+    assert_eq!(
+        elements,
+        (0..big_list).map(|i| format!("e{i}")).collect::<Vec<_>>()
+    );
+    let ttl = c.call(&["PTTL", "big-list"]).int();
+    assert!(ttl > 0 && ttl <= 100_000, "{ttl}");
+    let mut ints: Vec<String> = c
+        .call(&["SMEMBERS", "ints"])
+        .items()
+        .iter()
+        .map(Resp::text)
+        .collect();
+    ints.sort();
+    assert_eq!(ints, ["-3", "0", "9"]);
+    assert_eq!(c.call(&["SCARD", "big-set"]).int(), big_set);
+    assert_eq!(c.call(&["SISMEMBER", "big-set", "m599"]).int(), 1);
+    assert_eq!(c.call(&["SELECT", "4"]), Resp::ok());
+    assert_eq!(c.call(&["SCARD", "elsewhere"]).int(), 2);
+}
+
+/// The `i`th write of the collection crash loop: members, elements and
+/// fields numbered by `i`, so the survivors show which writes were kept.
+/// The round's last write (repeated past the round's count) is a `SADD`,
+/// which changes nothing when repeated.
+fn collection_request(round: usize, i: usize) -> Vec<u8> {
+    let n = i.to_string();
+    let key = |kind: &str| format!("r{round}:{kind}");
+    match i % 3 {
+        0 => encode(&["SADD", &key("set"), &n]),
+        1 => encode(&["RPUSH", &key("list"), &n]),
+        _ => encode(&["HSET", &key("hash"), &format!("f{n}"), &n]),
+    }
+}
+
+/// The numbers of the writes of `round` that survived, from its set, list
+/// and hash; asserts they are exactly a prefix `0..k` (and the list in
+/// order), and returns `k`.
+fn surviving_collection_writes(c: &mut Client, round: usize) -> usize {
+    let number = |r: &Resp| r.text().parse::<usize>().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for member in c.call(&["SMEMBERS", &format!("r{round}:set")]).items() {
+        let i = number(member);
+        assert!(i % 3 == 0 && seen.insert(i), "set member {i}");
+    }
+    let list = c.call(&["LRANGE", &format!("r{round}:list"), "0", "-1"]);
+    let list: Vec<usize> = list.items().iter().map(number).collect();
+    assert!(
+        list.windows(2).all(|w| w[0] < w[1]),
+        "list out of order: {list:?}"
+    );
+    for i in list {
+        assert!(i % 3 == 1 && seen.insert(i), "list element {i}");
+    }
+    for (field, value) in c.call(&["HGETALL", &format!("r{round}:hash")]).pairs() {
+        let i = number(&value);
+        assert_eq!(field.text(), format!("f{i}"));
+        assert!(i % 3 == 2 && seen.insert(i), "hash field {i}");
+    }
+    let k = seen.len();
+    assert!(
+        seen.iter().copied().eq(0..k),
+        "round {round}: not a prefix: {seen:?}"
+    );
+    k
+}
+
+// enable after merge: needs HSET, RPUSH and SADD.
+#[test]
+#[ignore = "enable after merge: needs the hash, list and set commands"]
+fn crash_loop_of_collection_writes_never_loses_one_acknowledged_before_the_last_completed_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::seeded();
+    eprintln!("collection crash loop PRNG seed {:#x}", rng.0);
+    const ROUNDS: usize = 10;
+    let mut kept_per_round: Vec<usize> = Vec::new();
+    let mut last: Option<RoundLog> = None;
+    let mut saves_seen = 0;
+    for round in 0..=ROUNDS {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        if let Some(log) = last.take() {
+            let kept = surviving_collection_writes(&mut c, round - 1);
+            assert!(
+                kept <= log.sent,
+                "round {}: {kept} of {} sent",
+                round - 1,
+                log.sent
+            );
+            assert!(
+                kept >= log.durable,
+                "round {}: {kept} writes survived, but {} were acknowledged before a completed save",
+                round - 1,
+                log.durable
+            );
+            kept_per_round.push(kept);
+        }
+        for (r, &kept) in kept_per_round.iter().enumerate() {
+            assert_eq!(surviving_collection_writes(&mut c, r), kept, "round {r}");
+        }
+        if round == ROUNDS {
+            break;
+        }
+        let writer = {
+            let c = server.client();
+            thread::spawn(move || {
+                write_ops_until_killed(c, round, collection_request, |i, reply| match reply {
+                    Resp::Int(_) => {}
+                    other => panic!("write {i} answered {other:?}"),
+                })
+            })
+        };
+        thread::sleep(Duration::from_millis(150 + rng.below(450)));
+        server.kill();
+        let log = writer.join().expect("writer thread");
+        saves_seen += log.completed_saves;
+        last = Some(log);
+    }
+    assert!(
+        saves_seen > 0,
+        "no save ever completed: the test proved nothing"
+    );
 }
 
 /// CRC-32 (IEEE), bit by bit: slow and obviously right, for building files.

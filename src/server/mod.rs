@@ -98,7 +98,7 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
         config.dir = absolute;
     }
     let loading = Instant::now();
-    let loaded = snapshot::load(&paths, &keyspace, started_unix_ms)?;
+    let loaded = snapshot::load(&paths, &keyspace, started_unix_ms, config.encodings)?;
     if loaded.found {
         notice!(
             "DB loaded from {}: {} keys restored, {} expired while down, {} bytes in {} ms",

@@ -495,7 +495,17 @@ mod tests {
         assert_eq!(status.last_background_secs, Some(0));
         assert_eq!(status.changes_at_last_save, ks.read().changes());
         let restored = Keyspace::new();
-        assert_eq!(load(saver.paths(), &restored, 0).unwrap().loaded, 1);
+        assert_eq!(
+            load(
+                saver.paths(),
+                &restored,
+                0,
+                crate::config::Encodings::DEFAULT
+            )
+            .unwrap()
+            .loaded,
+            1
+        );
         assert_eq!(saver.request_background(), Ok(()));
     }
 
