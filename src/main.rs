@@ -19,7 +19,7 @@ fn main() {
             println!("gocache {}", env!("CARGO_PKG_VERSION"));
             return;
         }
-        Invocation::Serve(startup) => startup,
+        Invocation::Serve(startup) => *startup,
     };
     match gocache::server::run(startup) {
         Ok(status) => std::process::exit(status),

@@ -36,7 +36,7 @@ use crate::keyspace::{Db, DbWriter, Entry, Event, ReadGuard, Store, WriteGuard};
 use crate::protocol::{Dialect, Reply};
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::value::{Collection, Encodings, Value};
+use crate::value::{Collection, Encodings};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::Ordering;
@@ -426,11 +426,10 @@ impl<'a> Context<'a> {
         let limits = self.server.settings.encodings();
         let now = self.now;
         self.write()
-            .edit(
+            .edit::<C, _>(
                 key,
                 now,
-                C::KIND,
-                create.then_some(C::empty as fn() -> Value),
+                create,
                 Event::Edited(event),
                 |value| match C::of(value) {
                     Some(collection) => {

@@ -632,7 +632,7 @@ pub fn format_save_points(points: &[SavePoint]) -> String {
 #[derive(Debug)]
 pub enum Invocation {
     /// Run the server.
-    Serve(Startup),
+    Serve(Box<Startup>),
     /// Print the usage and exit 0.
     Help,
     /// Print the version and exit 0.
@@ -737,7 +737,7 @@ where
             Error::Usage(format!("invalid value '{value}' for '--{name}': {why}"))
         })?;
     }
-    Ok(Invocation::Serve(Startup { config, file }))
+    Ok(Invocation::Serve(Box::new(Startup { config, file })))
 }
 
 /// Save points from `(secs, changes)` pairs (for tests).

@@ -58,7 +58,7 @@ pub use watch::{WatchFlag, Watches, Watching};
 
 use crate::error::CommandError;
 use crate::expiry::{ExpiryState, SWEEP_BATCH};
-use crate::value::{Kind, Value};
+use crate::value::{Collection, Value};
 use db::Discard;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
@@ -630,25 +630,24 @@ impl DbWriter<'_> {
     ///
     /// # Errors
     /// `WRONGTYPE` if the key holds another type.
-    pub fn edit<R>(
+    pub fn edit<C: Collection, R>(
         &mut self,
         key: &[u8],
         now: u64,
-        kind: Kind,
-        create: Option<fn() -> Value>,
+        create: bool,
         event: Event,
         change: impl FnOnce(&mut Value) -> (R, bool),
         replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
     ) -> Result<Option<R>, CommandError> {
         match self.get_live(key, now) {
-            Some(entry) if entry.kind() != kind => return Err(CommandError::WrongType),
+            Some(entry) if entry.kind() != C::KIND => return Err(CommandError::WrongType),
             Some(_) => {}
             None => {
-                let Some(create) = create else {
+                if !create {
                     return Ok(None);
-                };
+                }
                 // Stored without a record: the edit below is the change.
-                let entry = Entry::with_value(key, create(), 0);
+                let entry = Entry::with_value(key, C::empty(), 0);
                 self.counted(|db| db.insert(entry));
             }
         }

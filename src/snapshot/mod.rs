@@ -934,15 +934,14 @@ mod tests {
             let mut guard = ks.write();
             guard
                 .writer(0)
-                .edit(
+                .edit::<List, _>(
                     key,
                     0,
-                    Kind::List,
-                    None,
+                    false,
                     Event::Edited("rpush"),
                     |value| match value {
-                        Value::List(List::Quick(q)) => q.push_back(element, fill),
-                        Value::List(List::Packed(p)) => p.push_back(element),
+                        Value::List(List::Quick(q)) => (q.push_back(element, fill), true),
+                        Value::List(List::Packed(p)) => (p.push_back(element), true),
                         other => panic!("not a list: {other:?}"),
                     },
                     |_| Vec::new(),
