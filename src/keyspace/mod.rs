@@ -59,7 +59,6 @@ pub use watch::{WatchFlag, Watches, Watching};
 use crate::error::CommandError;
 use crate::expiry::{ExpiryState, SWEEP_BATCH};
 use crate::value::{Collection, Value};
-use db::Discard;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
@@ -337,8 +336,12 @@ impl Store {
 
     /// Removes up to `batch` keys whose deadline is at or before `now`, from
     /// every database. Returns how many were removed and whether more are due.
+    /// A removed collection goes to the trash, freed after the guard.
     pub fn sweep(&mut self, now: u64, batch: usize) -> (usize, bool) {
-        self.sweep_into(now, batch, &mut Discard)
+        let mut trash = std::mem::take(&mut self.trash);
+        let swept = self.sweep_into(now, batch, &mut trash);
+        self.trash = trash;
+        swept
     }
 
     /// Like [`Store::sweep`], but hands each removed entry, and each key a

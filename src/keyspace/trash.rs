@@ -72,6 +72,23 @@ impl Trash {
     }
 }
 
+/// A sweep's sink: collections kept, strings freed at once.
+impl Extend<Entry> for Trash {
+    fn extend<I: IntoIterator<Item = Entry>>(&mut self, iter: I) {
+        for entry in iter {
+            self.entry(&entry);
+        }
+    }
+}
+
+/// A sweep's sink for the keys a deadline heap let go of: freed at once
+/// (a key's bytes, no collection).
+impl Extend<super::Key> for Trash {
+    fn extend<I: IntoIterator<Item = super::Key>>(&mut self, iter: I) {
+        iter.into_iter().for_each(drop);
+    }
+}
+
 /// The background freeing thread's queue, started on first use; `None`
 /// if it could not be started (then big trash is freed in place).
 fn freer() -> Option<&'static Mutex<Sender<Trash>>> {
