@@ -628,6 +628,8 @@ impl DbWriter<'_> {
     ///
     /// # Errors
     /// `WRONGTYPE` if the key holds another type.
+    // Each argument is a part of the one edit a command describes.
+    #[allow(clippy::too_many_arguments)]
     pub fn edit<R>(
         &mut self,
         key: &[u8],
