@@ -569,3 +569,172 @@ fn sscan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         Reply::Array(members),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::session::Session;
+    use crate::shared::Shared;
+    use std::collections::HashSet;
+    use std::net::SocketAddr;
+
+    /// One client of an in-memory server.
+    struct Client {
+        shared: Shared,
+        session: Session,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let shared = Shared::in_memory(Config::default());
+            let addr = SocketAddr::from(([127, 0, 0, 1], 50_000));
+            let info = shared.clients.register(addr, addr);
+            Client {
+                session: Session::new(info, true),
+                shared,
+            }
+        }
+
+        fn run(&mut self, line: &str) -> Reply {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            super::super::dispatch(&self.shared, &mut self.session, &argv, &[])
+        }
+
+        fn int(&mut self, line: &str) -> i64 {
+            match self.run(line) {
+                Reply::Integer(n) => n,
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+
+        /// The members of a set or array reply, and whether it was a set.
+        fn members(&mut self, line: &str) -> (Vec<Vec<u8>>, bool) {
+            let (items, is_set) = match self.run(line) {
+                Reply::Set(items) => (items, true),
+                Reply::Array(items) => (items, false),
+                other => panic!("{line}: {other:?}"),
+            };
+            let bytes = items
+                .into_iter()
+                .map(|r| match r {
+                    Reply::Bulk(b) => b.as_slice().to_vec(),
+                    other => panic!("{line}: {other:?}"),
+                })
+                .collect();
+            (bytes, is_set)
+        }
+
+        /// Changes committed so far.
+        fn changes(&self) -> u64 {
+            self.shared.keyspace.read().changes()
+        }
+    }
+
+    fn distinct(members: &[Vec<u8>]) -> HashSet<Vec<u8>> {
+        let set: HashSet<Vec<u8>> = members.iter().cloned().collect();
+        assert_eq!(set.len(), members.len(), "a member twice: {members:?}");
+        set
+    }
+
+    /// `SADD key` of `n` members (every third a string), as a command line.
+    fn sadd(key: &str, n: usize) -> String {
+        let mut line = format!("SADD {key}");
+        for i in 0..n {
+            if i % 3 == 2 {
+                line.push_str(&format!(" m{i}"));
+            } else {
+                line.push_str(&format!(" {i}"));
+            }
+        }
+        line
+    }
+
+    #[test]
+    fn spop_with_a_count_pops_distinct_members_of_the_set_by_every_strategy() {
+        let mut c = Client::new();
+        for size in [1, 2, 6, 30] {
+            for count in [1, 2, 5, 6, 7, 25, 29, 30, 31] {
+                c.run("DEL s");
+                c.int(&sadd("s", size));
+                let (all, _) = c.members("SMEMBERS s");
+                let all = distinct(&all);
+                let (popped, is_set) = c.members(&format!("SPOP s {count}"));
+                assert!(is_set, "SPOP with a count replies a set");
+                let popped = distinct(&popped);
+                assert_eq!(popped.len(), count.min(size), "{size} {count}");
+                let (left, _) = c.members("SMEMBERS s");
+                let left = distinct(&left);
+                assert!(popped.is_disjoint(&left));
+                assert_eq!(&popped | &left, all);
+                assert_eq!(c.int("EXISTS s"), i64::from(count < size));
+            }
+        }
+    }
+
+    #[test]
+    fn srandmember_picks_members_without_changing_the_set() {
+        let mut c = Client::new();
+        c.int(&sadd("s", 40));
+        let (all, _) = c.members("SMEMBERS s");
+        let all = distinct(&all);
+        let before = c.changes();
+        for count in [1, 2, 13, 14, 39, 40, 41] {
+            let (picked, is_set) = c.members(&format!("SRANDMEMBER s {count}"));
+            assert!(!is_set, "SRANDMEMBER replies an array");
+            let picked = distinct(&picked);
+            assert_eq!(picked.len(), count.min(40));
+            assert!(picked.is_subset(&all));
+            let (repeats, _) = c.members(&format!("SRANDMEMBER s -{count}"));
+            assert_eq!(repeats.len(), count);
+            assert!(repeats.iter().all(|m| all.contains(m)));
+        }
+        let (many, _) = c.members("SRANDMEMBER s -2000");
+        let seen: HashSet<Vec<u8>> = many.into_iter().collect();
+        assert_eq!(seen, all, "every member comes up");
+        assert_eq!(c.changes(), before);
+        assert_eq!(c.int("SCARD s"), 40);
+    }
+
+    #[test]
+    fn a_negative_count_too_large_for_one_reply_is_refused() {
+        let mut c = Client::new();
+        c.int("SADD s a");
+        for count in ["-9223372036854775807", "-16777217"] {
+            match c.run(&format!("SRANDMEMBER s {count}")) {
+                Reply::Error(e) => assert!(e.to_string().starts_with("ERR count is too large")),
+                other => panic!("{count}: {other:?}"),
+            }
+        }
+        let (few, _) = c.members("SRANDMEMBER s -3");
+        assert_eq!(few, [b"a", b"a", b"a"]);
+    }
+
+    #[test]
+    fn only_writes_that_change_a_set_count_as_changes() {
+        let mut c = Client::new();
+        c.int("SADD s a b");
+        c.int("SADD t b");
+        let changed = |c: &mut Client, line: &str| {
+            let before = c.changes();
+            c.run(line);
+            c.changes() - before
+        };
+        assert_eq!(changed(&mut c, "SADD s a"), 0);
+        assert_eq!(changed(&mut c, "SREM s zz"), 0);
+        assert_eq!(changed(&mut c, "SREM nope a"), 0);
+        assert_eq!(changed(&mut c, "SMOVE s s a"), 0);
+        assert_eq!(changed(&mut c, "SMOVE s t zz"), 0);
+        assert_eq!(changed(&mut c, "SPOP s 0"), 0);
+        assert_eq!(changed(&mut c, "SPOP nope"), 0);
+        assert_eq!(changed(&mut c, "SINTERSTORE none nope"), 0);
+        assert_eq!(changed(&mut c, "SADD s c"), 1);
+        // Moved onto a set holding it: only the source changes.
+        assert_eq!(changed(&mut c, "SMOVE s t b"), 1);
+        assert_eq!(changed(&mut c, "SMOVE s t a"), 2);
+        assert_eq!(changed(&mut c, "SUNIONSTORE u s t"), 1);
+        // The last member popped: the pop, then the deletion.
+        assert_eq!(changed(&mut c, "SPOP s"), 2);
+        assert_eq!(c.int("EXISTS s"), 0);
+    }
+}
