@@ -26,6 +26,7 @@ pub mod memory;
 pub mod persistence;
 pub mod replication;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -135,7 +136,7 @@ impl CommandSpec {
 
 /// Every family's rows, with the group `COMMAND DOCS` names it by
 /// (Redis's groups).
-fn families() -> [(&'static [CommandSpec], &'static str); 8] {
+fn families() -> [(&'static [CommandSpec], &'static str); 9] {
     [
         (connection::COMMANDS, "connection"),
         (strings::COMMANDS, "string"),
@@ -145,6 +146,7 @@ fn families() -> [(&'static [CommandSpec], &'static str); 8] {
         (persistence::COMMANDS, "server"),
         (replication::COMMANDS, "server"),
         (memory::COMMANDS, "server"),
+        (sets::COMMANDS, "set"),
     ]
 }
 

@@ -43,7 +43,7 @@
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use crate::memory;
-use crate::value::Value;
+use crate::value::{Hash, List, Set, Value, raw};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -155,6 +155,17 @@ pub struct Db {
     table_bytes: usize,
     pub(super) deadlines: DeadlineHeap,
     pub(super) expiry: Arc<ExpiryState>,
+}
+
+/// An empty value of `value`'s type in its big encoding: what an entry
+/// about to be replaced keeps once its value is moved out (no packed one
+/// can stand in its slot).
+fn vacated(value: &Value) -> Value {
+    match value {
+        Value::Hash(_) => Value::Hash(Hash::Table(Box::default())),
+        Value::List(_) => Value::List(List::Quick(Box::default())),
+        Value::Set(_) => Value::Set(Set::Table(Box::default())),
+    }
 }
 
 impl Db {
@@ -316,7 +327,10 @@ impl Db {
     /// changed in place, unless a clone of its entry is alive (a
     /// snapshot's): no clone may see the edit, so then, as for a packed
     /// collection (kept inline in its entry), `change` edits a copy, which
-    /// a new entry stores. `None` if `key` holds no collection.
+    /// a new entry stores. A big value that `change` leaves packed (an
+    /// `SPOP` that rebuilds a set of integers as an intset) is kept packed,
+    /// in a new entry, as its encoding must read. `None` if `key` holds no
+    /// collection.
     pub(super) fn edit<R>(
         &mut self,
         key: &[u8],
@@ -338,11 +352,29 @@ impl Db {
             return Some(result);
         }
         let before = entry.footprint();
+        let mut repacked = None;
+        let in_place = |value: &mut Value| {
+            let result = change(value);
+            if raw::inline_body(value).is_some() {
+                // An entry keeps a packed value inline, never in its slot:
+                // moved out, for a new entry, leaving an empty big one.
+                repacked = Some(std::mem::replace(value, vacated(value)));
+            }
+            result
+        };
         // SAFETY: `&mut self` excludes every other access to the stored
         // entries, and the entry has no other clone (checked above; new
         // clones are made only through this database or a clone).
-        let result = unsafe { entry.edit(change) };
-        self.data_bytes = self.data_bytes - before + entry.footprint();
+        let result = unsafe { entry.edit(in_place) };
+        let Some(packed) = repacked else {
+            self.data_bytes = self.data_bytes - before + entry.footprint();
+            return Some(result);
+        };
+        let fresh = entry.with_same_key(packed);
+        let bytes = fresh.footprint();
+        let old = self.parts[part].replace(fresh);
+        self.data_bytes = self.data_bytes + bytes - before;
+        drop(old);
         Some(result)
     }
 
@@ -1184,6 +1216,44 @@ mod tests {
         let with_ttl = guard.db(0).usage_of(b"key:000000000001", 0).unwrap();
         assert_eq!(with_ttl, usage + 16 + 8 + 48);
         assert_eq!(guard.db(0).usage_of(b"key:000000000001", 5000), None);
+        assert_memory_recounts(&guard);
+    }
+
+    #[test]
+    fn a_big_value_an_edit_leaves_packed_is_stored_packed() {
+        let ks = Keyspace::with_databases(1);
+        let mut guard = ks.write();
+        let limits = crate::value::Encodings::DEFAULT;
+        let mut big = Set::new();
+        for m in ["a", "1", "2"] {
+            big.insert(m.as_bytes(), &limits);
+        }
+        let entry = Entry::with_value(b"s", Value::Set(big), 4_102_444_800_000);
+        guard.writer(0).put_entry(entry, 0);
+        let edit = |guard: &mut Store, change: &dyn Fn(&mut Set) -> bool| {
+            let event = Event::Edited("spop");
+            let change = |v: &mut Value| (v.set_mut().is_some_and(change), true);
+            guard
+                .writer(0)
+                .edit::<Set, _>(b"s", 0, false, event, change, |_| vec![])
+        };
+        let removed = edit(&mut guard, &|set| {
+            let removed = set.remove(b"a");
+            // Rebuilt from what is left, as SPOP's last strategy does.
+            *set = Set::from_elements(set.as_ref().elements(), &limits);
+            removed
+        });
+        assert_eq!(removed.ok(), Some(Some(true)));
+        let stored = guard.db(0).get(b"s", 0).unwrap();
+        assert!(stored.is_packed());
+        assert_eq!(stored.collection().unwrap().encoding(), "intset");
+        assert_eq!(stored.collection().unwrap().len(), 2);
+        assert_eq!(stored.expires_at(), 4_102_444_800_000, "the deadline stays");
+        assert_memory_recounts(&guard);
+        // An edit that leaves it big stays in place.
+        edit(&mut guard, &|set| set.insert(b"x", &limits)).ok();
+        let grown = guard.db(0).get(b"s", 0).unwrap();
+        assert_eq!(grown.collection().unwrap().encoding(), "hashtable");
         assert_memory_recounts(&guard);
     }
 
