@@ -21,6 +21,7 @@
 
 pub mod hash;
 pub mod intset;
+pub mod long_double;
 pub mod list;
 pub mod pack;
 pub mod quicklist;
