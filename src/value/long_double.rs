@@ -73,8 +73,7 @@ impl LongDouble {
             Some((b'+', rest)) => (false, rest),
             _ => (false, text),
         };
-        let class = if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity")
-        {
+        let class = if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             Class::Infinite
         } else if let Some(hex) = body
             .strip_prefix(b"0x")
@@ -407,9 +406,7 @@ impl Big {
     fn from_decimal(digits: &[u8]) -> Big {
         let mut big = Big(Vec::with_capacity(digits.len() / 9 + 1));
         for chunk in digits.chunks(9) {
-            let value = chunk
-                .iter()
-                .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+            let value = chunk.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
             big.mul_add(10u32.pow(chunk.len() as u32), value);
         }
         big
@@ -473,7 +470,11 @@ impl Big {
         let whole = (bits / 32) as usize;
         let part = (bits % 32) as u32;
         self.0.iter().take(whole).any(|&l| l != 0)
-            || (part > 0 && self.0.get(whole).is_some_and(|&l| l & ((1 << part) - 1) != 0))
+            || (part > 0
+                && self
+                    .0
+                    .get(whole)
+                    .is_some_and(|&l| l & ((1 << part) - 1) != 0))
     }
 
     fn shl(&mut self, bits: u64) {
@@ -670,9 +671,36 @@ mod tests {
     #[test]
     fn what_string2ld_refuses_is_refused() {
         for bad in [
-            "", " 1", "1 ", "\t1", "abc", "nan", "-nan", "NaN(1)", "1e", "1e+", "e5", ".", ".e1",
-            "0x", "0x.", "0xg", "0x1p", "1e5000", "-1e5000", "1e-5000", "0.1e-4950", "1e-4951",
-            "0x1p16384", "0x1p-16447", "1\u{0}2", "--1", "+-1", "infinit", "1,5", "١",
+            "",
+            " 1",
+            "1 ",
+            "\t1",
+            "abc",
+            "nan",
+            "-nan",
+            "NaN(1)",
+            "1e",
+            "1e+",
+            "e5",
+            ".",
+            ".e1",
+            "0x",
+            "0x.",
+            "0xg",
+            "0x1p",
+            "1e5000",
+            "-1e5000",
+            "1e-5000",
+            "0.1e-4950",
+            "1e-4951",
+            "0x1p16384",
+            "0x1p-16447",
+            "1\u{0}2",
+            "--1",
+            "+-1",
+            "infinit",
+            "1,5",
+            "١",
         ] {
             assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
         }
@@ -681,7 +709,14 @@ mod tests {
         assert!(LongDouble::parse(format!("{longest}1").as_bytes()).is_none());
         let zeros = format!("0.{}1", "0".repeat(MAX_CHARS - 10));
         assert!(LongDouble::parse(zeros.as_bytes()).is_none());
-        for good in ["0e-99999999999", "0x0p99999999", "INF", "+Infinity", "00012", "1E2"] {
+        for good in [
+            "0e-99999999999",
+            "0x0p99999999",
+            "INF",
+            "+Infinity",
+            "00012",
+            "1E2",
+        ] {
             assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good}");
         }
     }

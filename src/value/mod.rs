@@ -21,8 +21,8 @@
 
 pub mod hash;
 pub mod intset;
-pub mod long_double;
 pub mod list;
+pub mod long_double;
 pub mod pack;
 pub mod quicklist;
 pub mod set;
