@@ -321,7 +321,7 @@ fn parse_scan<'a>(argv: &'a [&'a [u8]]) -> Result<ScanOptions<'a>, CommandError>
 /// Parses a `SCAN` cursor as Redis reads one (C's `strtoul`): decimal
 /// digits after an optional sign, a negative one wrapping around, and an
 /// empty one 0; no space before it, nothing after, nothing beyond 64 bits.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
     let invalid = || CommandError::other("ERR invalid cursor");
     if arg.is_empty() {
         return Ok(0);

@@ -21,6 +21,7 @@
 
 pub mod args;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod memory;
 pub mod persistence;
@@ -135,7 +136,7 @@ impl CommandSpec {
 
 /// Every family's rows, with the group `COMMAND DOCS` names it by
 /// (Redis's groups).
-fn families() -> [(&'static [CommandSpec], &'static str); 8] {
+fn families() -> [(&'static [CommandSpec], &'static str); 9] {
     [
         (connection::COMMANDS, "connection"),
         (strings::COMMANDS, "string"),
@@ -145,6 +146,7 @@ fn families() -> [(&'static [CommandSpec], &'static str); 8] {
         (persistence::COMMANDS, "server"),
         (replication::COMMANDS, "server"),
         (memory::COMMANDS, "server"),
+        (hashes::COMMANDS, "hash"),
     ]
 }
 

@@ -140,29 +140,41 @@ impl Hash {
 
     /// Sets `field` to `value`: true if the field is new. Converts to the
     /// table first if the pack may not take them, and after if the hash
-    /// then has more fields than `limits` allow packed.
+    /// then has more fields than `limits` allow packed (whether or not this
+    /// field was new).
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Encodings) -> bool {
         if let Hash::Packed(p) = self {
             if !packable(p.byte_len(), field.len(), value.len(), limits) {
                 self.convert();
             }
         }
-        let too_many = match self {
+        let (new, too_many) = match self {
             Hash::Table(t) => return t.insert(field, value),
             Hash::Packed(p) => {
-                if let Some(at) = p.find_pair(field) {
-                    p.replace(at + 1, value);
-                    return false;
-                }
-                p.push_back(field);
-                p.push_back(value);
-                (p.count() / 2) as u64 > limits.hash_max_listpack_entries
+                let new = match p.find_pair(field) {
+                    Some(at) => {
+                        p.replace(at + 1, value);
+                        false
+                    }
+                    None => {
+                        p.push_back(field);
+                        p.push_back(value);
+                        true
+                    }
+                };
+                // Checked after a replaced value too, as Redis does: a
+                // limit lowered since the hash was built applies at its
+                // next write.
+                (
+                    new,
+                    (p.count() / 2) as u64 > limits.hash_max_listpack_entries,
+                )
             }
         };
         if too_many {
             self.convert();
         }
-        true
+        new
     }
 
     /// Sets `field` to `value` if it has no value yet: true if it was set.
@@ -403,7 +415,7 @@ impl HashRef<'_> {
             None => LongDouble::ZERO,
             Some(value) => LongDouble::parse(value).ok_or(IncrError::NotFloat)?,
         };
-        let sum = current.add(by);
+        let sum = current + by;
         if !sum.is_finite() {
             return Err(IncrError::NotFinite);
         }
@@ -591,7 +603,7 @@ mod tests {
                         };
                         match current {
                             Some(current) => {
-                                let want = current.add(by).to_human();
+                                let want = (current + by).to_human();
                                 assert_eq!(got.as_deref(), Ok(want.as_str()));
                                 model.set(&field, want.as_bytes(), &SMALL);
                             }
@@ -646,6 +658,19 @@ mod tests {
         assert_eq!(counter.as_ref().encoding(), "listpack");
         assert_eq!(counter.incr_by(b"n", 1, &limits), Ok(100_000));
         assert_eq!(counter.as_ref().encoding(), "hashtable");
+        // A limit lowered after the hash was built applies at its next
+        // write, a replacement too.
+        let lowered = Encodings {
+            hash_max_listpack_entries: 2,
+            ..limits
+        };
+        let mut three = Hash::new();
+        for f in ["a", "b", "c"] {
+            three.set(f.as_bytes(), b"1", &limits);
+        }
+        assert_eq!(three.as_ref().encoding(), "listpack");
+        assert!(!three.set(b"a", b"2", &lowered));
+        assert_eq!(three.as_ref().encoding(), "hashtable");
         // Zero entries allowed packed: every hash is a table.
         let none = Encodings {
             hash_max_listpack_entries: 0,

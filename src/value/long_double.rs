@@ -12,7 +12,7 @@
 //!   `5.`) or hexadecimal (`0x1.8p1`), or `inf`/`infinity`; refused when
 //!   empty, 5 KiB or longer, led by a space, followed by anything, NaN,
 //!   too big for the format, or so small that it rounds to zero.
-//! - [`LongDouble::add`].
+//! - addition (`+`).
 //! - [`LongDouble::to_human`] prints as `printf("%.17Lf")` with the
 //!   trailing zeros (and a bare point) dropped, and `-0` as `0`: Redis's
 //!   `ld2string` in its human mode.
@@ -104,8 +104,32 @@ impl LongDouble {
         matches!(self.class, Class::Zero | Class::Finite { .. })
     }
 
+    /// As Redis's `ld2string` prints in its human mode: `%.17Lf` without
+    /// trailing zeros, `inf` / `-inf`, and `0` for a negative zero.
+    pub fn to_human(self) -> String {
+        let digits = match self.class {
+            Class::Nan => return "nan".into(),
+            Class::Infinite if self.negative => return "-inf".into(),
+            Class::Infinite => return "inf".into(),
+            Class::Zero => return "0".into(),
+            Class::Finite {
+                significand,
+                exponent,
+            } => fixed_17(significand, exponent),
+        };
+        if self.negative && digits != "0" {
+            format!("-{digits}")
+        } else {
+            digits
+        }
+    }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
     /// `self + other`, rounded to nearest (ties to even) as the x87 adds.
-    pub fn add(self, other: LongDouble) -> LongDouble {
+    fn add(self, other: LongDouble) -> LongDouble {
         let nan = LongDouble {
             negative: false,
             class: Class::Nan,
@@ -170,26 +194,6 @@ impl LongDouble {
             }
         }
     }
-
-    /// As Redis's `ld2string` prints in its human mode: `%.17Lf` without
-    /// trailing zeros, `inf` / `-inf`, and `0` for a negative zero.
-    pub fn to_human(self) -> String {
-        let digits = match self.class {
-            Class::Nan => return "nan".into(),
-            Class::Infinite if self.negative => return "-inf".into(),
-            Class::Infinite => return "inf".into(),
-            Class::Zero => return "0".into(),
-            Class::Finite {
-                significand,
-                exponent,
-            } => fixed_17(significand, exponent),
-        };
-        if self.negative && digits != "0" {
-            format!("-{digits}")
-        } else {
-            digits
-        }
-    }
 }
 
 /// `m × 2^e` printed with 17 decimals (rounded to nearest, ties to even,
@@ -251,11 +255,7 @@ fn round(n: u128, e: i64, sticky: bool) -> Class {
         } else {
             let kept = if shift >= 128 { 0 } else { n >> shift };
             let half = (n >> (shift - 1)) & 1 == 1;
-            let mask = if shift - 1 >= 128 {
-                u128::MAX
-            } else {
-                (1u128 << (shift - 1)) - 1
-            };
+            let mask = (1u128 << (shift - 1)) - 1;
             (kept, half, n & mask != 0 || sticky)
         };
         let kept = kept as u64;
@@ -381,7 +381,7 @@ fn parse_hex(text: &[u8]) -> Option<Class> {
     let exponent = exponent - 4 * after_point as i64;
     // The value is below 2^top and at least 2^(top - 4).
     let top = 4 * significant.len() as i64 + exponent;
-    if top > MAX_EXP + 64 + 4 || top < MIN_EXP - 4 {
+    if !(MIN_EXP - 4..=MAX_EXP + 64 + 4).contains(&top) {
         return None;
     }
     let n = Big::from_hex(significant);
@@ -585,7 +585,7 @@ mod tests {
         terms
             .iter()
             .map(|t| LongDouble::parse(t.as_bytes()).expect("a number"))
-            .fold(LongDouble::ZERO, LongDouble::add)
+            .fold(LongDouble::ZERO, |a, b| a + b)
             .to_human()
     }
 
@@ -646,11 +646,11 @@ mod tests {
         assert_eq!(sum(&["1e4000", "-1e-4000", "-1e4000"]), "0");
         // Overflow and cancellation of infinities.
         let max = LongDouble::parse(b"1.18e4932").unwrap();
-        assert!(!max.add(max).is_finite());
+        assert!(!(max + max).is_finite());
         let inf = LongDouble::parse(b"inf").unwrap();
         let minus = LongDouble::parse(b"-infinity").unwrap();
-        assert!(!inf.add(minus).is_finite());
-        assert_eq!(inf.add(max).to_human(), "inf");
+        assert!(!(inf + minus).is_finite());
+        assert_eq!((inf + max).to_human(), "inf");
         assert_eq!(minus.to_human(), "-inf");
     }
 
@@ -661,9 +661,7 @@ mod tests {
             assert_eq!(human(&n.to_string()), n.to_string());
         }
         assert_eq!(
-            LongDouble::from_i64(i64::MAX)
-                .add(LongDouble::from_i64(1))
-                .to_human(),
+            (LongDouble::from_i64(i64::MAX) + LongDouble::from_i64(1)).to_human(),
             "9223372036854775808"
         );
     }
@@ -743,9 +741,9 @@ mod tests {
             }
         );
         assert_eq!(LongDouble::parse(b"0x1.ffffffffffffffffp16383"), None);
-        assert_eq!(least.add(least).to_human(), "0");
+        assert_eq!((least + least).to_human(), "0");
         let smallest_normal = LongDouble::parse(b"0x1p-16382").unwrap();
         let below = LongDouble::parse(b"0x0.fffffffffffffffep-16382").unwrap();
-        assert_eq!(below.add(least), smallest_normal);
+        assert_eq!(below + least, smallest_normal);
     }
 }
