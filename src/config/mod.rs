@@ -629,6 +629,8 @@ pub fn format_save_points(points: &[SavePoint]) -> String {
 }
 
 /// What the command line asks for.
+// Made once, at start: the size of the big variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Invocation {
     /// Run the server.

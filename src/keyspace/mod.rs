@@ -628,6 +628,9 @@ impl DbWriter<'_> {
     ///
     /// # Errors
     /// `WRONGTYPE` if the key holds another type.
+    // Each argument is a separate part of the one edit; a struct of them
+    // would only move the list.
+    #[allow(clippy::too_many_arguments)]
     pub fn edit<R>(
         &mut self,
         key: &[u8],
