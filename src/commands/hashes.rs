@@ -446,3 +446,215 @@ fn hscan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::text(cursor.to_string()), Reply::Array(items)])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::dispatch;
+    use crate::config::Config;
+    use crate::protocol::Dialect;
+    use crate::session::Session;
+    use crate::shared::Shared;
+    use std::collections::{HashMap, HashSet};
+    use std::net::SocketAddr;
+
+    /// One client of an in-memory server.
+    struct Client {
+        shared: Shared,
+        session: Session,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let shared = Shared::in_memory(Config::default());
+            let addr = SocketAddr::from(([127, 0, 0, 1], 50_000));
+            let info = shared.clients.register(addr, addr);
+            Client {
+                shared,
+                session: Session::new(info, true),
+            }
+        }
+
+        fn run(&mut self, line: &str) -> Reply {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            dispatch(&self.shared, &mut self.session, &argv, &[])
+        }
+
+        /// The reply's RESP bytes, in the connection's protocol.
+        fn wire(&mut self, line: &str) -> Vec<u8> {
+            let dialect = |proto| {
+                if proto == 3 {
+                    Dialect::Resp3
+                } else {
+                    Dialect::Resp2
+                }
+            };
+            let reply = self.run(line);
+            let mut out = Vec::new();
+            reply.encode(dialect(self.session.proto), &mut out);
+            out
+        }
+
+        fn changes(&self) -> u64 {
+            self.shared.keyspace.read().changes()
+        }
+
+        /// A hash `h` of `n` fields `f<i>` = `v<i>`, packed or a table.
+        fn fill(&mut self, n: usize, packed: bool) {
+            let limit = if packed { "100000" } else { "0" };
+            self.run(&format!("CONFIG SET hash-max-listpack-entries {limit}"));
+            for i in 0..n {
+                self.run(&format!("HSET h f{i} v{i}"));
+            }
+            let want = if packed { "listpack" } else { "hashtable" };
+            assert_eq!(bulk(&self.run("OBJECT ENCODING h")), want.as_bytes());
+        }
+    }
+
+    fn bulk(reply: &Reply) -> Vec<u8> {
+        match reply {
+            Reply::Bulk(b) => b.as_slice().to_vec(),
+            other => panic!("not a bulk string: {other:?}"),
+        }
+    }
+
+    fn items(reply: Reply) -> Vec<Reply> {
+        match reply {
+            Reply::Array(items) => items,
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+
+    /// The fields (and values, if given) of an `HRANDFIELD` reply, in
+    /// either protocol's shape.
+    fn picks(reply: Reply, with_values: bool, nested: bool) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let all = items(reply);
+        match (with_values, nested) {
+            (false, _) => all.iter().map(|f| (bulk(f), None)).collect(),
+            (true, true) => all
+                .into_iter()
+                .map(|pair| match &items(pair)[..] {
+                    [f, v] => (bulk(f), Some(bulk(v))),
+                    other => panic!("not a pair: {other:?}"),
+                })
+                .collect(),
+            (true, false) => all
+                .chunks(2)
+                .map(|pair| (bulk(&pair[0]), Some(bulk(&pair[1]))))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn hrandfield_counts_are_distinct_or_repeat_in_every_shape() {
+        for packed in [true, false] {
+            for proto in [2, 3] {
+                let mut c = Client::new();
+                c.fill(40, packed);
+                c.session.proto = proto;
+                let model: HashMap<Vec<u8>, Vec<u8>> = (0..40)
+                    .map(|i| (format!("f{i}").into_bytes(), format!("v{i}").into_bytes()))
+                    .collect();
+                // The size's cases: whole, copy-and-drop, sampling, repeats.
+                for count in [1i64, 2, 13, 14, 20, 39, 40, 41, 500, -1, -3, -40, -2500] {
+                    for with_values in [false, true] {
+                        let line = format!(
+                            "HRANDFIELD h {count}{}",
+                            if with_values { " WITHVALUES" } else { "" }
+                        );
+                        let got = picks(c.run(&line), with_values, proto == 3);
+                        let want = if count > 0 { count.min(40) } else { -count };
+                        assert_eq!(got.len() as i64, want, "{line}");
+                        for (f, v) in &got {
+                            let value = model.get(f).expect("a field of the hash");
+                            assert!(v.as_ref().is_none_or(|v| v == value), "{line}");
+                        }
+                        if count > 0 {
+                            let distinct: HashSet<&Vec<u8>> = got.iter().map(|(f, _)| f).collect();
+                            assert_eq!(distinct.len(), got.len(), "{line}");
+                        }
+                    }
+                }
+                // Repeats come in a random order, not the hash's.
+                let many = picks(c.run("HRANDFIELD h -2500"), false, false);
+                let kinds: HashSet<&Vec<u8>> = many.iter().map(|(f, _)| f).collect();
+                assert_eq!(kinds.len(), 40);
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_random_field_reaches_every_field() {
+        for packed in [true, false] {
+            let mut c = Client::new();
+            c.fill(5, packed);
+            let seen: HashSet<Vec<u8>> = (0..300).map(|_| bulk(&c.run("HRANDFIELD h"))).collect();
+            assert_eq!(seen.len(), 5);
+        }
+    }
+
+    #[test]
+    fn writes_that_change_nothing_are_not_changes() {
+        let mut c = Client::new();
+        c.run("HSET h a 1 s x");
+        let before = c.changes();
+        for line in [
+            "HSETNX h a 2",
+            "HDEL h nope other",
+            "HDEL nokey a",
+            "HINCRBY h s 1",
+            "HINCRBYFLOAT h s 1",
+            "HINCRBY h a abc",
+            "HGET h a",
+            "HGETALL h",
+        ] {
+            c.run(line);
+            assert_eq!(c.changes(), before, "{line}");
+        }
+        assert_eq!(c.wire("EXISTS nokey"), b":0\r\n");
+        for line in ["HSETNX h b 2", "HDEL h b", "HINCRBY h n 1", "HSET h a 1"] {
+            let was = c.changes();
+            c.run(line);
+            assert!(c.changes() > was, "{line}");
+        }
+    }
+
+    #[test]
+    fn hscan_of_a_table_visits_every_pair_across_calls() {
+        let mut c = Client::new();
+        c.fill(1000, false);
+        let mut seen = HashMap::new();
+        let (mut cursor, mut calls) = ("0".to_string(), 0);
+        loop {
+            let mut reply = items(c.run(&format!("HSCAN h {cursor}")));
+            let found = items(reply.pop().expect("the pairs"));
+            // About COUNT (10) pairs a call: whole buckets, so a few more.
+            assert!(found.len() <= 2 * 30, "{}", found.len());
+            for pair in found.chunks(2) {
+                seen.insert(bulk(&pair[0]), bulk(&pair[1]));
+            }
+            cursor = String::from_utf8(bulk(&reply[0])).unwrap();
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert!(seen.iter().all(|(f, v)| f[1..] == v[1..]));
+        assert!(calls > 20, "{calls} calls");
+        // MATCH filters what was visited; COUNT asks for more a call.
+        let reply = items(c.run("HSCAN h 0 MATCH f1?? COUNT 100000"));
+        assert_eq!(bulk(&reply[0]), b"0");
+        assert_eq!(items(reply.into_iter().nth(1).unwrap()).len(), 2 * 100);
+    }
+
+    #[test]
+    fn hincrbyfloat_stores_what_it_answers() {
+        let mut c = Client::new();
+        for step in ["0.1", "0.2", "1e-20", "-0.3"] {
+            let answered = bulk(&c.run(&format!("HINCRBYFLOAT h f {step}")));
+            assert_eq!(bulk(&c.run("HGET h f")), answered);
+        }
+        assert_eq!(bulk(&c.run("HGET h f")), b"0");
+    }
+}

@@ -2,7 +2,7 @@
 //! value elements of one [`Pack`]) and a [`Table`] of pairs when big, with
 //! Redis's semantics for every hash command: reads on the borrowed form
 //! ([`HashRef`], the same for a pack kept inline in its key's entry and
-//! for a table), writes on the owned one ([`Hash`]).
+//! for a table), writes on the owned one ([`Hash`](enum@Hash)).
 //!
 //! A packed hash keeps its pairs in the order they were first set (a
 //! replaced value keeps its place), as Redis's listpack does; a table's
