@@ -409,9 +409,9 @@ fn scan_options<'a>(args: &'a [&'a [u8]]) -> Result<(Option<&'a [u8]>, usize), C
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and
 /// a flat list of fields and values. A packed hash comes whole, with
-/// cursor 0. A table is scanned bucket by bucket until about `COUNT`
-/// pairs were visited (before `MATCH` filters them) or ten times that
-/// many buckets were, as Redis stops.
+/// cursor 0. A table is scanned bucket by bucket until at least `COUNT`
+/// pairs were visited (before `MATCH` filters them) or 20 × `COUNT`
+/// buckets were, where Redis stops.
 fn hscan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let cursor = parse_cursor(argv[2])?;
     // Redis reads the options only once it has found the hash.
