@@ -21,6 +21,7 @@
 
 pub mod args;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod memory;
 pub mod persistence;
@@ -136,7 +137,7 @@ impl CommandSpec {
 
 /// Every family's rows, with the group `COMMAND DOCS` names it by
 /// (Redis's groups).
-fn families() -> [(&'static [CommandSpec], &'static str); 9] {
+fn families() -> [(&'static [CommandSpec], &'static str); 10] {
     [
         (connection::COMMANDS, "connection"),
         (strings::COMMANDS, "string"),
@@ -147,6 +148,7 @@ fn families() -> [(&'static [CommandSpec], &'static str); 9] {
         (replication::COMMANDS, "server"),
         (memory::COMMANDS, "server"),
         (sets::COMMANDS, "set"),
+        (hashes::COMMANDS, "hash"),
     ]
 }
 

@@ -630,8 +630,6 @@ pub fn format_save_points(points: &[SavePoint]) -> String {
 
 /// What the command line asks for.
 #[derive(Debug)]
-// Made once, at start: a box would buy nothing.
-#[allow(clippy::large_enum_variant)]
 pub enum Invocation {
     /// Run the server.
     Serve(Box<Startup>),

@@ -14,7 +14,8 @@
 //! The leaves ([`pack`], [`intset`], [`quicklist`], [`table`]) own their
 //! memory and count it ([`Value::footprint`], O(1)); the typed layers
 //! ([`hash`], [`list`], [`set`]) give Redis's semantics and convert between
-//! encodings at the thresholds of [`Encodings`]. Nothing here takes a lock,
+//! encodings at the thresholds of [`Encodings`]. [`long_double`] is the
+//! arithmetic Redis's float increments are done in. Nothing here takes a lock,
 //! does I/O or knows the keyspace: the keyspace decides when a value may be
 //! changed in place (its entry not shared with a snapshot) and records the
 //! change.
@@ -22,6 +23,7 @@
 pub mod hash;
 pub mod intset;
 pub mod list;
+pub mod long_double;
 pub mod pack;
 pub mod quicklist;
 pub mod set;
