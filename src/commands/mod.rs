@@ -22,6 +22,7 @@
 pub mod args;
 pub mod connection;
 pub mod keys;
+pub mod lists;
 pub mod memory;
 pub mod persistence;
 pub mod replication;
@@ -144,6 +145,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(persistence::COMMANDS)
         .chain(replication::COMMANDS)
         .chain(memory::COMMANDS)
+        .chain(lists::COMMANDS)
 }
 
 /// Every command, in table order, as a slice (built once).

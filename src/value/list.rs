@@ -483,11 +483,16 @@ impl ListRef<'_> {
     /// equal to `elem`, skipping the first `rank - 1` matches and walking
     /// from the tail when `rank` is negative, at most `count` of them (0:
     /// all), looking at no more than `maxlen` elements (0: all). `rank`
-    /// must not be 0. O(n).
+    /// must not be 0. The most negative rank skips nothing: Redis negates
+    /// the rank in C, where that one stays negative, and every match then
+    /// counts. O(n).
     pub fn positions(self, elem: &[u8], rank: i64, count: usize, maxlen: usize) -> Vec<usize> {
         debug_assert!(rank != 0, "LPOS refuses a rank of 0");
         let len = self.len();
-        let skip = usize::try_from(rank.unsigned_abs()).unwrap_or(usize::MAX) - 1;
+        let skip = match rank {
+            i64::MIN => 0,
+            r => usize::try_from(r.unsigned_abs()).unwrap_or(usize::MAX) - 1,
+        };
         let scanned = if maxlen == 0 { usize::MAX } else { maxlen };
         let wanted = if count == 0 { usize::MAX } else { count };
         let matches: Box<dyn Iterator<Item = usize>> = if rank < 0 {
@@ -619,10 +624,16 @@ mod tests {
         let scanned = if maxlen == 0 { len } else { maxlen.min(len) };
         let mut out = Vec::new();
         let mut matches = 0u64;
+        // Redis's `-rank` leaves i64::MIN negative: every match counts.
+        let first = if rank == i64::MIN {
+            1
+        } else {
+            rank.unsigned_abs()
+        };
         for &i in &order[..scanned] {
             if model[i] == elem {
                 matches += 1;
-                if matches >= rank.unsigned_abs() {
+                if matches >= first {
                     out.push(i);
                     if count != 0 && out.len() >= count {
                         break;
@@ -875,6 +886,7 @@ mod tests {
         assert_eq!(view.positions(b"c", 1, 0, 3), [2]);
         assert_eq!(view.positions(b"c", 1, 0, 2), Vec::<usize>::new());
         assert_eq!(view.positions(b"x", 1, 0, 0), Vec::<usize>::new());
-        assert_eq!(view.positions(b"c", i64::MIN, 0, 0), Vec::<usize>::new());
+        assert_eq!(view.positions(b"c", i64::MIN, 0, 0), [7, 6, 2]);
+        assert_eq!(view.positions(b"c", i64::MAX, 0, 0), Vec::<usize>::new());
     }
 }
