@@ -500,13 +500,126 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64, CommandError> {
     let not_a_float = || CommandError::other("ERR timeout is not a float or out of range");
     let negative = || CommandError::other("ERR timeout is negative");
     let seconds = long_double(arg).ok_or_else(not_a_float)?;
+    // Negative, or past a signed 64-bit integer (2^63 and up).
+    let too_big = 1i128 << 63;
+    if let Some(ms) = exact_ms(arg) {
+        return match u64::try_from(ms) {
+            Ok(ms) if i128::from(ms) < too_big => Ok(ms),
+            _ => Err(negative()),
+        };
+    }
     let ms = seconds * 1000.0;
     let ms = if ms == 0.0 { 0.0 } else { ms.ceil() };
-    // 2^63: the first number of milliseconds past a signed 64-bit integer.
-    if !ms.is_finite() || !(0.0..9.223_372_036_854_775_808e18).contains(&ms) {
+    if !ms.is_finite() || !(0.0..too_big as f64).contains(&ms) {
         return Err(negative());
     }
     Ok(ms as u64)
+}
+
+/// Redis's milliseconds for a decimal timeout of at most 19 significant
+/// digits and 19 decimal places, exactly as an x86 long double computes
+/// `ceill(seconds * 1000.0)`: the seconds rounded to 64 significant bits,
+/// the product rounded again, then rounded up. (That is why `-0.001`
+/// means no timeout, not a negative one: the long double nearest it is a
+/// hair above, and so is its product.) `None` for any other form, which
+/// a double then approximates.
+fn exact_ms(arg: &[u8]) -> Option<i128> {
+    let text = std::str::from_utf8(arg).ok()?;
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0');
+    let trimmed = significant.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some(0);
+    }
+    if trimmed.len() > 19 {
+        return None;
+    }
+    let d: u128 = trimmed.parse().ok()?;
+    let zeros = (significant.len() - trimmed.len()) as i32;
+    let exp10 = exponent
+        .checked_sub(fraction.len() as i32)?
+        .checked_add(zeros)?;
+    // The seconds as m * 2^e, rounded to 64 significant bits.
+    let (m, e) = if exp10 >= 0 {
+        if exp10 > 19 {
+            return None;
+        }
+        round64(d * 10u128.pow(exp10 as u32), 0)
+    } else {
+        let k = exp10.unsigned_abs();
+        if k > 19 {
+            return None;
+        }
+        let p = 10u128.pow(k);
+        // m = d * 2^s / p, scaled into [2^63, 2^64), rounded to nearest
+        // even; d < 10^19 and p <= 10^19 keep d * 2^s below 2^128.
+        let bits = |x: u128| 128 - x.leading_zeros() as i32;
+        let mut s = 63 + bits(p) - bits(d);
+        let quotient = |s: i32| ((d << s) / p, (d << s) % p);
+        let (mut q, mut r) = quotient(s);
+        if q >= 1 << 64 {
+            s -= 1;
+            (q, r) = quotient(s);
+        } else if q < 1 << 63 {
+            s += 1;
+            (q, r) = quotient(s);
+        }
+        if 2 * r > p || (2 * r == p && q & 1 == 1) {
+            q += 1;
+        }
+        if q == 1 << 64 {
+            (q >> 1, -s + 1)
+        } else {
+            (q, -s)
+        }
+    };
+    let (q, e) = round64(m * 1000, e);
+    // Up for a positive number, down (towards zero) for a negative one.
+    let (int, frac) = match e {
+        e if e >= 0 => (q.checked_shl(e as u32).filter(|_| e < 64)?, false),
+        e if e <= -128 => (0, q != 0),
+        e => (q >> -e, q & ((1u128 << -e) - 1) != 0),
+    };
+    let int = i128::try_from(int).ok()?;
+    Some(if negative {
+        -int
+    } else {
+        int + i128::from(frac)
+    })
+}
+
+/// `m * 2^e` rounded to at most 64 significant bits, to nearest even.
+fn round64(m: u128, e: i32) -> (u128, i32) {
+    let bits = 128 - m.leading_zeros();
+    if bits <= 64 {
+        return (m, e);
+    }
+    let shift = bits - 64;
+    let (mut q, rem, half) = (m >> shift, m & ((1 << shift) - 1), 1u128 << (shift - 1));
+    if rem > half || (rem == half && q & 1 == 1) {
+        q += 1;
+    }
+    if q == 1 << 64 {
+        (q >> 1, e + shift as i32 + 1)
+    } else {
+        (q, e + shift as i32)
+    }
 }
 
 /// The value of `arg` as C's `strtold` reads a whole argument into an x86
@@ -774,7 +887,7 @@ mod tests {
         );
         assert_eq!(ok("9.2e15"), Ok(9_200_000_000_000_000_000));
         for t in [
-            "-1", "-0.001", "-0x10", "inf", "-inf", "infinity", "1e400", "1e4931", "9.3e15",
+            "-1", "-0.0011", "-0x10", "inf", "-inf", "infinity", "1e400", "1e4931", "9.3e15",
         ] {
             assert_eq!(ok(t), neg, "{t}");
         }
@@ -788,6 +901,85 @@ mod tests {
         assert_eq!(ok(&"1".repeat(4000)), neg);
         assert_eq!(ok(&format!("0.{}1", "0".repeat(5118))), nan, "too long");
         assert_eq!(ok(&format!("0.{}1", "0".repeat(4900))), Ok(1));
+    }
+
+    #[test]
+    fn timeouts_round_as_an_x86_long_double_does() {
+        // Worked out exactly (rationals rounded to 64 significant bits)
+        // by a script, for decimal forms and random ones; `None`: negative.
+        let table: &[(&str, Option<u64>)] = &[
+            ("0.1", Some(100)),
+            ("-0.001", Some(0)),
+            ("0.001", Some(1)),
+            ("0.3", Some(300)),
+            ("1.5", Some(1500)),
+            ("-0.0015", None),
+            ("-0.002", None),
+            ("2.675", Some(2675)),
+            ("0.01", Some(10)),
+            ("-0.01", None),
+            ("1e-3", Some(1)),
+            ("100.1", Some(100100)),
+            ("0.123456789", Some(124)),
+            ("-0.1", None),
+            ("0.0001", Some(1)),
+            ("-0.0009999", Some(0)),
+            ("0.0000000000000000001", Some(1)),
+            ("1234567.891", Some(1234567891)),
+            ("9.2e15", Some(9200000000000000000)),
+            ("9.3e15", None),
+            ("-1e-19", Some(0)),
+            ("3.14159e2", Some(314159)),
+            ("0.5e-3", Some(1)),
+            ("-0.5e-3", Some(0)),
+            ("1e0", Some(1000)),
+            ("10E-4", Some(1)),
+            ("000.0010", Some(1)),
+            ("-000.0010", Some(0)),
+            ("0.00796487719", Some(8)),
+            ("3589227265024498.1", Some(3589227265024498100)),
+            ("0.000000000006092", Some(1)),
+            ("-0.000001793336797545", Some(0)),
+            ("-0.06847639", None),
+            ("126614410.5304", Some(126614410531)),
+            ("148889880452199", Some(148889880452199000)),
+            ("0.000004", Some(1)),
+            ("-9.14786", None),
+            ("-9.046669", None),
+            ("-0.006429424", None),
+            ("371263230915.57", Some(371263230915570)),
+            ("1217899233.055631546", Some(1217899233056)),
+            ("0.000001356321088", Some(1)),
+            ("0.00059770", Some(1)),
+            ("-0.000000000006", Some(0)),
+            ("0.000052967109444618", Some(1)),
+            ("7968626629.87512", Some(7968626629876)),
+            ("0.1996834", Some(200)),
+            ("5770.17450424345", Some(5770175)),
+            ("-0.00000832797400", Some(0)),
+            ("32581490620.0", Some(32581490620000)),
+            ("0.0000000214", Some(1)),
+            ("-16.2856944398", None),
+            ("36023074.4440839789", Some(36023074445)),
+            ("0.0642", Some(65)),
+            ("85758.76367", Some(85758764)),
+            ("0.00000000000000616", Some(1)),
+            ("0.0000000000000000031", Some(1)),
+            ("-0.0000489266674", Some(0)),
+            ("0.0000000064", Some(1)),
+            ("0.000000000000095901", Some(1)),
+            ("2.3755922089155", Some(2376)),
+            ("-0.000000054", Some(0)),
+            ("0.00000000547561", Some(1)),
+            ("36.417210029", Some(36418)),
+            ("0.000000014754", Some(1)),
+            ("206.829776373448303", Some(206830)),
+            ("-0.000000000093468", Some(0)),
+            ("-5797171.74462844870", None),
+        ];
+        for &(t, want) in table {
+            assert_eq!(parse_timeout(t.as_bytes()).ok(), want, "{t}");
+        }
     }
 
     #[test]
