@@ -161,7 +161,7 @@ fn owned(bytes: Vec<u8>) -> Reply {
 
 /// Popped elements as an array of bulk strings.
 fn bulk_array(elements: Vec<Vec<u8>>) -> Reply {
-    Reply::Array(elements.into_iter().map(|e| owned(e)).collect())
+    Reply::Array(elements.into_iter().map(owned).collect())
 }
 
 /// `LPOP|RPOP key [count]`: one element as a bulk string, or with a count
@@ -192,7 +192,7 @@ fn pop(ctx: &mut Context<'_>, argv: &[&[u8]], end: End) -> CommandResult {
         .unwrap_or_default();
     Ok(match count {
         Some(_) => bulk_array(popped),
-        None => popped.into_iter().next().map_or(Reply::Nil, |e| owned(e)),
+        None => popped.into_iter().next().map_or(Reply::Nil, owned),
     })
 }
 
@@ -407,7 +407,7 @@ fn move_between(
 
 /// A moved element, or nil.
 fn moved_reply(moved: Option<Vec<u8>>) -> Reply {
-    moved.map_or(Reply::Nil, |e| owned(e))
+    moved.map_or(Reply::Nil, owned)
 }
 
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
@@ -682,9 +682,9 @@ fn decimal_float(text: &str) -> Option<f64> {
         format!("{}.{}", &lead[..1], &lead[1..]).parse().ok()?
     };
     // An x86 long double holds about 1.18973e4932 down to 3.6452e-4951.
-    let too_big = magnitude > 4932 || (magnitude == 4932 && significant >= 1.189_731_495_357_231_8);
+    let too_big = magnitude > 4932 || (magnitude == 4932 && significant >= 1.189_731_495_357_231);
     let too_small =
-        magnitude < -4951 || (magnitude == -4951 && significant < 3.645_199_531_882_474_6);
+        magnitude < -4951 || (magnitude == -4951 && significant < 3.645_199_531_882_474);
     if too_big || too_small {
         return None;
     }
@@ -840,7 +840,7 @@ fn served_reply(wants: &Wants, served: Served) -> Reply {
                 Wants::Pop { count: Some(_), .. } => Reply::Array(vec![key, bulk_array(elements)]),
                 _ => {
                     let mut pair = vec![key];
-                    pair.extend(elements.into_iter().take(1).map(|e| owned(e)));
+                    pair.extend(elements.into_iter().take(1).map(owned));
                     Reply::Array(pair)
                 }
             }
@@ -980,6 +980,21 @@ mod tests {
         for &(t, want) in table {
             assert_eq!(parse_timeout(t.as_bytes()).ok(), want, "{t}");
         }
+    }
+
+    #[test]
+    fn key_positions_are_redis_legacy_ones() {
+        let keys = |name: &str| super::super::lookup(name.as_bytes()).map(|c| c.keys);
+        assert_eq!(keys("lpush"), Some((1, 1, 1)));
+        assert_eq!(keys("lmove"), Some((1, 2, 1)));
+        assert_eq!(keys("rpoplpush"), Some((1, 2, 1)));
+        assert_eq!(keys("blpop"), Some((1, -2, 1)));
+        assert_eq!(keys("brpop"), Some((1, -2, 1)));
+        assert_eq!(keys("blmove"), Some((1, 2, 1)));
+        assert_eq!(keys("brpoplpush"), Some((1, 2, 1)));
+        // Keys after a count: Redis's legacy range is empty.
+        assert_eq!(keys("lmpop"), Some((0, 0, 0)));
+        assert_eq!(keys("blmpop"), Some((0, 0, 0)));
     }
 
     #[test]

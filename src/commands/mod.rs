@@ -402,10 +402,7 @@ impl<'a> Context<'a> {
                 C::KIND,
                 create.then_some(C::empty as fn() -> Value),
                 Event::Edited(event),
-                |value| match C::of(value) {
-                    Some(collection) => Some(change(collection, &limits)),
-                    None => None,
-                },
+                |value| C::of(value).map(|collection| change(collection, &limits)),
                 |result| result.as_ref().map_or_else(Vec::new, replay),
             )
             .map(Option::flatten)

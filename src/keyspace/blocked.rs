@@ -277,11 +277,14 @@ impl Waiter {
     }
 }
 
+/// A key's waiters, by their place in the order they blocked in.
+type Queue = BTreeMap<u64, Arc<Waiter>>;
+
 /// Every blocked client, by database and key, in the order they blocked.
 #[derive(Debug, Default)]
 pub struct Blocked {
-    /// Per database: each key's waiters, by the order they blocked in.
-    by_db: Vec<HashMap<Vec<u8>, BTreeMap<u64, Arc<Waiter>>>>,
+    /// Per database: each key's waiters.
+    by_db: Vec<HashMap<Vec<u8>, Queue>>,
     /// Per client: its place in the order, and its waiter.
     by_client: HashMap<u64, (u64, Arc<Waiter>)>,
     /// The next place in the order.
@@ -614,5 +617,245 @@ impl Store {
                 .map(|moved| Served::Moved(moved.unwrap_or_default())),
         };
         result.unwrap_or(Served::WrongType)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Keyspace;
+
+    const FILL: Fill = Fill::Bytes(8192);
+
+    fn pop_waiter(client: u64, keys: &[&[u8]], count: Option<usize>) -> Waiter {
+        let wants = Wants::Pop {
+            end: End::Head,
+            count,
+        };
+        Waiter::new(client, 0, keys, wants, FILL, 0, None, None)
+    }
+
+    fn move_waiter(client: u64, from: &[u8], to: &[u8]) -> Waiter {
+        let wants = Wants::Move {
+            to: to.to_vec(),
+            from: End::Head,
+            to_end: End::Tail,
+            rpoplpush: false,
+        };
+        Waiter::new(client, 0, &[from], wants, FILL, 0, None, None)
+    }
+
+    fn rpush(store: &mut Store, key: &[u8], elems: &[&[u8]]) {
+        store
+            .writer(0)
+            .edit(
+                key,
+                0,
+                Kind::List,
+                Some(List::empty),
+                Event::Edited("rpush"),
+                |v| {
+                    if let Some(list) = List::of(v) {
+                        list.push_all(End::Tail, elems.iter().copied(), FILL);
+                    }
+                },
+                |_| vec![b"RPUSH".to_vec()],
+            )
+            .unwrap();
+    }
+
+    fn popped(key: &str, elements: &[&str]) -> Option<Served> {
+        Some(Served::Popped {
+            key: key.as_bytes().to_vec(),
+            elements: elements.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        })
+    }
+
+    fn replays(store: &Store) -> Vec<(String, Vec<String>)> {
+        store
+            .log
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Key { event, entry, .. } => (
+                    format!("{} {}", event.name(), String::from_utf8_lossy(entry.key())),
+                    c.replay()
+                        .iter()
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn waiters_are_served_in_the_order_they_blocked_once_the_push_commits() {
+        let ks = Keyspace::new();
+        let (first, second, third) = {
+            let mut store = ks.write();
+            let first = store.block(pop_waiter(1, &[b"other", b"k"], None));
+            let second = store.block(pop_waiter(2, &[b"k"], None));
+            let third = store.block(pop_waiter(3, &[b"k", b"k"], None));
+            (first, second, third)
+        };
+        assert_eq!(third.keys.len(), 1, "a key given twice waits once");
+        {
+            let mut store = ks.write();
+            rpush(&mut store, b"k", &[b"a", b"b"]);
+            assert!(first.take_served().is_none(), "not before the commit");
+        }
+        assert_eq!(first.take_served(), popped("k", &["a"]));
+        assert_eq!(second.take_served(), popped("k", &["b"]));
+        assert_eq!(third.take_served(), None);
+        let store = ks.read();
+        assert_eq!(store.blocked_clients(), 1);
+        assert!(store.db(0).stored(b"k").is_none(), "emptied, removed");
+        assert!(
+            !store.blocked.waits_on(0, b"other"),
+            "served: gone from every key"
+        );
+    }
+
+    #[test]
+    fn a_served_pop_is_recorded_as_the_pop_it_is() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.log.keep_all = true;
+        let waiter = store.block(pop_waiter(1, &[b"k"], Some(5)));
+        rpush(&mut store, b"k", &[b"a", b"b", b"c"]);
+        let pushed = std::mem::take(&mut store.log.changes);
+        store.serve_blocked(&pushed);
+        assert_eq!(waiter.take_served(), popped("k", &["a", "b", "c"]));
+        assert_eq!(
+            replays(&store),
+            [
+                (
+                    "lpop k".to_string(),
+                    vec!["LPOP".into(), "k".into(), "3".into()]
+                ),
+                ("del k".to_string(), vec!["DEL".into(), "k".into()]),
+            ]
+        );
+        assert_eq!(store.woken.len(), 1);
+    }
+
+    #[test]
+    fn a_move_records_its_push_then_its_pop_which_carries_the_lmove() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        rpush(&mut store, b"src", &[b"x"]);
+        store.commit();
+        store.log.keep_all = true;
+        let moved = store.writer(0).move_list_element(
+            b"src",
+            b"dst",
+            End::Head,
+            End::Tail,
+            FILL,
+            0,
+            || move_replay(b"src", b"dst", End::Head, End::Tail, false),
+        );
+        assert_eq!(moved, Ok(Some(b"x".to_vec())));
+        let lmove: Vec<String> = ["LMOVE", "src", "dst", "LEFT", "RIGHT"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            replays(&store),
+            [
+                ("rpush dst".to_string(), vec![]),
+                ("lpop src".to_string(), lmove),
+                ("del src".to_string(), vec!["DEL".into(), "src".into()]),
+            ]
+        );
+        // Onto itself: pushed first, so never emptied on the way.
+        store.commit();
+        let rotated = store.writer(0).move_list_element(
+            b"dst",
+            b"dst",
+            End::Head,
+            End::Tail,
+            FILL,
+            0,
+            Vec::new,
+        );
+        assert_eq!(rotated, Ok(Some(b"x".to_vec())));
+        assert_eq!(replays(&store).len(), 2, "no del: {:?}", replays(&store));
+        assert_eq!(
+            store.db(0).stored(b"dst").map(|e| e.kind()),
+            Some(Kind::List)
+        );
+    }
+
+    #[test]
+    fn a_chain_of_moves_is_served_in_one_commit_down_to_the_last_waiter() {
+        let ks = Keyspace::new();
+        let (mover, popper) = {
+            let mut store = ks.write();
+            (
+                store.block(move_waiter(1, b"a", b"b")),
+                store.block(pop_waiter(2, &[b"b"], None)),
+            )
+        };
+        rpush(&mut ks.write(), b"a", &[b"x"]);
+        assert_eq!(mover.take_served(), Some(Served::Moved(b"x".to_vec())));
+        assert_eq!(popper.take_served(), popped("b", &["x"]));
+        let store = ks.read();
+        assert_eq!(store.db(0).stored_len(), 0);
+        assert_eq!(store.blocked_clients(), 0);
+        assert!(
+            store.log.blocked.is_empty(),
+            "the filter goes with the last waiter"
+        );
+    }
+
+    #[test]
+    fn a_move_onto_another_type_is_answered_wrongtype_and_pops_nothing() {
+        let ks = Keyspace::new();
+        let (mover, popper) = {
+            let mut store = ks.write();
+            store.writer(0).put(b"s", b"string", 0, 0);
+            (
+                store.block(move_waiter(1, b"a", b"s")),
+                store.block(pop_waiter(2, &[b"a"], None)),
+            )
+        };
+        rpush(&mut ks.write(), b"a", &[b"x"]);
+        assert_eq!(mover.take_served(), Some(Served::WrongType));
+        assert_eq!(popper.take_served(), popped("a", &["x"]));
+    }
+
+    #[test]
+    fn unblocking_forgets_the_waiter_and_client_unblock_answers_it() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        let waiter = store.block(pop_waiter(7, &[b"k"], None));
+        assert!(!store.log.blocked.is_empty());
+        assert_eq!(store.unblock(&waiter), None);
+        assert_eq!(store.blocked_clients(), 0);
+        assert!(store.log.blocked.is_empty());
+        assert!(!store.unblock_client(7, Served::TimedOut));
+        let waiter = store.block(pop_waiter(7, &[b"k"], None));
+        assert!(store.unblock_client(7, Served::Unblocked));
+        assert_eq!(store.woken.len(), 1);
+        assert_eq!(store.unblock(&waiter), Some(Served::Unblocked));
+        // A push now feeds nobody.
+        rpush(&mut store, b"k", &[b"x"]);
+        store.commit();
+        assert!(store.db(0).stored(b"k").is_some());
+    }
+
+    #[test]
+    fn a_key_of_another_type_serves_nobody_and_keeps_its_waiters() {
+        let ks = Keyspace::new();
+        let waiter = ks.write().block(pop_waiter(1, &[b"k"], None));
+        ks.write().writer(0).put(b"k", b"string", 0, 0);
+        assert_eq!(waiter.take_served(), None);
+        assert_eq!(ks.read().blocked_clients(), 1);
+        let mut store = ks.write();
+        store.writer(0).remove(b"k", 0);
+        rpush(&mut store, b"k", &[b"x"]);
+        drop(store);
+        assert_eq!(waiter.take_served(), popped("k", &["x"]));
     }
 }

@@ -649,6 +649,7 @@ impl DbWriter<'_> {
     ///
     /// # Errors
     /// `WRONGTYPE` if the key holds another type.
+    #[allow(clippy::too_many_arguments)]
     pub fn edit<R>(
         &mut self,
         key: &[u8],

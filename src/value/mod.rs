@@ -427,11 +427,9 @@ pub(crate) mod raw {
         // type for 'a; shared references to it are all anyone takes then.
         unsafe {
             match tag {
-                HASH_TABLE => {
-                    ValueRef::Hash(HashRef::Table(&**slot.cast::<Box<hash::PairTable>>()))
-                }
-                LIST_QUICK => ValueRef::List(ListRef::Quick(&**slot.cast::<Box<QuickList>>())),
-                _ => ValueRef::Set(SetRef::Table(&**slot.cast::<Box<set::MemberTable>>())),
+                HASH_TABLE => ValueRef::Hash(HashRef::Table(&*slot.cast::<Box<hash::PairTable>>())),
+                LIST_QUICK => ValueRef::List(ListRef::Quick(&*slot.cast::<Box<QuickList>>())),
+                _ => ValueRef::Set(SetRef::Table(&*slot.cast::<Box<set::MemberTable>>())),
             }
         }
     }

@@ -14,6 +14,9 @@ impl<N> Table<N> {
     pub fn len(&self) -> usize {
         self.len
     }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
     pub fn footprint(&self) -> usize {
         0
     }
