@@ -23,11 +23,22 @@
 //! - once a request that made a buffer grow is done, every buffer (read,
 //!   reply, argument lists) shrinks back to its base size.
 //!
+//! A blocking command that must wait (`BLPOP` on empty lists) leaves its
+//! registered waiter in the session: the replies before it are written,
+//! then the thread waits, holding no lock, in `poll` on its wake socket and
+//! on the client's socket (for a hang-up only: bytes pipelined behind the
+//! command stay unread, as in Redis), until the commit point serves it and
+//! wakes it, its timeout passes, or the client hangs up. On a timeout or a
+//! hang-up it takes the write guard and unregisters itself (answering what
+//! it was served, if a push got there first); a client that hung up is
+//! answered nothing. Then the requests pipelined after it run.
+//!
 //! This module holds no lock while it reads or writes the socket: commands
 //! take and release their guards inside [`dispatch`].
 
-use crate::commands::{dispatch, is_word, replication, resp_dialect};
+use crate::commands::{dispatch, is_word, lists, replication, resp_dialect};
 use crate::error::CommandError;
+use crate::keyspace::{Waiter, WakeReason};
 use crate::log::{Level, RateLimited};
 use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
 use crate::session::{ClientInfo, Session};
@@ -67,6 +78,13 @@ pub fn serve(stream: TcpStream, server: &Shared, client: Arc<ClientInfo>) {
         progress: Progress::default(),
     };
     let result = conn.run();
+    // A wait cut short by an error leaves its waiter registered: it goes
+    // now, before the socket closes, so that nobody is served (nor is the
+    // descriptor polled) after that.
+    if let Some(waiter) = conn.session.blocked.take() {
+        server.keyspace.write().unblock(&waiter);
+        client.blocked.store(false, Ordering::Relaxed);
+    }
     // Cleared before the socket closes, so no other thread shuts down a
     // descriptor that has been reused.
     *client.socket.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -309,6 +327,16 @@ impl Connection<'_> {
                     if self.session.close_now {
                         return (pos, Next::Close);
                     }
+                    // A blocking command that must wait: its reply is
+                    // what the wait ends with.
+                    let reply = match self.session.blocked.clone() {
+                        None => reply,
+                        Some(waiter) => match self.wait_blocked(&waiter) {
+                            Ok(Some(reply)) => reply,
+                            Ok(None) => return (pos, Next::Close),
+                            Err(e) => return (pos, Next::Broken(e)),
+                        },
+                    };
                     // Chosen after the command ran: `HELLO` answers in the
                     // protocol it switches to, as Redis does.
                     let dialect = if resp_only {
@@ -366,6 +394,48 @@ impl Connection<'_> {
         }
         server.stats.absorb(&mut self.session.counters);
         (pos, next)
+    }
+
+    /// Waits for the blocked command's `waiter` with no lock held (see
+    /// the module's doc), after writing the replies before it; returns
+    /// the reply it ends with, or `None` if the client hung up. Leaves the
+    /// waiter unregistered either way (or, on an error, in the session for
+    /// [`serve`] to unregister).
+    fn wait_blocked(&mut self, waiter: &Arc<Waiter>) -> std::io::Result<Option<Reply>> {
+        self.flush_out()?;
+        let client = self.session.client.clone();
+        client.blocked.store(true, Ordering::Relaxed);
+        let socket = crate::os::SocketHandle::of(&self.stream);
+        self.session.wake_socket()?.drain();
+        let served = loop {
+            if let Some(served) = waiter.take_served() {
+                break Some(Some(served));
+            }
+            let timeout = match waiter.deadline {
+                0 => None,
+                deadline => {
+                    let now = crate::clock::now_ms();
+                    if now >= deadline {
+                        break Some(self.server.keyspace.write().unblock(waiter));
+                    }
+                    Some(std::time::Duration::from_millis(deadline - now))
+                }
+            };
+            let wake = self.session.wake_socket()?;
+            match wake.wait(Some(&socket), timeout)? {
+                WakeReason::Woken => wake.drain(),
+                WakeReason::HungUp => {
+                    // Whatever was served (a push raced the hang-up) has
+                    // nobody to go to.
+                    self.server.keyspace.write().unblock(waiter);
+                    break None;
+                }
+                WakeReason::TimedOut => {}
+            }
+        };
+        client.blocked.store(false, Ordering::Relaxed);
+        self.session.blocked = None;
+        Ok(served.map(|served| lists::blocked_reply(waiter, served)))
     }
 
     /// The dialect of replies to inline requests: RESP once the client has

@@ -27,7 +27,8 @@
 //!   deadline in one shared allocation; a small collection packed inline
 //!   in it, a big one behind it), and the one commit point every
 //!   change passes through ([`changes`](keyspace::changes) says what
-//!   changed; [`watch`](keyspace::watch) is `WATCH`'s registry);
+//!   changed; [`watch`](keyspace::watch) is `WATCH`'s registry,
+//!   [`blocked`](keyspace::blocked) the blocked clients', served there);
 //!   [`expiry`] and [`sweeper`] remove keys on their deadlines, the queue
 //!   sharing one copy of each key (an [`entry::Key`]) among its hints.
 //!   [`memory`] is the model of what an allocation costs, with which the
@@ -42,7 +43,8 @@
 //!   start; [`os`] declares what std lacks from the C library (signals,
 //!   the open-file limit and a reserve of descriptors, shutting a socket
 //!   down from another thread, returning freed memory, the lock on a
-//!   snapshot's temporary file, the resident set size).
+//!   snapshot's temporary file, the resident set size, waiting on a
+//!   blocked client's sockets).
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
 //!
@@ -84,9 +86,15 @@
 //!    the configuration in force, held only to copy or replace it.
 //! 5. Leaf mutexes, each held for a few instructions and never with
 //!    another of them: the client registry, each client's names and socket
-//!    handle, the ops-per-second samples, the shutdown queue, the reserve
-//!    of descriptors, and the thaw mutex a writer waits on while writes are
-//!    frozen for the final save (the keyspace guard is dropped first).
+//!    handle (a blocking command copies its handle under the keyspace
+//!    lock), the ops-per-second samples, the shutdown queue, the reserve
+//!    of descriptors, the thaw mutex a writer waits on while writes are
+//!    frozen for the final save (the keyspace guard is dropped first), and
+//!    each blocked client's answer slot
+//!    ([`Waiter`](keyspace::Waiter)): filled under the keyspace lock by
+//!    the commit that serves it, taken by its own thread with or without
+//!    it. A blocked thread waits in `poll` with no lock at all; the wake
+//!    byte is written after the write guard is released.
 //!
 //! A poisoned lock (a panic while it was held) is recovered, never
 //! unwrapped: each is left consistent before anything that could panic, so

@@ -17,6 +17,12 @@
 //! - An exclusive lock on the snapshot's temporary file while a save writes
 //!   it (`flock`), see [`try_lock_exclusive`]: the standard library has file
 //!   locks only from Rust 1.89, later than the version gocache builds with.
+//! - Waiting, without reading, until a blocked client is woken or its
+//!   socket hangs up, and asking whether a socket has hung up (`poll`), see
+//!   [`wait_woken_or_hung_up`] and [`SocketHandle::is_hung_up`]: the
+//!   standard library cannot wait on two sockets at once, nor see a hang-up
+//!   without reading the bytes a client pipelined behind its blocked
+//!   command.
 //!
 //! Signals: the standard library has no signal API, so `signal` is declared
 //! under `#[cfg(unix)]`. The handler
@@ -73,7 +79,7 @@ pub fn is_out_of_files(e: &io::Error) -> bool {
 /// does not own the socket: whoever holds one must make sure the socket is
 /// still open, which [`ClientInfo`](crate::session::ClientInfo) does by
 /// clearing its handle under a lock before the connection closes it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SocketHandle {
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
@@ -94,6 +100,26 @@ impl SocketHandle {
             let _ = stream;
             SocketHandle {}
         }
+    }
+
+    /// Whether the peer has hung up (closed, or shut its side down) or the
+    /// socket failed, seen without reading anything and without waiting
+    /// (a poll with no timeout). Where the platform cannot tell, false.
+    pub fn is_hung_up(&self) -> bool {
+        #[cfg(unix)]
+        {
+            imp::hung_up(self.fd)
+        }
+        #[cfg(not(unix))]
+        {
+            false
+        }
+    }
+
+    /// The descriptor, for a wait on it.
+    #[cfg(unix)]
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.fd
     }
 
     /// Shuts both directions of the socket down; the descriptor stays open
@@ -173,6 +199,28 @@ pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
     imp::try_lock_exclusive(file)
 }
 
+/// What [`wait_woken_or_hung_up`] saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// The wake socket has a byte to read.
+    pub woken: bool,
+    /// The client's socket hung up or failed.
+    pub hung_up: bool,
+}
+
+/// Waits until the socket `wake` is readable, the client socket `client`
+/// hangs up or fails, or `timeout` passes (`None`: no limit); reads from
+/// neither. Nothing is ready after a timeout, or when a signal interrupted
+/// the wait (the caller checks and waits again).
+#[cfg(unix)]
+pub fn wait_woken_or_hung_up(
+    wake: std::os::fd::RawFd,
+    client: Option<std::os::fd::RawFd>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Readiness> {
+    imp::wait_woken_or_hung_up(wake, client, timeout)
+}
+
 #[cfg(unix)]
 mod imp {
     use super::STOP_REQUESTED;
@@ -211,6 +259,102 @@ mod imp {
 
         /// `int flock(int fd, int operation)` from the C library.
         fn flock(fd: c_int, operation: c_int) -> c_int;
+
+        /// `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` from
+        /// the C library.
+        fn poll(fds: *mut PollFd, nfds: NFds, timeout: c_int) -> c_int;
+    }
+
+    /// `struct pollfd`: the same layout on Linux, the BSDs and macOS.
+    #[repr(C)]
+    struct PollFd {
+        fd: c_int,
+        events: std::ffi::c_short,
+        revents: std::ffi::c_short,
+    }
+
+    /// `nfds_t`: `unsigned long` on Linux, `unsigned int` on the BSDs and
+    /// macOS.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    type NFds = std::ffi::c_ulong;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    type NFds = std::ffi::c_uint;
+
+    const POLLIN: std::ffi::c_short = 0x1;
+    const POLLERR: std::ffi::c_short = 0x8;
+    const POLLHUP: std::ffi::c_short = 0x10;
+    const POLLNVAL: std::ffi::c_short = 0x20;
+    /// The peer shut its side down (Linux's `POLLRDHUP`): reported even
+    /// while bytes it sent before are unread, so asking for it alone (not
+    /// `POLLIN`) sees a hang-up without waking for every pipelined byte.
+    /// Elsewhere only `POLLHUP` and `POLLERR` tell, which poll reports
+    /// unasked.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const POLLRDHUP: std::ffi::c_short = 0x2000;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const POLLRDHUP: std::ffi::c_short = 0;
+
+    /// What a client socket's `revents` say of a hang-up.
+    const GONE: std::ffi::c_short = POLLRDHUP | POLLHUP | POLLERR | POLLNVAL;
+
+    /// Polls `fds` for at most `timeout_ms` (-1: no limit); false if a
+    /// signal interrupted it.
+    fn poll_fds(fds: &mut [PollFd], timeout_ms: c_int) -> io::Result<bool> {
+        // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd
+        // structures for the whole call, which only writes their
+        // `revents`; poll reads nothing else of ours and takes descriptor
+        // numbers only (a closed one is reported as POLLNVAL, not an error).
+        let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as NFds, timeout_ms) };
+        if ready >= 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        }
+    }
+
+    pub(super) fn hung_up(fd: c_int) -> bool {
+        let mut fds = [PollFd {
+            fd,
+            events: POLLRDHUP,
+            revents: 0,
+        }];
+        matches!(poll_fds(&mut fds, 0), Ok(true)) && fds[0].revents & GONE != 0
+    }
+
+    pub(super) fn wait_woken_or_hung_up(
+        wake: c_int,
+        client: Option<c_int>,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<super::Readiness> {
+        let timeout_ms = match timeout {
+            None => -1,
+            // Rounded up, so a wait never ends before its time.
+            Some(t) => c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(c_int::MAX),
+        };
+        let mut fds = [
+            PollFd {
+                fd: wake,
+                events: POLLIN,
+                revents: 0,
+            },
+            PollFd {
+                fd: client.unwrap_or(-1),
+                events: POLLRDHUP,
+                revents: 0,
+            },
+        ];
+        // A negative descriptor is skipped by poll, so one array serves both.
+        if !poll_fds(&mut fds, timeout_ms)? {
+            return Ok(super::Readiness::default());
+        }
+        Ok(super::Readiness {
+            woken: fds[0].revents != 0,
+            hung_up: client.is_some() && fds[1].revents & GONE != 0,
+        })
     }
 
     /// Runs in signal context, interrupting any thread at any instruction.

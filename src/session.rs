@@ -5,10 +5,17 @@
 //! A [`ClientInfo`] is the part other threads may read (`CLIENT LIST`,
 //! `INFO clients`): it is shared through the [`Clients`] registry and holds
 //! only atomics and a small mutex, never the keyspace.
+//!
+//! A blocking command (`BLPOP` and its kin) that must wait leaves its
+//! registered [`Waiter`] in [`Session::blocked`]; the connection then
+//! waits on its [`WakeSocket`] (made the first time, kept for the
+//! connection's life) and its client's socket, with no lock held, and
+//! [`ClientInfo::blocked`] says so to other threads meanwhile.
 
+use crate::keyspace::{Waiter, WakeSocket};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Most commands one `MULTI` may queue, so a client cannot grow it forever.
@@ -93,6 +100,9 @@ pub struct ClientInfo {
     pub last_command: AtomicUsize,
     /// Name set with `CLIENT SETNAME` / `HELLO SETNAME`, and library info.
     pub names: Mutex<ClientNames>,
+    /// Whether it is waiting in a blocking command (`CLIENT LIST`'s flag
+    /// `b`; the idle timeout spares it, as Redis's does).
+    pub blocked: AtomicBool,
 }
 
 /// A connection's buffer sizes, published once per batch for `CLIENT LIST`
@@ -167,13 +177,18 @@ impl ClientInfo {
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
         let m = &self.memory;
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             names.name,
             age,
             idle,
+            if self.blocked.load(Ordering::Relaxed) {
+                "b"
+            } else {
+                "N"
+            },
             self.db.load(Ordering::Relaxed),
             m.query.load(Ordering::Relaxed),
             m.query_free.load(Ordering::Relaxed),
@@ -213,18 +228,21 @@ impl Clients {
             db: AtomicUsize::new(0),
             last_command: AtomicUsize::new(0),
             names: Mutex::new(ClientNames::default()),
+            blocked: AtomicBool::new(false),
         });
         self.lock().insert(info.id, info.clone());
         info
     }
 
     /// Closes the sockets of clients idle (no request completed) for more
-    /// than `max_idle_ms`; their threads then see the end of the stream and
-    /// finish. Returns how many were closed.
+    /// than `max_idle_ms`, apart from blocked ones (as Redis spares them);
+    /// their threads then see the end of the stream and finish. Returns how
+    /// many were closed.
     pub fn close_idle(&self, now: u64, max_idle_ms: u64) -> usize {
         let idle: Vec<Arc<ClientInfo>> = self
             .lock()
             .values()
+            .filter(|c| !c.blocked.load(Ordering::Relaxed))
             .filter(|c| now.saturating_sub(c.last_request.load(Ordering::Relaxed)) > max_idle_ms)
             .cloned()
             .collect();
@@ -282,6 +300,11 @@ pub struct Session {
     pub close_now: bool,
     /// Counters not yet added to the server's.
     pub counters: LocalCounters,
+    /// The waiter a blocking command registered, which the connection
+    /// waits on before it runs anything else (see the module's doc).
+    pub blocked: Option<Arc<Waiter>>,
+    /// The socket pair a blocked wait is woken through, made on first use.
+    wake: Option<WakeSocket>,
 }
 
 impl Session {
@@ -298,6 +321,19 @@ impl Session {
             close_after_reply: false,
             close_now: false,
             counters: LocalCounters::default(),
+            blocked: None,
+            wake: None,
+        }
+    }
+
+    /// The connection's wake socket pair, made the first time.
+    pub fn wake_socket(&mut self) -> std::io::Result<&WakeSocket> {
+        if self.wake.is_none() {
+            self.wake = Some(WakeSocket::new()?);
+        }
+        match &self.wake {
+            Some(wake) => Ok(wake),
+            None => unreachable!("the wake socket was just made"),
         }
     }
 

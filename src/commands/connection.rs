@@ -2,10 +2,13 @@
 //! `CLIENT`, `RESET`.
 //!
 //! They change only the calling connection's [`Session`](crate::session::Session)
-//! and never touch the keyspace.
+//! and never touch the keyspace, apart from `CLIENT UNBLOCK`, which
+//! answers another client's blocked wait through the keyspace's registry
+//! of blocked clients, under the write guard.
 
 use super::{Access, Args, CommandResult, CommandSpec, Context, InMulti, is_word, keyword_of};
 use crate::error::{CommandError, shown};
+use crate::keyspace::Served;
 use crate::protocol::Reply;
 use crate::session::ClientInfo;
 use crate::shared::REDIS_VERSION;
@@ -196,6 +199,7 @@ enum ClientSubcommand {
     SetInfo,
     List,
     Info,
+    Unblock,
 }
 
 /// `CLIENT`'s subcommands and their arities, as in Redis's table.
@@ -206,6 +210,7 @@ const CLIENT_SUBCOMMANDS: &[(&str, i32, ClientSubcommand)] = &[
     ("setinfo", 4, ClientSubcommand::SetInfo),
     ("list", -2, ClientSubcommand::List),
     ("info", 2, ClientSubcommand::Info),
+    ("unblock", -3, ClientSubcommand::Unblock),
 ];
 
 /// Which clients `CLIENT LIST` shows.
@@ -267,8 +272,36 @@ fn client_list_filter(mut args: Args<'_>) -> Result<ClientFilter, CommandError> 
     }
 }
 
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if client `id` was blocked and
+/// is now answered (as a timeout, or with an `UNBLOCKED` error), else 0.
+fn client_unblock(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    if argv.len() > 4 {
+        return Err(CommandError::other(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            shown(argv[1])
+        )));
+    }
+    // The reason is read before the id, as in Redis.
+    let outcome = match argv.get(3) {
+        None => Served::TimedOut,
+        Some(reason) if is_word(reason, "timeout") => Served::TimedOut,
+        Some(reason) if is_word(reason, "error") => Served::Unblocked,
+        Some(_) => {
+            return Err(CommandError::other(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let id = super::parse_int(argv[2])?;
+    let unblocked = match u64::try_from(id) {
+        Ok(id) => ctx.store().unblock_client(id, outcome),
+        Err(_) => false,
+    };
+    Ok(Reply::Integer(i64::from(unblocked)))
+}
+
 /// `CLIENT ID | GETNAME | SETNAME name | SETINFO attr value |
-/// LIST [TYPE type | ID id [id ...]] | INFO`
+/// LIST [TYPE type | ID id [id ...]] | INFO | UNBLOCK id [TIMEOUT|ERROR]`
 fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let mut args = Args::new(argv);
     let sub = args.subcommand("client", CLIENT_SUBCOMMANDS)?;
@@ -331,6 +364,7 @@ fn client(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             "{}\n",
             me.list_line(ctx.now, last_command_of(me))
         ))),
+        ClientSubcommand::Unblock => client_unblock(ctx, argv),
     }
 }
 

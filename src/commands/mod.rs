@@ -23,6 +23,7 @@ pub mod args;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod memory;
 pub mod persistence;
 pub mod replication;
@@ -137,7 +138,7 @@ impl CommandSpec {
 
 /// Every family's rows, with the group `COMMAND DOCS` names it by
 /// (Redis's groups).
-fn families() -> [(&'static [CommandSpec], &'static str); 10] {
+fn families() -> [(&'static [CommandSpec], &'static str); 11] {
     [
         (connection::COMMANDS, "connection"),
         (strings::COMMANDS, "string"),
@@ -148,6 +149,7 @@ fn families() -> [(&'static [CommandSpec], &'static str); 10] {
         (replication::COMMANDS, "server"),
         (memory::COMMANDS, "server"),
         (sets::COMMANDS, "set"),
+        (lists::COMMANDS, "list"),
         (hashes::COMMANDS, "hash"),
     ]
 }

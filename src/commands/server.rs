@@ -207,7 +207,10 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
         "clients" => vec![
             ("connected_clients", server.connected_clients().to_string()),
             ("maxclients", server.settings.max_clients().to_string()),
-            ("blocked_clients", "0".into()),
+            (
+                "blocked_clients",
+                ctx.with_store(|store| store.blocked_clients()).to_string(),
+            ),
             // Redis 7.4's name; 7.0 has no count of watched keys.
             (
                 "total_watched_keys",

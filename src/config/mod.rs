@@ -630,6 +630,8 @@ pub fn format_save_points(points: &[SavePoint]) -> String {
 
 /// What the command line asks for.
 #[derive(Debug)]
+// Made once per process: the size of `Serve` costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Invocation {
     /// Run the server.
     Serve(Box<Startup>),

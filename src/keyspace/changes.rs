@@ -3,8 +3,8 @@
 //!
 //! Every change the [`DbWriter`](super::DbWriter) and the
 //! [`Store`](super::Store) make is counted in the [`ChangeLog`]. When some
-//! subsystem needs to know *which* keys changed (today: `WATCH`; later the
-//! append-only log, keyspace notifications, blocked clients), the log also
+//! subsystem needs to know *which* keys changed (today: `WATCH` and blocked
+//! clients; later the append-only log, keyspace notifications), the log also
 //! keeps one [`Change`] per change it may want: the key (a shared entry, a
 //! reference count rather than a copy), the event named as Redis names its
 //! keyspace events, and the effect a log would replay. Without a listener
@@ -84,7 +84,10 @@ impl Event {
 pub enum Effect {
     /// The collection was changed as this command changes it, run on the
     /// value as it was (a pop served to a blocked client is the `LPOP` it
-    /// is; an `SPOP` the `SREM` of what it popped).
+    /// is; an `SPOP` the `SREM` of what it popped). Empty when another
+    /// change of the same command carries the command: an `LMOVE`'s push
+    /// onto its destination, whose `LMOVE` is recorded with the pop from
+    /// its source.
     Edited(Box<[Vec<u8>]>),
     /// The entry's value was stored with this absolute deadline (0: none).
     Stored(u64),
@@ -207,6 +210,8 @@ pub struct ChangeLog {
     /// cannot hold is only counted, so a watch elsewhere costs a write a
     /// hash of its key, no more.
     pub(super) watched: super::watch::KeyFilter,
+    /// The keys some client is blocked on, as a filter, likewise.
+    pub(super) blocked: super::watch::KeyFilter,
     /// Changes since the last commit.
     pub(super) count: u64,
     /// The kept changes.
@@ -219,7 +224,7 @@ impl ChangeLog {
     #[inline]
     pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         self.count += 1;
-        if self.keep_all || (!self.watched.is_empty() && self.watched.may_hold(db, entry.key())) {
+        if self.keep_all || self.listened(db, entry.key()) {
             self.keep_key(db, event, entry, effect);
         }
     }
@@ -248,10 +253,17 @@ impl ChangeLog {
         replay: impl FnOnce() -> Vec<Vec<u8>>,
     ) {
         self.count += 1;
-        if self.keep_all || (!self.watched.is_empty() && self.watched.may_hold(db, entry.key())) {
+        if self.keep_all || self.listened(db, entry.key()) {
             let effect = Effect::Edited(replay().into_boxed_slice());
             self.keep_key(db, event, entry, effect);
         }
+    }
+
+    /// Whether a watch or a blocked client may be on `key` of `db`.
+    #[inline]
+    fn listened(&self, db: usize, key: &[u8]) -> bool {
+        (!self.watched.is_empty() && self.watched.may_hold(db, key))
+            || (!self.blocked.is_empty() && self.blocked.may_hold(db, key))
     }
 
     /// Counts a change that is not one key's, keeping it if any listener
@@ -266,7 +278,7 @@ impl ChangeLog {
     /// Whether some change may be kept, so a caller can skip gathering what
     /// a kept change needs.
     pub(super) fn in_detail(&self) -> bool {
-        self.keep_all || !self.watched.is_empty()
+        self.keep_all || !self.watched.is_empty() || !self.blocked.is_empty()
     }
 
     /// Changes counted since the last commit.

@@ -15,11 +15,13 @@
 //! (flush, swap, sweep); each counts what it changes in the log, naming
 //! the event as Redis names it. Dropping the [`WriteGuard`] commits the
 //! log, under the lock and before it is released: the count of changes
-//! moves, and the watchers of each changed key are marked. Whoever takes a
+//! moves, the watchers of each changed key are marked, and the clients
+//! blocked on a key that now holds a list are served ([`blocked`]), their
+//! threads woken once the lock is released. Whoever takes a
 //! write guard (a command's context, `EXEC`, the sweeper, a client helping
 //! it, the snapshot loader) therefore commits through the same point, and
 //! no change can skip it. Later subsystems (the append-only log, keyspace
-//! notifications, blocked clients) attach in `Store::commit`.
+//! notifications) attach in `Store::commit`.
 //!
 //! One lock, not shards, on measurement (figures in the README's Performance
 //! section). A first trial routing single-key commands over 16 independent
@@ -45,12 +47,14 @@
 //! must never do I/O or sleep while a guard is held; it only touches
 //! memory.
 
+pub mod blocked;
 pub mod changes;
 mod db;
 mod trash;
 pub mod watch;
 
 pub use crate::entry::{Entry, Key};
+pub use blocked::{Blocked, Served, Waiter, WakeReason, WakeSocket, Waker, Wants};
 pub use changes::{Change, ChangeLog, Effect, Event};
 pub use db::{Db, PARTITIONS};
 pub use trash::Trash;
@@ -131,6 +135,11 @@ pub struct Store {
     sweep_from: usize,
     /// What writes removed, freed once the write guard is released.
     trash: Trash,
+    /// The clients blocked on list keys.
+    blocked: Blocked,
+    /// Waiters served (or unblocked) under this guard, woken once it is
+    /// released.
+    woken: Vec<Arc<Waiter>>,
 }
 
 impl Store {
@@ -150,6 +159,8 @@ impl Store {
             expiry,
             sweep_from: 0,
             trash: Trash::default(),
+            blocked: Blocked::default(),
+            woken: Vec::new(),
         }
     }
 
@@ -294,14 +305,19 @@ impl Store {
         self.watches.len()
     }
 
-    /// Commits the changes made since the last commit: counts them and
-    /// marks the watchers of every changed key. The write guard calls it
-    /// as it drops, under the lock.
+    /// Commits the changes made since the last commit: counts them, marks
+    /// the watchers of every changed key and serves the clients blocked on
+    /// a key that now holds a list, whose pops are changes of their own,
+    /// committed in the next round. The write guard calls it as it drops,
+    /// under the lock.
     #[inline]
     fn commit(&mut self) {
-        self.changes += self.log.count;
-        self.log.count = 0;
-        if !self.log.changes.is_empty() {
+        loop {
+            self.changes += self.log.count;
+            self.log.count = 0;
+            if self.log.changes.is_empty() {
+                return;
+            }
             self.commit_kept();
         }
     }
@@ -310,14 +326,19 @@ impl Store {
     #[cold]
     #[inline(never)]
     fn commit_kept(&mut self) {
-        let changes = std::mem::take(&mut self.log.changes);
+        let mut changes = std::mem::take(&mut self.log.changes);
         if !self.watches.is_empty() {
             self.watches.touch(&changes, &self.dbs);
         }
-        // Keep the buffer's room for the next command.
-        let mut changes = changes;
+        if !self.blocked.is_empty() {
+            self.serve_blocked(&changes);
+        }
+        // Keep the buffer's room for the next command, unless serving
+        // left changes for the next round.
         changes.clear();
-        self.log.changes = changes;
+        if self.log.changes.is_empty() {
+            self.log.changes = changes;
+        }
     }
 
     /// The earliest queued deadline of any database (possibly stale).
@@ -691,7 +712,8 @@ impl Deref for ReadGuard<'_> {
 
 /// An exclusive guard on the keyspace; dropping it commits what was
 /// changed under it (see `Store::commit`), releases the lock, and then
-/// frees what the changes removed ([`Trash`]).
+/// wakes the blocked clients it served and frees what the changes removed
+/// ([`Trash`]).
 pub struct WriteGuard<'a>(Option<RwLockWriteGuard<'a, Store>>);
 
 impl<'a> WriteGuard<'a> {
@@ -734,7 +756,15 @@ impl Drop for WriteGuard<'_> {
         } else {
             Some(std::mem::take(&mut guard.trash))
         };
+        let woken = if guard.woken.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut guard.woken))
+        };
         drop(guard);
+        if let Some(woken) = woken {
+            woken.iter().for_each(|w| w.wake());
+        }
         if let Some(trash) = trash {
             trash.free();
         }

@@ -6,8 +6,8 @@
 //! shutdown request; once a second, with `timeout` set, it closes clients
 //! that completed no request for longer than that (shutting their sockets
 //! down, which ends their threads' reads). It never touches the keyspace.
-//! Subscribers and blocked clients, once gocache has them, are to be
-//! exempt from the timeout, as in Redis.
+//! Blocked clients are exempt from the timeout, as in Redis (subscribers,
+//! once gocache has them, are to be too).
 
 use crate::clock::now_ms;
 use crate::shared::{SaveOnExit, Shared, ShutdownRequest};

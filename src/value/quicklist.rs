@@ -57,8 +57,9 @@ impl Fill {
     }
 
     /// Whether a node of `bytes` content bytes and `count` elements is
-    /// within the limit.
-    fn allows(self, bytes: usize, count: usize) -> bool {
+    /// within the limit (a list kept in one pack stays so while this holds
+    /// of it, see [`List`](super::List)).
+    pub fn allows(self, bytes: usize, count: usize) -> bool {
         match self {
             Fill::Bytes(limit) => bytes <= limit,
             Fill::Count(limit) => count <= limit && bytes <= SAFETY_LIMIT,
@@ -103,6 +104,25 @@ impl QuickList {
     /// An empty list (no allocation).
     pub fn new() -> QuickList {
         QuickList::default()
+    }
+
+    /// A list of `pack`'s elements, in order: the pack itself becomes the
+    /// one node when it is within `fill` (no element is copied), else its
+    /// elements are pushed one by one into nodes within `fill`.
+    pub fn from_pack(pack: Pack, fill: Fill) -> QuickList {
+        let mut list = QuickList::new();
+        if pack.is_empty() {
+            return list;
+        }
+        if pack.count() == 1 || fill.allows(pack.byte_len(), pack.count()) {
+            list.len = pack.count();
+            list.insert_node(0, pack);
+            return list;
+        }
+        for element in pack.iter() {
+            list.push_back(element, fill);
+        }
+        list
     }
 
     /// Elements in the list: O(1).
@@ -820,6 +840,28 @@ mod tests {
         assert_eq!(list.pop_front().as_deref(), Some(&big[..]));
         assert_eq!(list.pop_back().as_deref(), Some(&big[..]));
         assert_eq!(list.iter().filter(|e| e.len() == 1000).count(), 3);
+    }
+
+    #[test]
+    fn a_pack_within_the_fill_becomes_the_one_node_and_a_bigger_one_is_split() {
+        let mut pack = Pack::new();
+        for i in 0..6u8 {
+            pack.push_back(&[i]);
+        }
+        let list = QuickList::from_pack(pack.clone(), Fill::Count(8));
+        assert_eq!((list.len(), list.node_count()), (6, 1));
+        assert_eq!(
+            list.packs,
+            list.nodes.iter().map(Pack::footprint).sum::<usize>()
+        );
+        let split = QuickList::from_pack(pack, Fill::Count(4));
+        assert_eq!((split.len(), split.node_count()), (6, 2));
+        assert_eq!(split, list);
+        let empty = QuickList::from_pack(Pack::new(), Fill::Count(4));
+        assert_eq!(
+            (empty.len(), empty.node_count(), empty.footprint()),
+            (0, 0, 0)
+        );
     }
 
     #[test]

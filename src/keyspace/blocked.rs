@@ -1,0 +1,859 @@
+//! Blocked clients (`BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`):
+//! who waits on which list key, and serving them from the commit point.
+//!
+//! The registry, [`Blocked`], lives in the [`Store`], under the keyspace
+//! lock, and is only read or changed under the write guard. A client that
+//! must wait registers one [`Waiter`] (an `Arc` its connection keeps too):
+//! its keys, in one database, each with a first-come-first-served queue of
+//! waiters, and what it wants from the first of them that holds a list.
+//! The [`ChangeLog`](super::ChangeLog) keeps a filter of the keys waited
+//! on, so a write to any other key costs a hash, as for `WATCH`.
+//!
+//! Serving happens in the commit (`Store::commit`), under the write guard
+//! of the command or `EXEC` that fed a key, after the whole of it ran: for
+//! every kept change to a key with waiters that now holds a list, the
+//! waiters are served in the order they blocked, each popping as the edit
+//! it is (recorded as `LPOP k`, `LPOP k n` or `LMOVE src dst LEFT RIGHT`,
+//! as Redis propagates it), until the list is empty or nobody is left; a
+//! `BLMOVE`'s push is a change of its own, so the commit goes round again
+//! for its destination's waiters. Nobody else can see an element between
+//! the push that brought it and the pop that serves it. A waiter whose
+//! client has hung up is forgotten before anything is popped for it.
+//!
+//! A served waiter gets its result in its slot (a leaf mutex) and is put
+//! on the store's list of threads to wake; the write guard writes their
+//! wake bytes ([`Waker`]) after releasing the lock. This module does no
+//! I/O under the lock beyond a zero-timeout poll of a waiter's socket.
+
+use super::changes::Change;
+use super::{DbWriter, Event, Store};
+use crate::error::CommandError;
+use crate::os::SocketHandle;
+use crate::value::list::End;
+use crate::value::quicklist::Fill;
+use crate::value::{Collection, Kind, List};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// What a waiter wants from the first of its keys to hold a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wants {
+    /// Pop from `end`: one element (`BLPOP`, `BRPOP`), or with `count`,
+    /// up to that many (`BLMPOP`).
+    Pop {
+        /// Which end.
+        end: End,
+        /// `BLMPOP`'s count; `None` for one element, answered bare.
+        count: Option<usize>,
+    },
+    /// Pop from `from` and push onto `to` at `to_end` (`BLMOVE`; with
+    /// `rpoplpush`, `BRPOPLPUSH`, which replays as `RPOPLPUSH`).
+    Move {
+        /// The destination key.
+        to: Vec<u8>,
+        /// The end popped.
+        from: End,
+        /// The end pushed.
+        to_end: End,
+        /// Replay as `RPOPLPUSH src dst` rather than `LMOVE`.
+        rpoplpush: bool,
+    },
+}
+
+/// What a blocked client is answered with, other than a timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// Elements popped from `key`, in the order popped.
+    Popped {
+        /// The key they came from.
+        key: Vec<u8>,
+        /// What was popped.
+        elements: Vec<Vec<u8>>,
+    },
+    /// The element a move popped and pushed.
+    Moved(Vec<u8>),
+    /// A move's destination held another type (nothing was popped).
+    WrongType,
+    /// `CLIENT UNBLOCK id TIMEOUT`: answered as a timeout.
+    TimedOut,
+    /// `CLIENT UNBLOCK id ERROR`.
+    Unblocked,
+}
+
+/// The sending end of a connection's wake socket: a byte written to it
+/// wakes the connection's thread from its wait. Written only after the
+/// keyspace lock is released.
+#[derive(Debug, Clone)]
+pub struct Waker {
+    #[cfg(unix)]
+    socket: Arc<std::os::unix::net::UnixStream>,
+}
+
+impl Waker {
+    /// Writes one byte (a full socket already holds one, which is as good).
+    fn wake(&self) {
+        #[cfg(unix)]
+        {
+            use std::io::Write;
+            let _ = (&*self.socket).write(&[1]);
+        }
+    }
+}
+
+/// A connection's wake socket pair, made the first time it blocks: its
+/// thread waits on the receiving end and its client's socket at once.
+#[derive(Debug)]
+pub struct WakeSocket {
+    #[cfg(unix)]
+    receiver: std::os::unix::net::UnixStream,
+    waker: Waker,
+}
+
+/// Why a wait on a [`WakeSocket`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeReason {
+    /// A byte arrived (or the wait ended early: check the slot and wait
+    /// again).
+    Woken,
+    /// The client's socket hung up.
+    HungUp,
+    /// Neither, in the time given (or a signal cut the wait short): the
+    /// caller checks its deadline.
+    TimedOut,
+}
+
+impl WakeSocket {
+    /// A new pair, both ends non-blocking.
+    pub fn new() -> std::io::Result<WakeSocket> {
+        #[cfg(unix)]
+        {
+            let (receiver, sender) = std::os::unix::net::UnixStream::pair()?;
+            receiver.set_nonblocking(true)?;
+            sender.set_nonblocking(true)?;
+            Ok(WakeSocket {
+                receiver,
+                waker: Waker {
+                    socket: Arc::new(sender),
+                },
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(WakeSocket { waker: Waker {} })
+        }
+    }
+
+    /// The sending end, for a waiter.
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    /// Reads every byte waiting (stale wakes of an earlier block).
+    pub fn drain(&self) {
+        #[cfg(unix)]
+        {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            while matches!((&self.receiver).read(&mut buf), Ok(n) if n > 0) {}
+        }
+    }
+
+    /// Waits for a wake byte, a hang-up of `client`'s socket, or
+    /// `timeout` (`None`: no limit), reading nothing from either socket.
+    /// Where there is no `poll`, it sleeps a few milliseconds and says
+    /// it was woken, so that the caller checks its slot.
+    pub fn wait(
+        &self,
+        client: Option<&SocketHandle>,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<WakeReason> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let seen = crate::os::wait_woken_or_hung_up(
+                self.receiver.as_raw_fd(),
+                client.map(SocketHandle::fd),
+                timeout,
+            )?;
+            Ok(if seen.hung_up {
+                WakeReason::HungUp
+            } else if seen.woken {
+                WakeReason::Woken
+            } else {
+                WakeReason::TimedOut
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = client;
+            let step = std::time::Duration::from_millis(10);
+            std::thread::sleep(timeout.map_or(step, |t| t.min(step)));
+            Ok(WakeReason::Woken)
+        }
+    }
+}
+
+/// One blocked client: what it waits for and where its answer goes.
+#[derive(Debug)]
+pub struct Waiter {
+    /// The client's id (`CLIENT UNBLOCK`'s).
+    pub client: u64,
+    /// The database its keys are in.
+    pub db: usize,
+    /// Its keys, each once, in the order given.
+    pub keys: Vec<Vec<u8>>,
+    /// What it wants.
+    pub wants: Wants,
+    /// The node size its pushes use (the setting when it blocked).
+    pub fill: Fill,
+    /// Unix ms at which it times out; 0 for never.
+    pub deadline: u64,
+    /// Its client's socket, to see it has hung up before serving it;
+    /// `None` without a socket (commands run in-process). The connection
+    /// unregisters its waiter, under the write guard, before the socket
+    /// can close, so while registered the descriptor is the client's.
+    socket: Option<SocketHandle>,
+    /// How to wake its thread; `None` when nothing waits on it.
+    waker: Option<Waker>,
+    /// The answer, once served (a leaf mutex: held for a move of a value).
+    slot: Mutex<Option<Served>>,
+}
+
+impl Waiter {
+    /// A waiter for `client`, not yet registered. Duplicate keys are
+    /// dropped (the first stays).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: u64,
+        db: usize,
+        keys: &[&[u8]],
+        wants: Wants,
+        fill: Fill,
+        deadline: u64,
+        socket: Option<SocketHandle>,
+        waker: Option<Waker>,
+    ) -> Waiter {
+        let mut unique: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if !unique.iter().any(|k| k == key) {
+                unique.push(key.to_vec());
+            }
+        }
+        Waiter {
+            client,
+            db,
+            keys: unique,
+            wants,
+            fill,
+            deadline,
+            socket,
+            waker,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// Takes the answer, if it has been served.
+    pub fn take_served(&self) -> Option<Served> {
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn serve(&self, served: Served) {
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(served);
+    }
+
+    /// Whether its client has hung up (never, without a socket).
+    fn is_gone(&self) -> bool {
+        self.socket.as_ref().is_some_and(SocketHandle::is_hung_up)
+    }
+
+    /// Wakes its thread (after the lock is released).
+    pub(super) fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A key's waiters, by their place in the order they blocked in.
+type Queue = BTreeMap<u64, Arc<Waiter>>;
+
+/// Every blocked client, by database and key, in the order they blocked.
+#[derive(Debug, Default)]
+pub struct Blocked {
+    /// Per database: each key's waiters.
+    by_db: Vec<HashMap<Vec<u8>, Queue>>,
+    /// Per client: its place in the order, and its waiter.
+    by_client: HashMap<u64, (u64, Arc<Waiter>)>,
+    /// The next place in the order.
+    next: u64,
+}
+
+impl Blocked {
+    /// Whether nobody is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.by_client.is_empty()
+    }
+
+    /// Clients blocked (`INFO`'s `blocked_clients`).
+    pub fn len(&self) -> usize {
+        self.by_client.len()
+    }
+
+    fn add(&mut self, waiter: Arc<Waiter>) {
+        let seq = self.next;
+        self.next += 1;
+        if self.by_db.len() <= waiter.db {
+            self.by_db.resize_with(waiter.db + 1, HashMap::new);
+        }
+        for key in &waiter.keys {
+            self.by_db[waiter.db]
+                .entry(key.clone())
+                .or_default()
+                .insert(seq, waiter.clone());
+        }
+        if let Some((_, old)) = self.by_client.insert(waiter.client, (seq, waiter)) {
+            // A client blocks once at a time; a stale registration goes.
+            self.unlink(old.db, &old.keys, None);
+        }
+    }
+
+    /// Unregisters client `id`'s waiter from all its keys.
+    fn remove(&mut self, id: u64) -> Option<Arc<Waiter>> {
+        let (seq, waiter) = self.by_client.remove(&id)?;
+        self.unlink(waiter.db, &waiter.keys, Some(seq));
+        Some(waiter)
+    }
+
+    /// Drops place `seq` (or, with `None`, nothing: a replaced waiter's
+    /// queues are cleaned of empty entries) from each of `keys`.
+    fn unlink(&mut self, db: usize, keys: &[Vec<u8>], seq: Option<u64>) {
+        let Some(map) = self.by_db.get_mut(db) else {
+            return;
+        };
+        for key in keys {
+            if let Some(queue) = map.get_mut(key.as_slice()) {
+                if let Some(seq) = seq {
+                    queue.remove(&seq);
+                }
+                if queue.is_empty() {
+                    map.remove(key.as_slice());
+                }
+            }
+        }
+    }
+
+    /// The first waiter on `key` of `db`.
+    fn first(&self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
+        let queue = self.by_db.get(db)?.get(key)?;
+        queue.values().next().cloned()
+    }
+
+    /// Whether anyone waits on `key` of `db`.
+    fn waits_on(&self, db: usize, key: &[u8]) -> bool {
+        self.by_db.get(db).is_some_and(|m| m.contains_key(key))
+    }
+
+    /// The keys waited on in `db`.
+    fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        self.by_db
+            .get(db)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `waiter` is registered (not yet served nor unregistered).
+    fn holds(&self, waiter: &Arc<Waiter>) -> bool {
+        self.by_client
+            .get(&waiter.client)
+            .is_some_and(|(_, w)| Arc::ptr_eq(w, waiter))
+    }
+}
+
+/// `LPOP key` / `RPOP key`, or with a count `LPOP key n`: a pop as a log
+/// replays it (what Redis propagates for a served or immediate blocking
+/// pop too).
+pub fn pop_replay(end: End, key: &[u8], count: Option<usize>) -> Vec<Vec<u8>> {
+    let mut command = vec![end.pop_command().as_bytes().to_vec(), key.to_vec()];
+    if let Some(n) = count {
+        command.push(n.to_string().into_bytes());
+    }
+    command
+}
+
+/// `LMOVE src dst LEFT RIGHT`, or `RPOPLPUSH src dst`.
+pub fn move_replay(src: &[u8], dst: &[u8], from: End, to: End, rpoplpush: bool) -> Vec<Vec<u8>> {
+    if rpoplpush {
+        return vec![b"RPOPLPUSH".to_vec(), src.to_vec(), dst.to_vec()];
+    }
+    vec![
+        b"LMOVE".to_vec(),
+        src.to_vec(),
+        dst.to_vec(),
+        from.word().as_bytes().to_vec(),
+        to.word().as_bytes().to_vec(),
+    ]
+}
+
+impl DbWriter<'_> {
+    /// Pops up to `count` elements from `end` of the list at `key`,
+    /// recorded as the `lpop`/`rpop` it is with `replay` built from the
+    /// number popped; an emptied list is removed. `Ok(None)` if there is
+    /// no list. `WRONGTYPE` for another type.
+    pub fn pop_list(
+        &mut self,
+        key: &[u8],
+        end: End,
+        count: usize,
+        now: u64,
+        replay: impl FnOnce(usize) -> Vec<Vec<u8>>,
+    ) -> Result<Option<Vec<Vec<u8>>>, CommandError> {
+        self.edit::<List, _>(
+            key,
+            now,
+            false,
+            Event::Edited(end.pop_event()),
+            |value| (List::of(value).map(|list| list.pop_many(end, count)), true),
+            |popped| popped.as_ref().map_or_else(Vec::new, |p| replay(p.len())),
+        )
+        .map(Option::flatten)
+    }
+
+    /// Moves the element at `from` of the list at `src` to `to` of the
+    /// list at `dst` (created if absent), as `LMOVE` does, and returns it;
+    /// `Ok(None)` if `src` holds no list. `WRONGTYPE` if `src`, or then
+    /// `dst`, holds another type, before anything changes.
+    ///
+    /// Recorded as Redis fires its events: the push onto `dst`
+    /// (`lpush`/`rpush`), then the pop from `src` (`lpop`/`rpop`), which
+    /// carries `replay` (the whole `LMOVE`, as Redis propagates it; the
+    /// push's own replay is empty, being part of it). Pushing first means
+    /// a list moved onto itself is never emptied on the way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn move_list_element(
+        &mut self,
+        src: &[u8],
+        dst: &[u8],
+        from: End,
+        to: End,
+        fill: Fill,
+        now: u64,
+        replay: impl FnOnce() -> Vec<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, CommandError> {
+        let element = match self.get_live(src, now) {
+            None => return Ok(None),
+            Some(entry) => match entry.collection().and_then(List::of_ref) {
+                Some(list) => list.end(from).map(<[u8]>::to_vec),
+                None => return Err(CommandError::WrongType),
+            },
+        };
+        let Some(element) = element else {
+            return Ok(None);
+        };
+        if self
+            .get_live(dst, now)
+            .is_some_and(|entry| entry.kind() != Kind::List)
+        {
+            return Err(CommandError::WrongType);
+        }
+        self.edit::<List, _>(
+            dst,
+            now,
+            true,
+            Event::Edited(to.push_event()),
+            |value| {
+                if let Some(list) = List::of(value) {
+                    list.push(to, &element, fill);
+                }
+                ((), true)
+            },
+            |_| Vec::new(),
+        )?;
+        self.edit::<List, _>(
+            src,
+            now,
+            false,
+            Event::Edited(from.pop_event()),
+            |value| (List::of(value).map(|list| list.pop(from)), true),
+            |_| replay(),
+        )?;
+        Ok(Some(element))
+    }
+}
+
+impl Store {
+    /// Registers `waiter` on its keys (after the changes made so far are
+    /// committed, so that none of them serves it) and returns it shared.
+    pub fn block(&mut self, waiter: Waiter) -> Arc<Waiter> {
+        self.commit();
+        let waiter = Arc::new(waiter);
+        for key in &waiter.keys {
+            self.log.blocked.insert(waiter.db, key);
+        }
+        self.blocked.add(waiter.clone());
+        waiter
+    }
+
+    /// Unregisters `waiter` (its client timed out or left) and returns
+    /// its answer if it was served first.
+    pub fn unblock(&mut self, waiter: &Arc<Waiter>) -> Option<Served> {
+        if self.blocked.holds(waiter) {
+            self.blocked.remove(waiter.client);
+            self.forget_filter_if_idle();
+        }
+        waiter.take_served()
+    }
+
+    /// `CLIENT UNBLOCK`: answers client `id`'s waiter with `outcome` and
+    /// wakes it; false if it is not blocked.
+    pub fn unblock_client(&mut self, id: u64, outcome: Served) -> bool {
+        let Some(waiter) = self.blocked.remove(id) else {
+            return false;
+        };
+        self.forget_filter_if_idle();
+        waiter.serve(outcome);
+        self.woken.push(waiter);
+        true
+    }
+
+    /// Clients blocked now.
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.len()
+    }
+
+    fn forget_filter_if_idle(&mut self) {
+        if self.blocked.is_empty() {
+            self.log.blocked.clear();
+        }
+    }
+
+    /// Serves the waiters on every key `changes` touched that now holds a
+    /// list. The pops are changes of their own, left in the log for the
+    /// commit's next round.
+    pub(super) fn serve_blocked(&mut self, changes: &[Change]) {
+        let mut ready: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut add = |db: usize, key: &[u8]| {
+            if !ready.iter().any(|(d, k)| *d == db && k == key) {
+                ready.push((db, key.to_vec()));
+            }
+        };
+        for change in changes {
+            match change {
+                Change::Key { db, entry, .. } => {
+                    if self.blocked.waits_on(*db, entry.key()) {
+                        add(*db, entry.key());
+                    }
+                }
+                Change::Swapped { a, b, .. } => {
+                    for db in [*a, *b] {
+                        for key in self.blocked.keys_in(db) {
+                            add(db, &key);
+                        }
+                    }
+                }
+                Change::Flushed { .. } => {}
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        let now = crate::clock::now_ms();
+        for (db, key) in ready {
+            self.serve_key(db, &key, now);
+        }
+        self.forget_filter_if_idle();
+    }
+
+    /// Serves `key`'s waiters in the order they blocked while it holds a
+    /// list.
+    fn serve_key(&mut self, db: usize, key: &[u8], now: u64) {
+        while let Some(waiter) = self.blocked.first(db, key) {
+            let holds_list = self
+                .writer(db)
+                .get_live(key, now)
+                .and_then(|entry| entry.collection())
+                .and_then(List::of_ref)
+                .is_some_and(|list| !list.is_empty());
+            if !holds_list {
+                return;
+            }
+            self.blocked.remove(waiter.client);
+            if waiter.is_gone() {
+                // Nothing is popped for a client that has left; its thread
+                // finds itself unregistered and goes.
+                continue;
+            }
+            let served = self.serve_one(db, key, &waiter, now);
+            waiter.serve(served);
+            self.woken.push(waiter);
+        }
+    }
+
+    /// Pops for `waiter` from `key`, which holds a list.
+    fn serve_one(&mut self, db: usize, key: &[u8], waiter: &Waiter, now: u64) -> Served {
+        let mut writer = self.writer(db);
+        let result = match &waiter.wants {
+            &Wants::Pop { end, count } => writer
+                .pop_list(key, end, count.unwrap_or(1), now, |n| {
+                    pop_replay(end, key, count.map(|_| n))
+                })
+                .map(|popped| Served::Popped {
+                    key: key.to_vec(),
+                    elements: popped.unwrap_or_default(),
+                }),
+            Wants::Move {
+                to,
+                from,
+                to_end,
+                rpoplpush,
+            } => writer
+                .move_list_element(key, to, *from, *to_end, waiter.fill, now, || {
+                    move_replay(key, to, *from, *to_end, *rpoplpush)
+                })
+                .map(|moved| Served::Moved(moved.unwrap_or_default())),
+        };
+        result.unwrap_or(Served::WrongType)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Keyspace;
+
+    const FILL: Fill = Fill::Bytes(8192);
+
+    fn pop_waiter(client: u64, keys: &[&[u8]], count: Option<usize>) -> Waiter {
+        let wants = Wants::Pop {
+            end: End::Head,
+            count,
+        };
+        Waiter::new(client, 0, keys, wants, FILL, 0, None, None)
+    }
+
+    fn move_waiter(client: u64, from: &[u8], to: &[u8]) -> Waiter {
+        let wants = Wants::Move {
+            to: to.to_vec(),
+            from: End::Head,
+            to_end: End::Tail,
+            rpoplpush: false,
+        };
+        Waiter::new(client, 0, &[from], wants, FILL, 0, None, None)
+    }
+
+    fn rpush(store: &mut Store, key: &[u8], elems: &[&[u8]]) {
+        store
+            .writer(0)
+            .edit::<List, _>(
+                key,
+                0,
+                true,
+                Event::Edited("rpush"),
+                |v| {
+                    if let Some(list) = List::of(v) {
+                        list.push_all(End::Tail, elems.iter().copied(), FILL);
+                    }
+                    ((), true)
+                },
+                |_| vec![b"RPUSH".to_vec()],
+            )
+            .unwrap();
+    }
+
+    fn popped(key: &str, elements: &[&str]) -> Option<Served> {
+        Some(Served::Popped {
+            key: key.as_bytes().to_vec(),
+            elements: elements.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        })
+    }
+
+    fn replays(store: &Store) -> Vec<(String, Vec<String>)> {
+        store
+            .log
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Key { event, entry, .. } => (
+                    format!("{} {}", event.name(), String::from_utf8_lossy(entry.key())),
+                    c.replay()
+                        .iter()
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn waiters_are_served_in_the_order_they_blocked_once_the_push_commits() {
+        let ks = Keyspace::new();
+        let (first, second, third) = {
+            let mut store = ks.write();
+            let first = store.block(pop_waiter(1, &[b"other", b"k"], None));
+            let second = store.block(pop_waiter(2, &[b"k"], None));
+            let third = store.block(pop_waiter(3, &[b"k", b"k"], None));
+            (first, second, third)
+        };
+        assert_eq!(third.keys.len(), 1, "a key given twice waits once");
+        {
+            let mut store = ks.write();
+            rpush(&mut store, b"k", &[b"a", b"b"]);
+            assert!(first.take_served().is_none(), "not before the commit");
+        }
+        assert_eq!(first.take_served(), popped("k", &["a"]));
+        assert_eq!(second.take_served(), popped("k", &["b"]));
+        assert_eq!(third.take_served(), None);
+        let store = ks.read();
+        assert_eq!(store.blocked_clients(), 1);
+        assert!(store.db(0).stored(b"k").is_none(), "emptied, removed");
+        assert!(
+            !store.blocked.waits_on(0, b"other"),
+            "served: gone from every key"
+        );
+    }
+
+    #[test]
+    fn a_served_pop_is_recorded_as_the_pop_it_is() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.log.keep_all = true;
+        let waiter = store.block(pop_waiter(1, &[b"k"], Some(5)));
+        rpush(&mut store, b"k", &[b"a", b"b", b"c"]);
+        let pushed = std::mem::take(&mut store.log.changes);
+        store.serve_blocked(&pushed);
+        assert_eq!(waiter.take_served(), popped("k", &["a", "b", "c"]));
+        assert_eq!(
+            replays(&store),
+            [
+                (
+                    "lpop k".to_string(),
+                    vec!["LPOP".into(), "k".into(), "3".into()]
+                ),
+                ("del k".to_string(), vec!["DEL".into(), "k".into()]),
+            ]
+        );
+        assert_eq!(store.woken.len(), 1);
+    }
+
+    #[test]
+    fn a_move_records_its_push_then_its_pop_which_carries_the_lmove() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        rpush(&mut store, b"src", &[b"x"]);
+        store.commit();
+        store.log.keep_all = true;
+        let moved = store.writer(0).move_list_element(
+            b"src",
+            b"dst",
+            End::Head,
+            End::Tail,
+            FILL,
+            0,
+            || move_replay(b"src", b"dst", End::Head, End::Tail, false),
+        );
+        assert_eq!(moved, Ok(Some(b"x".to_vec())));
+        let lmove: Vec<String> = ["LMOVE", "src", "dst", "LEFT", "RIGHT"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            replays(&store),
+            [
+                ("rpush dst".to_string(), vec![]),
+                ("lpop src".to_string(), lmove),
+                ("del src".to_string(), vec!["DEL".into(), "src".into()]),
+            ]
+        );
+        // Onto itself: pushed first, so never emptied on the way.
+        store.commit();
+        let rotated = store.writer(0).move_list_element(
+            b"dst",
+            b"dst",
+            End::Head,
+            End::Tail,
+            FILL,
+            0,
+            Vec::new,
+        );
+        assert_eq!(rotated, Ok(Some(b"x".to_vec())));
+        assert_eq!(replays(&store).len(), 2, "no del: {:?}", replays(&store));
+        assert_eq!(
+            store.db(0).stored(b"dst").map(|e| e.kind()),
+            Some(Kind::List)
+        );
+    }
+
+    #[test]
+    fn a_chain_of_moves_is_served_in_one_commit_down_to_the_last_waiter() {
+        let ks = Keyspace::new();
+        let (mover, popper) = {
+            let mut store = ks.write();
+            (
+                store.block(move_waiter(1, b"a", b"b")),
+                store.block(pop_waiter(2, &[b"b"], None)),
+            )
+        };
+        rpush(&mut ks.write(), b"a", &[b"x"]);
+        assert_eq!(mover.take_served(), Some(Served::Moved(b"x".to_vec())));
+        assert_eq!(popper.take_served(), popped("b", &["x"]));
+        let store = ks.read();
+        assert_eq!(store.db(0).stored_len(), 0);
+        assert_eq!(store.blocked_clients(), 0);
+        assert!(
+            store.log.blocked.is_empty(),
+            "the filter goes with the last waiter"
+        );
+    }
+
+    #[test]
+    fn a_move_onto_another_type_is_answered_wrongtype_and_pops_nothing() {
+        let ks = Keyspace::new();
+        let (mover, popper) = {
+            let mut store = ks.write();
+            store.writer(0).put(b"s", b"string", 0, 0);
+            (
+                store.block(move_waiter(1, b"a", b"s")),
+                store.block(pop_waiter(2, &[b"a"], None)),
+            )
+        };
+        rpush(&mut ks.write(), b"a", &[b"x"]);
+        assert_eq!(mover.take_served(), Some(Served::WrongType));
+        assert_eq!(popper.take_served(), popped("a", &["x"]));
+    }
+
+    #[test]
+    fn unblocking_forgets_the_waiter_and_client_unblock_answers_it() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        let waiter = store.block(pop_waiter(7, &[b"k"], None));
+        assert!(!store.log.blocked.is_empty());
+        assert_eq!(store.unblock(&waiter), None);
+        assert_eq!(store.blocked_clients(), 0);
+        assert!(store.log.blocked.is_empty());
+        assert!(!store.unblock_client(7, Served::TimedOut));
+        let waiter = store.block(pop_waiter(7, &[b"k"], None));
+        assert!(store.unblock_client(7, Served::Unblocked));
+        assert_eq!(store.woken.len(), 1);
+        assert_eq!(store.unblock(&waiter), Some(Served::Unblocked));
+        // A push now feeds nobody.
+        rpush(&mut store, b"k", &[b"x"]);
+        store.commit();
+        assert!(store.db(0).stored(b"k").is_some());
+    }
+
+    #[test]
+    fn a_key_of_another_type_serves_nobody_and_keeps_its_waiters() {
+        let ks = Keyspace::new();
+        let waiter = ks.write().block(pop_waiter(1, &[b"k"], None));
+        ks.write().writer(0).put(b"k", b"string", 0, 0);
+        assert_eq!(waiter.take_served(), None);
+        assert_eq!(ks.read().blocked_clients(), 1);
+        let mut store = ks.write();
+        store.writer(0).remove(b"k", 0);
+        rpush(&mut store, b"k", &[b"x"]);
+        drop(store);
+        assert_eq!(waiter.take_served(), popped("k", &["x"]));
+    }
+}
