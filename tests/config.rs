@@ -45,6 +45,15 @@ const PARAMETERS: &[&str] = &[
     "maxmemory",
     "maxmemory-policy",
     "databases",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    // Redis's own aliases, which its CONFIG GET * lists too.
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "list-max-ziplist-size",
 ];
 
 /// `CONFIG SET` followed by `args`.
@@ -164,7 +173,10 @@ fn config_get_star_lists_every_parameter_once_with_its_default() {
     let all = get_map(&mut c, &["*"]);
     let names: BTreeSet<&str> = all.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = PARAMETERS.iter().copied().collect();
-    assert_eq!(names, expected, "aliases are not listed");
+    assert_eq!(
+        names, expected,
+        "gocache's own aliases are not listed; Redis's are"
+    );
     let dir = std::fs::canonicalize(server.dir()).unwrap();
     let port = server.addr.port().to_string();
     let dir = dir.display().to_string();
@@ -186,6 +198,11 @@ fn config_get_star_lists_every_parameter_once_with_its_default() {
         ("maxmemory", "0"),
         ("maxmemory-policy", "noeviction"),
         ("databases", "16"),
+        ("hash-max-listpack-entries", "512"),
+        ("hash-max-listpack-value", "64"),
+        ("set-max-intset-entries", "512"),
+        ("list-max-listpack-size", "-2"),
+        ("list-compress-depth", "0"),
     ] {
         assert_eq!(all[name], value, "{name}");
     }
@@ -216,11 +233,18 @@ fn config_get_takes_several_case_insensitive_glob_patterns_and_names_each_parame
     assert_eq!(
         names,
         BTreeSet::from([
+            "hash-max-listpack-entries",
+            "hash-max-listpack-value",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "list-max-listpack-size",
+            "list-max-ziplist-size",
             "max-line-bytes",
             "maxclients",
             "maxmemory",
             "maxmemory-policy",
             "proto-max-bulk-len",
+            "set-max-intset-entries",
         ])
     );
     // Case-insensitive. A name given exactly is echoed as spelled (as Redis

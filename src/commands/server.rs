@@ -341,29 +341,47 @@ fn config_rewrite(ctx: &mut Context<'_>) -> CommandResult {
 
 /// The parameters matching any of `patterns` (globs, any case), each once,
 /// in table order. A pattern naming a parameter exactly is echoed as the
-/// client spelled it, as Redis does.
+/// client spelled it, as Redis does. Redis's own aliases of a parameter
+/// (`hash-max-ziplist-entries`) are entries of their own, as Redis 7.0
+/// lists them (`CONFIG GET *` names both); gocache's aliases are not.
 fn config_get(ctx: &Context<'_>, patterns: &[&[u8]]) -> Reply {
     let current = ctx.server.settings.current();
     let lowered: Vec<Vec<u8>> = patterns
         .iter()
         .map(|p| p[..p.len().min(1024)].to_ascii_lowercase())
         .collect();
-    let pairs = crate::config::PARAMS
-        .iter()
-        .filter_map(|param| {
-            let shown_as = patterns.iter().zip(&lowered).find_map(|(p, lower)| {
-                let mut names = std::iter::once(param.name).chain(param.aliases.iter().copied());
-                names.find(|n| glob::matches(lower, n.as_bytes())).map(|n| {
-                    if lower == n.as_bytes() && n == param.name {
-                        String::from_utf8_lossy(p).into_owned()
-                    } else {
-                        param.name.to_string()
-                    }
-                })
-            })?;
-            Some((Reply::text(shown_as), Reply::text(param.value(&current))))
+    let shown_as = |name: &str| {
+        patterns.iter().zip(&lowered).find_map(|(p, lower)| {
+            glob::matches(lower, name.as_bytes()).then(|| {
+                if lower == name.as_bytes() {
+                    String::from_utf8_lossy(p).into_owned()
+                } else {
+                    name.to_string()
+                }
+            })
         })
-        .collect();
+    };
+    let mut pairs = Vec::new();
+    for param in crate::config::PARAMS {
+        let value = || Reply::text(param.value(&current));
+        let own_alias_matches = param
+            .aliases
+            .iter()
+            .filter(|a| !crate::config::REDIS_ALIASES.contains(a))
+            .any(|a| lowered.iter().any(|l| glob::matches(l, a.as_bytes())));
+        if let Some(name) = shown_as(param.name) {
+            pairs.push((Reply::text(name), value()));
+        } else if own_alias_matches {
+            pairs.push((Reply::text(param.name), value()));
+        }
+        for alias in param.aliases {
+            if crate::config::REDIS_ALIASES.contains(alias) {
+                if let Some(name) = shown_as(alias) {
+                    pairs.push((Reply::text(name), value()));
+                }
+            }
+        }
+    }
     Reply::Map(pairs)
 }
 

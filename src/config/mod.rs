@@ -518,6 +518,15 @@ fn check_fixed(param: &Param, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Aliases that are Redis's own names for a parameter (its old
+/// `ziplist` names): `CONFIG GET` lists them as entries of their own, as
+/// Redis does.
+pub const REDIS_ALIASES: &[&str] = &[
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "list-max-ziplist-size",
+];
+
 /// Finds a parameter by name or alias, in any case.
 pub fn lookup(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.is_named(name))
