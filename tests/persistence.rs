@@ -4,12 +4,10 @@
 //! Every wait polls until a generous deadline; nothing relies on a sleep being
 //! long enough. Every server is killed when its guard drops.
 //!
-//! Hashes, lists and sets reach the server through a snapshot file this
-//! test writes with the library's own encoder (the commands that build them
-//! arrive with other branches); `COPY` then writes collections over the
-//! socket, and what the server saves is read back with the library's
-//! decoder. The tests that build collections by command are `#[ignore]`d
-//! until those commands are merged.
+//! Hashes, lists and sets reach the server both by command (`HSET`,
+//! `RPUSH`, `SADD`) and through a snapshot file a test writes with the
+//! library's own encoder; `COPY` writes collections over the socket, and
+//! what the server saves is read back with the library's decoder.
 
 mod common;
 
@@ -1164,10 +1162,7 @@ fn a_version_1_snapshot_loads_into_database_0() {
     assert_eq!(c.call(&["DBSIZE"]).int(), 0);
 }
 
-// enable after merge: needs HSET, RPUSH and SADD (and HGETALL, LRANGE,
-// SMEMBERS to read them back), which other branches bring.
 #[test]
-#[ignore = "enable after merge: needs the hash, list and set commands"]
 fn collections_written_by_commands_survive_a_restart_in_every_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let (big_fields, big_list, big_set) = (600, 3_000, 600);
@@ -1308,9 +1303,7 @@ fn surviving_collection_writes(c: &mut Client, round: usize) -> usize {
     k
 }
 
-// enable after merge: needs HSET, RPUSH and SADD.
 #[test]
-#[ignore = "enable after merge: needs the hash, list and set commands"]
 fn crash_loop_of_collection_writes_never_loses_one_acknowledged_before_the_last_completed_save() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng::seeded();
