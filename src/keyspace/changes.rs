@@ -242,21 +242,26 @@ impl ChangeLog {
         });
     }
 
-    /// Counts an edit of `entry`'s collection, keeping it with the command
-    /// `replay` builds (called only then) if a listener may want it.
+    /// Counts an edit of `key`'s collection and says whether a listener
+    /// may want it kept ([`ChangeLog::keep_edit`]), so that the caller
+    /// looks the entry up only then.
     #[inline]
-    pub(super) fn edited(
+    pub(super) fn counts_edit(&mut self, db: usize, key: &[u8]) -> bool {
+        self.count += 1;
+        self.keep_all || self.listened(db, key)
+    }
+
+    /// Keeps an edit already counted by [`ChangeLog::counts_edit`], with
+    /// the command that replays it.
+    #[cold]
+    pub(super) fn keep_edit(
         &mut self,
         db: usize,
         event: Event,
         entry: &Entry,
-        replay: impl FnOnce() -> Vec<Vec<u8>>,
+        replay: Vec<Vec<u8>>,
     ) {
-        self.count += 1;
-        if self.keep_all || self.listened(db, entry.key()) {
-            let effect = Effect::Edited(replay().into_boxed_slice());
-            self.keep_key(db, event, entry, effect);
-        }
+        self.keep_key(db, event, entry, Effect::Edited(replay.into_boxed_slice()));
     }
 
     /// Whether a watch or a blocked client may be on `key` of `db`.

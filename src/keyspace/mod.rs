@@ -675,17 +675,24 @@ impl DbWriter<'_> {
                 self.counted(|db| db.insert(entry));
             }
         }
-        let Some((result, changed)) = self.counted(|db| db.edit(key, change)) else {
+        // Whether the edit left the collection empty is read in the same
+        // lookup, and the entry is looked up again only for a listener.
+        let edited = self.counted(|db| {
+            db.edit(key, |value| {
+                let (result, changed) = change(value);
+                (result, changed, value.is_empty())
+            })
+        });
+        let Some((result, changed, emptied)) = edited else {
             return Ok(None);
         };
-        let Some(entry) = self.db.stored(key) else {
-            return Ok(Some(result));
-        };
-        if changed {
-            self.log
-                .edited(self.index, event, entry, || replay(&result));
+        if changed && self.log.counts_edit(self.index, key) {
+            if let Some(entry) = self.db.stored(key) {
+                self.log
+                    .keep_edit(self.index, event, entry, replay(&result));
+            }
         }
-        if entry.collection().is_some_and(|v| v.is_empty()) {
+        if emptied {
             if let Some(gone) = self.counted(|db| db.take_key(key)) {
                 self.log.key(self.index, Event::Del, &gone, Effect::Removed);
                 self.trash.entry(&gone);
