@@ -96,6 +96,24 @@ fn a_key_set_with_px_200_is_swept_without_being_read() {
 }
 
 #[test]
+fn collections_with_a_deadline_are_swept_without_being_read() {
+    let server = Server::start();
+    let mut c = client(&server);
+    assert_eq!(c.call(&["HSET", "h", "f", "v"]), b":1\r\n");
+    assert_eq!(c.call(&["RPUSH", "l", "a", "b"]), b":2\r\n");
+    assert_eq!(c.call(&["SADD", "s", "1", "x"]), b":2\r\n");
+    assert_eq!(c.call(&["SADD", "kept", "1"]), b":1\r\n");
+    for key in ["h", "l", "s"] {
+        assert_eq!(c.call(&["PEXPIRE", key, "200"]), b":1\r\n");
+    }
+    // Nothing reads them: only the sweeper can advance the counter.
+    c.wait_expired(3);
+    assert_eq!(c.call(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(c.call(&["KEYS", "*"]), b"*1\r\n$4\r\nkept\r\n");
+    assert_eq!(c.call(&["TYPE", "h"]), b"+none\r\n");
+}
+
+#[test]
 fn overwriting_without_a_ttl_cancels_the_expiry() {
     let server = Server::start();
     let mut c = client(&server);
