@@ -24,13 +24,15 @@
 //! to [`MOST_RANDOM_REPLY_BYTES`].
 
 use super::keys::parse_cursor;
-use super::{Access, Args, CommandResult, CommandSpec, Context, collection_of, is_word, parse_int};
+use super::{
+    Access, Args, CommandResult, CommandSpec, Context, MOST_RANDOM_REPLY_BYTES, collection_of,
+    is_word, parse_int, replay,
+};
 use crate::error::CommandError;
 use crate::glob;
 use crate::protocol::Reply;
 use crate::value::long_double::LongDouble;
 use crate::value::{Hash, HashRef};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -52,21 +54,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hscan", -3, Access::Read, hscan).keys(1, 1, 1),
 ];
 
-/// Most bytes a reply of random fields with repeats (`HRANDFIELD` with a
-/// negative count) may be expected to take, counted before any is drawn
-/// as the count times the hash's average pair and a reply element's own
-/// cost. Redis has no such limit (a count of -2^62 makes it build a reply
-/// until memory runs out); past this one the command is refused.
-pub const MOST_RANDOM_REPLY_BYTES: usize = 1 << 30;
-
 /// What one element of a reply costs besides its bytes: the `Reply`, its
 /// buffer's allocation and its RESP header.
 const REPLY_ELEMENT_BYTES: usize = 96;
-
-/// The command as sent, to replay it.
-fn as_sent(argv: &[&[u8]]) -> Vec<Vec<u8>> {
-    argv.iter().map(|arg| arg.to_vec()).collect()
-}
 
 /// Runs `answer` on the hash at `key` under one read guard (`None` for no
 /// key, `WRONGTYPE` for another type) and counts the lookup.
@@ -120,7 +110,7 @@ fn hset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
                     .filter(|pair| hash.set(pair[0], pair[1], limits))
                     .count()
             },
-            |_| as_sent(argv),
+            |_| replay(argv[0], argv[1], argv[2..].iter().copied()),
         )?
         .unwrap_or(0);
     Ok(if hmset {
@@ -141,7 +131,7 @@ fn hsetnx(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         true,
         "hset",
         |hash, limits| hash.set(field, value, limits),
-        |_| as_sent(argv),
+        |_| replay(argv[0], argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Integer(1))
 }
@@ -186,7 +176,7 @@ fn hdel(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             false,
             "hdel",
             |hash, _| fields.iter().filter(|f| hash.remove(f)).count(),
-            |_| as_sent(argv),
+            |_| replay(argv[0], argv[1], argv[2..].iter().copied()),
         )?
         .unwrap_or(0);
     Ok(Reply::Integer(removed as i64))
@@ -261,7 +251,7 @@ fn hincrby(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         true,
         "hincrby",
         |hash, limits| hash.set(field, sum.to_string().as_bytes(), limits),
-        |_| as_sent(argv),
+        |_| replay(argv[0], argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Integer(sum))
 }
@@ -296,22 +286,12 @@ fn hincrbyfloat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     Ok(Reply::text(sum))
 }
 
-/// A fresh seed for one command's random choices: the time, the client,
-/// and a count, so that two commands in the same microsecond differ.
-fn seed(ctx: &Context<'_>) -> u64 {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    crate::clock::now_us()
-        ^ ctx.session.client.id.rotate_left(32)
-        ^ call.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
 /// `HRANDFIELD key [count [WITHVALUES]]`: a random field (nil for no key);
 /// with a count, that many distinct fields (all, if fewer), or with a
 /// negative count that many drawn with repeats; `WITHVALUES` pairs each
 /// with its value (a flat array in RESP2, arrays of two in RESP3).
 fn hrandfield(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let seed = seed(ctx);
+    let seed = ctx.random_seed();
     let key = argv[1];
     let Some(&count) = argv.get(2) else {
         return read_hash(ctx, key, |hash| {

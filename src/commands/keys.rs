@@ -384,7 +384,7 @@ fn scan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// `RANDOMKEY`
 fn randomkey(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
-    let seed = crate::clock::now_us() ^ ctx.session.client.id.rotate_left(32);
+    let seed = ctx.random_seed();
     Ok(ctx
         .read()
         .random_entry(ctx.now, seed)

@@ -22,7 +22,7 @@
 //! with [`blocked_reply`] once the commit point has served it, it times
 //! out, or `CLIENT UNBLOCK` releases it. Handlers never wait themselves.
 
-use super::{Access, Args, CommandResult, CommandSpec, Context, collection_of, parse_int};
+use super::{Access, Args, CommandResult, CommandSpec, Context, collection_of, parse_int, replay};
 use crate::error::CommandError;
 use crate::keyspace::blocked::{move_replay, pop_replay};
 use crate::keyspace::{Served, Waiter, Wants};
@@ -105,14 +105,6 @@ fn at_least_one(arg: &[u8], error: &'static str) -> Result<usize, CommandError> 
         .ok_or_else(|| CommandError::other(error))
 }
 
-/// The command's own arguments as a log replays them: `name` then `args`.
-fn replay_of(name: &str, args: &[&[u8]]) -> Vec<Vec<u8>> {
-    let mut command = Vec::with_capacity(args.len() + 1);
-    command.push(name.as_bytes().to_vec());
-    command.extend(args.iter().map(|a| a.to_vec()));
-    command
-}
-
 /// `LPUSH|RPUSH|LPUSHX|RPUSHX key element [element ...]`: the new length;
 /// the `X` forms push only onto an existing list (else 0).
 fn push(ctx: &mut Context<'_>, argv: &[&[u8]], end: End, create: bool) -> CommandResult {
@@ -129,7 +121,7 @@ fn push(ctx: &mut Context<'_>, argv: &[&[u8]], end: End, create: bool) -> Comman
             list.push_all(end, elems.iter().copied(), fill(limits));
             list.len()
         },
-        |_| replay_of(name, &argv[1..]),
+        |_| replay(name.as_bytes(), argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Integer(len.unwrap_or(0) as i64))
 }
@@ -257,7 +249,7 @@ fn lset(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         false,
         "lset",
         |list, limits| list.set(at, elem, fill(limits)),
-        |_| replay_of("LSET", &argv[1..]),
+        |_| replay(b"LSET", argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Ok)
 }
@@ -280,7 +272,7 @@ fn lrem(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         false,
         "lrem",
         |list, _| list.remove_matching(elem, count),
-        |_| replay_of("LREM", &argv[1..]),
+        |_| replay(b"LREM", argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Integer(removed.unwrap_or(0) as i64))
 }
@@ -295,7 +287,7 @@ fn ltrim(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         false,
         "ltrim",
         |list, _| list.trim(start, stop),
-        |_| replay_of("LTRIM", &argv[1..]),
+        |_| replay(b"LTRIM", argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Ok)
 }
@@ -322,7 +314,7 @@ fn linsert(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             list.insert(at, elem, fill(limits));
             list.len()
         },
-        |_| replay_of("LINSERT", &argv[1..]),
+        |_| replay(b"LINSERT", argv[1], argv[2..].iter().copied()),
     )?;
     Ok(Reply::Integer(len.unwrap_or(0) as i64))
 }

@@ -449,6 +449,17 @@ impl<'a> Context<'a> {
             .map(Option::flatten)
     }
 
+    /// A fresh seed for this command's random picks: the time, the client,
+    /// and a count of seeds handed out, so that two commands in one
+    /// microsecond still draw differently.
+    pub fn random_seed(&self) -> u64 {
+        static HANDED_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        crate::clock::now_us()
+            ^ self.session.client.id.rotate_left(32)
+            ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     /// The collection encoding thresholds in force.
     pub fn encodings(&self) -> Encodings {
         self.server.settings.encodings()
@@ -467,6 +478,22 @@ impl<'a> Context<'a> {
             self.session.counters.misses += 1;
         }
     }
+}
+
+/// The most bytes a reply of random picks with repeats (`HRANDFIELD` or
+/// `SRANDMEMBER` with a negative count) may be expected to take: a count a
+/// client sends cannot make the server build more (Redis has no limit).
+pub const MOST_RANDOM_REPLY_BYTES: usize = 1 << 30;
+
+/// The command a log replays for an edit: `name key args...`.
+pub fn replay<'a>(
+    name: &[u8],
+    key: &[u8],
+    args: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<Vec<u8>> {
+    let mut line = vec![name.to_vec(), key.to_vec()];
+    line.extend(args.into_iter().map(<[u8]>::to_vec));
+    line
 }
 
 /// The collection of type `C` in `entry` (a lookup's result): `None` for

@@ -18,14 +18,16 @@
 //! seeded per command.
 
 use super::keys::parse_cursor;
-use super::{Access, Args, CommandResult, CommandSpec, Context, collection_of, is_word, parse_int};
+use super::{
+    Access, Args, CommandResult, CommandSpec, Context, MOST_RANDOM_REPLY_BYTES, collection_of,
+    is_word, parse_int, replay,
+};
 use crate::error::CommandError;
 use crate::glob;
 use crate::keyspace::{Db, Event};
 use crate::protocol::{Bytes, Reply};
 use crate::value::set::{self, Element, Seeds};
 use crate::value::{Encodings, Set, SetRef, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -50,12 +52,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sscan", -3, Access::Read, sscan).keys(1, 1, 1),
 ];
 
-/// Most bytes an `SRANDMEMBER` with a negative count may reply (its
-/// members, and 64 a member for the reply around each), a limit of
-/// gocache's: Redis has none and builds whatever the count asks for, which
-/// for `-9223372036854775807` is more memory than any machine has.
-pub const MOST_RANDOM_REPLY_BYTES: usize = 1 << 30;
-
 /// What each member of a repeated random reply is counted as besides its
 /// bytes, against [`MOST_RANDOM_REPLY_BYTES`].
 const REPLY_OVERHEAD: usize = 64;
@@ -63,26 +59,6 @@ const REPLY_OVERHEAD: usize = 64;
 /// A member's bytes as a bulk reply (copied out of the set).
 fn member_reply(member: Element<'_>) -> Reply {
     Reply::Bulk(Bytes::Owned(member.to_vec()))
-}
-
-/// A replay command: `name key args...`.
-fn command<'m>(name: &str, key: &[u8], args: impl IntoIterator<Item = &'m [u8]>) -> Vec<Vec<u8>> {
-    let mut line = vec![name.as_bytes().to_vec(), key.to_vec()];
-    line.extend(args.into_iter().map(<[u8]>::to_vec));
-    line
-}
-
-/// A fresh seed for one command's random picks: the time, the client, and
-/// a count of seeds handed out, so that two commands in one microsecond
-/// still draw differently.
-fn seeds(ctx: &Context<'_>) -> Seeds {
-    static HANDED_OUT: AtomicU64 = AtomicU64::new(0);
-    let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
-    Seeds::new(
-        crate::clock::now_us()
-            ^ ctx.session.client.id.rotate_left(32)
-            ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    )
 }
 
 /// The sets at `keys` (`None` for a missing key), looked up in order:
@@ -119,7 +95,7 @@ fn sadd(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         true,
         "sadd",
         |set, limits| members.iter().filter(|m| set.insert(m, limits)).count(),
-        |_| command("SADD", key, members.iter().copied()),
+        |_| replay(b"SADD", key, members.iter().copied()),
     )?;
     Ok(Reply::Integer(added.unwrap_or(0) as i64))
 }
@@ -152,7 +128,7 @@ fn srem(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             }
             removed
         },
-        |_| command("SREM", key, members.iter().copied()),
+        |_| replay(b"SREM", key, members.iter().copied()),
     )?;
     Ok(Reply::Integer(removed.unwrap_or(0)))
 }
@@ -227,14 +203,14 @@ fn spop(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         [_, _, count] => Some(positive_count(count)?),
         _ => return Err(CommandError::Syntax),
     };
-    let mut seeds = seeds(ctx);
+    let mut seeds = Seeds::new(ctx.random_seed());
     let Some(count) = count else {
         let popped = ctx.edit::<Set, _>(
             key,
             false,
             "spop",
             |set, _| set.pop_random(seeds.draw()),
-            |popped| command("SREM", key, popped.as_deref()),
+            |popped| replay(b"SREM", key, popped.as_deref()),
         )?;
         return Ok(popped
             .flatten()
@@ -250,7 +226,7 @@ fn spop(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         false,
         "spop",
         |set, limits| set.pop_many(count, &mut seeds, limits),
-        |popped| command("SREM", key, popped.iter().map(Vec::as_slice)),
+        |popped| replay(b"SREM", key, popped.iter().map(Vec::as_slice)),
     )?;
     let members = popped.unwrap_or_default();
     Ok(Reply::Set(
@@ -275,7 +251,7 @@ fn srandmember(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         ));
     }
-    let mut seeds = seeds(ctx);
+    let mut seeds = Seeds::new(ctx.random_seed());
     let (reply, found) = {
         let db = ctx.read();
         let set = collection_of::<Set>(db.get(argv[1], ctx.now))?;
@@ -356,7 +332,7 @@ fn smove(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         false,
         "srem",
         |set, _| set.remove(member),
-        |_| command("SREM", src, [member]),
+        |_| replay(b"SREM", src, [member]),
     )?;
     // A destination that holds the member already is not changed.
     if !in_target {
@@ -365,7 +341,7 @@ fn smove(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             true,
             "sadd",
             |set, limits| set.insert(member, limits),
-            |_| command("SADD", dst, [member]),
+            |_| replay(b"SADD", dst, [member]),
         )?;
     }
     Ok(Reply::Integer(1))

@@ -24,6 +24,7 @@
 use super::intset::canonical_i64;
 use super::long_double::LongDouble;
 use super::pack::encoded_len;
+use super::random::Seeds;
 use super::table::{Pair, Table};
 use super::{Encodings, Pack, PackView};
 use std::collections::HashSet;
@@ -242,7 +243,7 @@ impl<'a> HashRef<'a> {
                 if n == 0 {
                     return None;
                 }
-                let at = 2 * Rng(seed).below(n);
+                let at = 2 * Seeds::new(seed).below(n);
                 let mut pair = p.range(at, at + 2);
                 Some((pair.next()?, pair.next()?))
             }
@@ -255,7 +256,7 @@ impl<'a> HashRef<'a> {
     /// drawn. A packed hash answers up to a thousand picks in one walk of
     /// its bytes; a table, each pick in expected O(1).
     pub fn random_pairs(self, count: usize, seed: u64, mut visit: impl FnMut(&'a [u8], &'a [u8])) {
-        let mut rng = Rng(seed);
+        let mut rng = Seeds::new(seed);
         let n = self.len();
         if n == 0 {
             return;
@@ -263,7 +264,7 @@ impl<'a> HashRef<'a> {
         match self {
             HashRef::Table(t) => {
                 for _ in 0..count {
-                    if let Some((f, v)) = t.random(rng.next()) {
+                    if let Some((f, v)) = t.random(rng.draw()) {
                         visit(f, v);
                     }
                 }
@@ -309,7 +310,7 @@ impl<'a> HashRef<'a> {
         seed: u64,
         mut visit: impl FnMut(&'a [u8], &'a [u8]),
     ) {
-        let mut rng = Rng(seed);
+        let mut rng = Seeds::new(seed);
         let n = self.len();
         if count >= n {
             self.iter().for_each(|(f, v)| visit(f, v));
@@ -339,7 +340,7 @@ impl<'a> HashRef<'a> {
             HashRef::Table(t) => {
                 let mut seen: HashSet<&[u8]> = HashSet::with_capacity(count);
                 while seen.len() < count {
-                    if let Some((f, v)) = t.random(rng.next()) {
+                    if let Some((f, v)) = t.random(rng.draw()) {
                         if seen.insert(f) {
                             visit(f, v);
                         }
@@ -448,24 +449,6 @@ fn pairs(p: PackView<'_>) -> impl Iterator<Item = (&[u8], &[u8])> {
     std::iter::from_fn(move || Some((elements.next()?, elements.next()?)))
 }
 
-/// A splitmix64 sequence: the random choices of one pick or reply.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 for `n` = 0).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,7 +518,7 @@ mod tests {
 
     /// A byte string of 0 to 13 bytes over a small alphabet (so fields
     /// repeat, and some pass the 10-byte limit), sometimes a number.
-    fn bytes(rng: &mut Rng) -> Vec<u8> {
+    fn bytes(rng: &mut Seeds) -> Vec<u8> {
         match rng.below(4) {
             0 => (rng.below(40) as i64 - 20).to_string().into_bytes(),
             _ => (0..rng.below(14)).map(|_| b"abcd"[rng.below(4)]).collect(),
@@ -546,7 +529,7 @@ mod tests {
     fn random_edits_match_a_hashmap_across_the_conversion() {
         let mut conversions = 0;
         for round in 0..200u64 {
-            let mut rng = Rng(round);
+            let mut rng = Seeds::new(round);
             let mut hash = Hash::new();
             let mut model = Model::default();
             // Short keys only for the first rounds: the count limit then

@@ -413,16 +413,7 @@ mod tests {
     use crate::memory;
     use std::collections::BTreeSet;
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::value::random::TestRng as Rng;
 
     /// Values clustered around the width boundaries and the extremes.
     fn value(rng: &mut Rng) -> i64 {

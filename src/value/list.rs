@@ -522,20 +522,14 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
 
-    struct Rng(u64);
+    use crate::value::random::TestRng as Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
+    /// Indexes as a client sends them.
+    trait Indexes {
+        fn index(&mut self, len: usize) -> i64;
+    }
 
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-
+    impl Indexes for Rng {
         /// An index as a client sends one: mostly in range, either sign,
         /// sometimes far out.
         fn index(&mut self, len: usize) -> i64 {

@@ -26,6 +26,7 @@ pub mod list;
 pub mod long_double;
 pub mod pack;
 pub mod quicklist;
+pub mod random;
 pub mod set;
 pub mod table;
 

@@ -898,21 +898,7 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
 
-    /// A seeded xorshift, so that every run makes the same operations.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::value::random::TestRng as Rng;
 
     fn element(rng: &mut Rng) -> Vec<u8> {
         let len = match rng.below(10) {

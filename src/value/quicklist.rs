@@ -592,20 +592,7 @@ impl ExactSizeIterator for Iter<'_> {}
 mod tests {
     use super::*;
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    use crate::value::random::TestRng as Rng;
 
     /// Mostly short elements from a small alphabet (so that `LREM` finds
     /// matches), now and then one bigger than `big`.

@@ -22,6 +22,8 @@
 
 use super::intset::{self, canonical_i64};
 use super::pack::MAX_BYTES;
+pub use super::random::Seeds;
+use super::random::below;
 use super::table::{self, Member, Table};
 use super::{Encodings, IntSet, IntSetView};
 use std::collections::HashSet;
@@ -43,31 +45,6 @@ fn intset_limit(limits: &Encodings) -> usize {
     usize::try_from(limits.set_max_intset_entries)
         .unwrap_or(usize::MAX)
         .min(MOST_INTS)
-}
-
-/// A number below `n` from the random `random` (0 for `n` = 0).
-fn below(random: u64, n: usize) -> usize {
-    ((u128::from(random) * n as u128) >> 64) as usize
-}
-
-/// A stream of random numbers (splitmix64) for one command's picks.
-#[derive(Debug, Clone)]
-pub struct Seeds(u64);
-
-impl Seeds {
-    /// A stream starting from `seed`: the same seed, the same stream.
-    pub fn new(seed: u64) -> Seeds {
-        Seeds(seed)
-    }
-
-    /// The next number.
-    pub fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// One member as a set keeps it: an intset's integer, or a table's bytes.
@@ -934,17 +911,5 @@ mod tests {
         assert!(difference(&[Some(small.as_ref()), Some(small.as_ref())], &limits).is_empty());
         assert!(small.as_ref().is_same(small.as_ref()));
         assert!(!small.as_ref().is_same(small.clone().as_ref()));
-    }
-
-    #[test]
-    fn seeds_repeat_for_a_seed_and_differ_between_seeds() {
-        let (mut a, mut b, mut c) = (Seeds::new(1), Seeds::new(1), Seeds::new(2));
-        let xs: Vec<u64> = (0..4).map(|_| a.draw()).collect();
-        let ys: Vec<u64> = (0..4).map(|_| b.draw()).collect();
-        let zs: Vec<u64> = (0..4).map(|_| c.draw()).collect();
-        assert_eq!(xs, ys);
-        assert_ne!(xs, zs);
-        assert!(below(u64::MAX, 10) < 10);
-        assert_eq!(below(0, 10), 0);
     }
 }

@@ -33,6 +33,7 @@
 //! and of a zeroed bucket array; everything above it is safe code over
 //! `Option<Node>` links.
 
+use super::random::{Seeds, below};
 use crate::memory;
 use std::hash::{BuildHasher, RandomState};
 
@@ -425,7 +426,7 @@ impl<K: Kind> Table<K> {
         if self.len == 0 {
             return None;
         }
-        let mut state = seed;
+        let mut state = Seeds::new(seed);
         // Buckets of `old` below `next_old` are empty: they are not drawn.
         let live_old = self.old.len().saturating_sub(self.next_old);
         let total = live_old + self.main.len();
@@ -445,8 +446,8 @@ impl<K: Kind> Table<K> {
         // of a chain no longer than FAIR_DEPTH is equally likely (Redis's
         // HRANDFIELD and SRANDMEMBER promise a uniform distribution).
         for _ in 0..FAIR_TRIES {
-            let (in_old, bucket) = place(below(splitmix64(&mut state), total));
-            let depth = below(splitmix64(&mut state), FAIR_DEPTH);
+            let (in_old, bucket) = place(below(state.draw(), total));
+            let depth = below(state.draw(), FAIR_DEPTH);
             let array = if in_old { &self.old } else { &self.main };
             if chain(array.get(bucket)).nth(depth).is_some() {
                 return Some(Place {
@@ -457,13 +458,13 @@ impl<K: Kind> Table<K> {
             }
         }
         let drawn = (0..RANDOM_TRIES)
-            .map(|_| place(below(splitmix64(&mut state), total)))
+            .map(|_| place(below(state.draw(), total)))
             .find(|&p| head(p).is_some());
         let (in_old, bucket) = match drawn {
             Some(found) => found,
             None => {
                 // A sparse table: walk on from a random bucket.
-                let start = below(splitmix64(&mut state), total);
+                let start = below(state.draw(), total);
                 (0..total)
                     .map(|k| place((start + k) % total))
                     .find(|&p| head(p).is_some())?
@@ -474,7 +475,7 @@ impl<K: Kind> Table<K> {
         Some(Place {
             in_old,
             bucket,
-            depth: below(splitmix64(&mut state), length),
+            depth: below(state.draw(), length),
         })
     }
 }
@@ -691,20 +692,6 @@ fn clone_array<K: Kind>(array: &[Bucket<K>]) -> Box<[Bucket<K>]> {
         }
     }
     copy
-}
-
-/// The next value of a splitmix64 sequence in `state`.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// `random` scaled into `0..n` (0 if `n` is 0).
-fn below(random: u64, n: usize) -> usize {
-    ((u128::from(random) * n as u128) >> 64) as usize
 }
 
 /// The one place with `unsafe`: a node's allocation and layout, and zeroed
@@ -1321,9 +1308,9 @@ mod tests {
             table.insert(&key(id));
         }
         let mut seen = HashSet::new();
-        let mut state = 99;
+        let mut state = Seeds::new(99);
         for _ in 0..10_000 {
-            let m = table.random(splitmix64(&mut state)).map(<[u8]>::to_vec);
+            let m = table.random(state.draw()).map(<[u8]>::to_vec);
             let m = m.expect("non-empty");
             assert!(table.contains(&m));
             seen.insert(m);
@@ -1354,8 +1341,8 @@ mod tests {
             table.insert(k);
         }
         let mut popped = HashSet::new();
-        let mut seed = 5;
-        while let Some(node) = table.pop_random(splitmix64(&mut seed)) {
+        let mut seed = Seeds::new(5);
+        while let Some(node) = table.pop_random(seed.draw()) {
             assert!(popped.insert(node.get().to_vec()));
             assert!(!table.contains(node.key()));
             if popped.len() % 100 == 0 {
