@@ -430,36 +430,11 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::dispatch;
-    use crate::config::Config;
+    use crate::commands::test_client::Client;
     use crate::protocol::Dialect;
-    use crate::session::Session;
-    use crate::shared::Shared;
     use std::collections::{HashMap, HashSet};
-    use std::net::SocketAddr;
-
-    /// One client of an in-memory server.
-    struct Client {
-        shared: Shared,
-        session: Session,
-    }
 
     impl Client {
-        fn new() -> Client {
-            let shared = Shared::in_memory(Config::default());
-            let addr = SocketAddr::from(([127, 0, 0, 1], 50_000));
-            let info = shared.clients.register(addr, addr);
-            Client {
-                shared,
-                session: Session::new(info, true),
-            }
-        }
-
-        fn run(&mut self, line: &str) -> Reply {
-            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-            dispatch(&self.shared, &mut self.session, &argv, &[])
-        }
-
         /// The reply's RESP bytes, in the connection's protocol.
         fn wire(&mut self, line: &str) -> Vec<u8> {
             let dialect = |proto| {
@@ -473,10 +448,6 @@ mod tests {
             let mut out = Vec::new();
             reply.encode(dialect(self.session.proto), &mut out);
             out
-        }
-
-        fn changes(&self) -> u64 {
-            self.shared.keyspace.read().changes()
         }
 
         /// A hash `h` of `n` fields `f<i>` = `v<i>`, packed or a table.

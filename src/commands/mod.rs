@@ -34,6 +34,47 @@ pub mod transactions;
 
 pub use args::{Args, is_word, keyword_of, parse_int};
 
+/// One client of an in-memory server, for the families' unit tests; a
+/// test module adds the readers it needs in an `impl` of its own.
+#[cfg(test)]
+pub(crate) mod test_client {
+    use crate::config::Config;
+    use crate::protocol::Reply;
+    use crate::session::Session;
+    use crate::shared::Shared;
+    use std::net::SocketAddr;
+
+    /// A session on a server of its own.
+    pub(crate) struct Client {
+        pub(crate) shared: Shared,
+        pub(crate) session: Session,
+    }
+
+    impl Client {
+        /// A fresh server with this one client.
+        pub(crate) fn new() -> Client {
+            let shared = Shared::in_memory(Config::default());
+            let addr = SocketAddr::from(([127, 0, 0, 1], 50_000));
+            let info = shared.clients.register(addr, addr);
+            Client {
+                session: Session::new(info, true),
+                shared,
+            }
+        }
+
+        /// Runs `line`, split at spaces, and returns its reply.
+        pub(crate) fn run(&mut self, line: &str) -> Reply {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            super::dispatch(&self.shared, &mut self.session, &argv, &[])
+        }
+
+        /// Changes the keyspace has committed.
+        pub(crate) fn changes(&self) -> u64 {
+            self.shared.keyspace.read().changes()
+        }
+    }
+}
+
 use crate::error::{CommandError, shown};
 use crate::keyspace::{Db, DbWriter, Entry, Event, ReadGuard, Store, WriteGuard};
 use crate::protocol::{Dialect, Reply};

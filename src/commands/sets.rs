@@ -549,34 +549,10 @@ fn sscan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::session::Session;
-    use crate::shared::Shared;
+    use crate::commands::test_client::Client;
     use std::collections::HashSet;
-    use std::net::SocketAddr;
-
-    /// One client of an in-memory server.
-    struct Client {
-        shared: Shared,
-        session: Session,
-    }
 
     impl Client {
-        fn new() -> Client {
-            let shared = Shared::in_memory(Config::default());
-            let addr = SocketAddr::from(([127, 0, 0, 1], 50_000));
-            let info = shared.clients.register(addr, addr);
-            Client {
-                session: Session::new(info, true),
-                shared,
-            }
-        }
-
-        fn run(&mut self, line: &str) -> Reply {
-            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-            super::super::dispatch(&self.shared, &mut self.session, &argv, &[])
-        }
-
         fn int(&mut self, line: &str) -> i64 {
             match self.run(line) {
                 Reply::Integer(n) => n,
@@ -599,11 +575,6 @@ mod tests {
                 })
                 .collect();
             (bytes, is_set)
-        }
-
-        /// Changes committed so far.
-        fn changes(&self) -> u64 {
-            self.shared.keyspace.read().changes()
         }
     }
 
