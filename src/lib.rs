@@ -46,7 +46,9 @@
 //!   snapshot's temporary file, the resident set size, waiting on a
 //!   blocked client's sockets).
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
-//!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time.
+//!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time;
+//!   [`key_hash`] the keyed hash of every table whose keys clients choose
+//!   (a database's, a collection's).
 //!
 //! Dependencies run one way: `server` → `connection` → `commands` →
 //! `shared` → `keyspace`, `snapshot`, `session`, `config`. Nothing below
@@ -93,8 +95,11 @@
 //!    each blocked client's answer slot
 //!    ([`Waiter`](keyspace::Waiter)): filled under the keyspace lock by
 //!    the commit that serves it, taken by its own thread with or without
-//!    it. A blocked thread waits in `poll` with no lock at all; the wake
-//!    byte is written after the write guard is released.
+//!    it, and held by the serving thread, once the write guard is
+//!    released, across the one send that never waits with which it writes
+//!    the reply to the client. A blocked thread waits in `poll` with no
+//!    lock at all; the wake byte is written after the write guard is
+//!    released.
 //!
 //! A poisoned lock (a panic while it was held) is recovered, never
 //! unwrapped: each is left consistent before anything that could panic, so
@@ -112,6 +117,7 @@ pub mod entry;
 pub mod error;
 pub mod expiry;
 pub mod glob;
+pub mod key_hash;
 pub mod keyspace;
 pub mod memory;
 pub mod os;

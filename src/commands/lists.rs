@@ -26,7 +26,7 @@ use super::{Access, Args, CommandResult, CommandSpec, Context, collection_of, pa
 use crate::error::CommandError;
 use crate::keyspace::blocked::{move_replay, pop_replay};
 use crate::keyspace::{Served, Waiter, Wants};
-use crate::protocol::{Bytes, Reply};
+use crate::protocol::{Bulks, Bytes, Reply};
 use crate::value::list::{End, index_of};
 use crate::value::pack::MAX_ELEMENT;
 use crate::value::quicklist::Fill;
@@ -166,25 +166,27 @@ fn pop(ctx: &mut Context<'_>, argv: &[&[u8]], end: End) -> CommandResult {
     let key = argv[1];
     let now = ctx.now;
     let mut writer = ctx.write();
-    let found = collection_of::<List>(writer.get_live(key, now))?.is_some();
-    if !found {
-        return Ok(if count.is_some() {
-            Reply::NilArray
+    let missing = if count.is_some() {
+        Reply::NilArray
+    } else {
+        Reply::Nil
+    };
+    if count == Some(0) {
+        // A count of 0 pops nothing but still tells a list from no key.
+        let found = collection_of::<List>(writer.get_live(key, now))?.is_some();
+        return Ok(if found {
+            Reply::Array(Vec::new())
         } else {
-            Reply::Nil
+            missing
         });
     }
-    if count == Some(0) {
-        return Ok(Reply::Array(Vec::new()));
-    }
-    let popped = writer
-        .pop_list(key, end, count.unwrap_or(1), now, |n| {
-            pop_replay(end, key, count.map(|_| n))
-        })?
-        .unwrap_or_default();
-    Ok(match count {
-        Some(_) => bulk_array(popped),
-        None => popped.into_iter().next().map_or(Reply::Nil, owned),
+    let popped = writer.pop_list(key, end, count.unwrap_or(1), now, |n| {
+        pop_replay(end, key, count.map(|_| n))
+    })?;
+    Ok(match (popped, count) {
+        (None, _) => missing,
+        (Some(popped), Some(_)) => bulk_array(popped),
+        (Some(popped), None) => popped.into_iter().next().map_or(Reply::Nil, owned),
     })
 }
 
@@ -214,11 +216,16 @@ fn lrange(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let (start, stop) = (parse_int(argv[2])?, parse_int(argv[3])?);
     let items = {
         let db = ctx.read();
-        collection_of::<List>(db.get(argv[1], ctx.now))?
-            .map(|l| l.range(start, stop).map(Reply::bulk).collect::<Vec<_>>())
+        collection_of::<List>(db.get(argv[1], ctx.now))?.map(|l| {
+            let range = l.range(start, stop);
+            // Elements are copied into one buffer, not one each.
+            let mut items = Bulks::with_capacity(range.size_hint().0, 0);
+            range.for_each(|element| items.push(element));
+            items
+        })
     };
     ctx.count_lookup(items.is_some());
-    Ok(Reply::Array(items.unwrap_or_default()))
+    Ok(items.unwrap_or_default().into_reply())
 }
 
 /// `LINDEX key index`: the element, or nil out of range.

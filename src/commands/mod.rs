@@ -219,10 +219,45 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lookup_row(name).map(|(_, spec)| spec)
 }
 
+/// The command table's hash of a name: FNV-1a. The table is fixed, so
+/// names a client picks cannot crowd it (nothing they send is stored in
+/// it); a keyed hash like the keyspace's would buy nothing here but cost.
+#[derive(Clone, Copy, Default)]
+struct NameHashing;
+
+impl std::hash::BuildHasher for NameHashing {
+    type Hasher = NameHasher;
+    fn build_hasher(&self) -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// FNV-1a's state (see [`NameHashing`]).
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// A name's length prefix, one step rather than eight.
+    #[inline]
+    fn write_usize(&mut self, len: usize) {
+        self.0 = (self.0 ^ len as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Finds a command and its position in the table, by name in any case.
 fn lookup_row(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
-    static BY_NAME: OnceLock<HashMap<&'static [u8], (usize, &'static CommandSpec)>> =
-        OnceLock::new();
+    type Rows = HashMap<&'static [u8], (usize, &'static CommandSpec), NameHashing>;
+    static BY_NAME: OnceLock<Rows> = OnceLock::new();
     let by_name = BY_NAME.get_or_init(|| {
         rows()
             .iter()

@@ -42,8 +42,9 @@
 
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
+use crate::key_hash::KeyHashing;
 use crate::memory;
-use crate::value::{Hash, List, Set, Value, raw};
+use crate::value::{Hash, Kind, List, Set, Value, raw};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -51,7 +52,11 @@ use std::sync::Arc;
 /// Number of hash maps the keys are spread over (a power of two).
 pub const PARTITIONS: usize = 256;
 
-fn partition_is_underfull(map: &HashSet<Entry>) -> bool {
+/// One partition: a set of entries looked up by key bytes, hashed with
+/// the keyspace's keyed [`KeyHashing`] (SipHash-1-2, as Redis does).
+pub(super) type KeyTable = HashSet<Entry, KeyHashing>;
+
+fn partition_is_underfull(map: &KeyTable) -> bool {
     map.capacity() > 64 && map.len() < map.capacity() / 4
 }
 
@@ -63,7 +68,7 @@ fn table_bytes(capacity: usize) -> usize {
 
 /// Bytes of the partitions themselves and their recorded rooms, once
 /// allocated.
-const PARTITIONS_BYTES: usize = memory::chunk(PARTITIONS * std::mem::size_of::<HashSet<Entry>>())
+const PARTITIONS_BYTES: usize = memory::chunk(PARTITIONS * std::mem::size_of::<KeyTable>())
     + memory::chunk(PARTITIONS * std::mem::size_of::<usize>());
 
 /// A sink for [`Db::sweep_into`] that frees what it is given at once.
@@ -77,7 +82,7 @@ impl<T> Extend<T> for Discard {
 
 /// The partitions as the deadline heap sees them: by key, read-only.
 struct Entries<'a> {
-    parts: &'a [HashSet<Entry>],
+    parts: &'a [KeyTable],
     router: &'a Router,
 }
 
@@ -130,7 +135,7 @@ pub(super) fn mix_hash(seed: u64, key: &[u8]) -> u64 {
 /// One database's maps and counters.
 pub struct Db {
     /// Empty until the first key is stored, then [`PARTITIONS`] sets.
-    parts: Box<[HashSet<Entry>]>,
+    parts: Box<[KeyTable]>,
     /// Each partition's room: its table's capacity when it was last
     /// allocated. A set's `capacity()` is its keys plus the slots it can
     /// still fill before it grows, which a removal that leaves a tombstone
@@ -140,6 +145,8 @@ pub struct Db {
     /// shrink reallocates it. Empty with `parts`.
     rooms: Box<[usize]>,
     router: Router,
+    /// The partitions' hash, under a key of this database's own.
+    hashing: KeyHashing,
     len: usize,
     with_deadline: usize,
     /// Total length of the keys stored with a deadline, which the deadline
@@ -168,12 +175,27 @@ fn vacated(value: &Value) -> Value {
     }
 }
 
+/// What [`Db::edit`] found, and did.
+#[derive(Debug)]
+pub(super) enum Edit<R> {
+    /// No such key: nothing ran.
+    Absent,
+    /// The key is stored past its deadline: nothing ran (the caller
+    /// removes it as an expiry).
+    Expired,
+    /// The key holds another type: nothing ran.
+    WrongType,
+    /// The change ran and returned this.
+    Done(R),
+}
+
 impl Db {
     pub(super) fn new(expiry: Arc<ExpiryState>) -> Db {
         Db {
             parts: Box::new([]),
             rooms: Box::new([]),
             router: Router::new(),
+            hashing: KeyHashing::new(),
             len: 0,
             with_deadline: 0,
             deadline_key_bytes: 0,
@@ -191,7 +213,7 @@ impl Db {
 
     /// The partitions, allocated on the first store.
     #[inline]
-    fn parts_for_insert(&mut self) -> &mut [HashSet<Entry>] {
+    fn parts_for_insert(&mut self) -> &mut [KeyTable] {
         if self.parts.is_empty() {
             self.allocate_parts();
         }
@@ -200,7 +222,9 @@ impl Db {
 
     #[cold]
     fn allocate_parts(&mut self) {
-        self.parts = (0..PARTITIONS).map(|_| HashSet::new()).collect();
+        self.parts = (0..PARTITIONS)
+            .map(|_| HashSet::with_hasher(self.hashing.clone()))
+            .collect();
         self.rooms = vec![0; PARTITIONS].into_boxed_slice();
         self.table_bytes += PARTITIONS_BYTES;
     }
@@ -322,23 +346,35 @@ impl Db {
         old
     }
 
-    /// Runs `change` on the collection stored under `key` (live or not;
-    /// the writer checks), keeping the byte count. A big encoding is
+    /// Runs `change` on the collection of type `kind` stored live under
+    /// `key`, keeping the byte count; in the same lookup, says instead if
+    /// the key is absent, past its deadline or of another type. A big encoding is
     /// changed in place, unless a clone of its entry is alive (a
     /// snapshot's): no clone may see the edit, so then, as for a packed
     /// collection (kept inline in its entry), `change` edits a copy, which
     /// a new entry stores. A big value that `change` leaves packed (an
     /// `SPOP` that rebuilds a set of integers as an intset) is kept packed,
-    /// in a new entry, as its encoding must read. `None` if `key` holds no
-    /// collection.
+    /// in a new entry, as its encoding must read.
     pub(super) fn edit<R>(
         &mut self,
         key: &[u8],
+        now: u64,
+        kind: Kind,
         change: impl FnOnce(&mut Value) -> R,
-    ) -> Option<R> {
+    ) -> Edit<R> {
         let part = self.part_of(key);
-        let entry = self.parts.get(part)?.get(key)?;
-        let value = entry.collection()?;
+        let Some(entry) = self.parts.get(part).and_then(|p| p.get(key)) else {
+            return Edit::Absent;
+        };
+        if entry.is_expired(now) {
+            return Edit::Expired;
+        }
+        if entry.kind() != kind {
+            return Edit::WrongType;
+        }
+        let Some(value) = entry.collection() else {
+            return Edit::WrongType;
+        };
         if entry.is_packed() || !entry.is_unique() {
             let mut copy = value.to_value();
             let result = change(&mut copy);
@@ -349,7 +385,7 @@ impl Db {
             // A clone's holder frees a shared old entry, outside the lock;
             // a packed one is one small allocation.
             drop(old);
-            return Some(result);
+            return Edit::Done(result);
         }
         let before = entry.footprint();
         let mut repacked = None;
@@ -368,14 +404,14 @@ impl Db {
         let result = unsafe { entry.edit(in_place) };
         let Some(packed) = repacked else {
             self.data_bytes = self.data_bytes - before + entry.footprint();
-            return Some(result);
+            return Edit::Done(result);
         };
         let fresh = entry.with_same_key(packed);
         let bytes = fresh.footprint();
         let old = self.parts[part].replace(fresh);
         self.data_bytes = self.data_bytes + bytes - before;
         drop(old);
-        Some(result)
+        Edit::Done(result)
     }
 
     /// Makes room for `additional` more keys spread evenly over the
@@ -581,7 +617,7 @@ impl Db {
 
     /// Removes every key. Returns how many there were, and the
     /// partitions that held them, for the caller to free outside the lock.
-    pub(super) fn clear(&mut self) -> (usize, Box<[HashSet<Entry>]>) {
+    pub(super) fn clear(&mut self) -> (usize, Box<[KeyTable]>) {
         let n = self.len;
         let parts = std::mem::replace(&mut self.parts, Box::new([]));
         self.rooms = Box::new([]);

@@ -665,26 +665,37 @@ impl DbWriter<'_> {
         change: impl FnOnce(&mut Value) -> (R, bool),
         replay: impl FnOnce(&R) -> Vec<Vec<u8>>,
     ) -> Result<Option<R>, CommandError> {
-        match self.get_live(key, now) {
-            Some(entry) if entry.kind() != C::KIND => return Err(CommandError::WrongType),
-            Some(_) => {}
-            None => {
+        // Whether the key holds a live collection of this type, and the
+        // edit, and whether it left the collection empty, are all one
+        // lookup; the entry is looked up again only for a listener.
+        let run = |value: &mut Value| {
+            let (result, changed) = change(value);
+            (result, changed, value.is_empty())
+        };
+        // Taken only by the attempt that runs it (one that finds no live
+        // collection of this type leaves it for the next).
+        let mut run = Some(run);
+        let mut edit_once = |writer: &mut Self| {
+            writer
+                .counted(|db| db.edit(key, now, C::KIND, |value| run.take().map(|run| run(value))))
+        };
+        let edited = match edit_once(self) {
+            db::Edit::Done(done) => done,
+            db::Edit::WrongType => return Err(CommandError::WrongType),
+            db::Edit::Expired | db::Edit::Absent => {
+                self.expire_if_due(key, now);
                 if !create {
                     return Ok(None);
                 }
                 // Stored without a record: the edit below is the change.
                 let entry = Entry::with_value(key, C::empty(), 0);
                 self.counted(|db| db.insert(entry));
+                match edit_once(self) {
+                    db::Edit::Done(done) => done,
+                    _ => None,
+                }
             }
-        }
-        // Whether the edit left the collection empty is read in the same
-        // lookup, and the entry is looked up again only for a listener.
-        let edited = self.counted(|db| {
-            db.edit(key, |value| {
-                let (result, changed) = change(value);
-                (result, changed, value.is_empty())
-            })
-        });
+        };
         let Some((result, changed, emptied)) = edited else {
             return Ok(None);
         };

@@ -11,7 +11,7 @@
 //! This module never takes the keyspace lock and never frees under it.
 
 use super::Entry;
-use std::collections::HashSet;
+use super::db::KeyTable;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -23,7 +23,7 @@ pub const LAZY_FREE_THRESHOLD: usize = 64;
 #[derive(Default)]
 pub struct Trash {
     entries: Vec<Entry>,
-    tables: Vec<Box<[HashSet<Entry>]>>,
+    tables: Vec<Box<[KeyTable]>>,
     /// Elements held, summed over what is here (a table counts its keys).
     work: usize,
 }
@@ -40,7 +40,7 @@ impl Trash {
     }
 
     /// Keeps a database's emptied partitions, holding `keys` keys.
-    pub fn tables(&mut self, tables: Box<[HashSet<Entry>]>, keys: usize) {
+    pub fn tables(&mut self, tables: Box<[KeyTable]>, keys: usize) {
         if !tables.is_empty() {
             self.work += keys;
             self.tables.push(tables);

@@ -12,7 +12,7 @@ pub mod inline;
 pub mod reply;
 pub mod resp;
 
-pub use reply::{Bytes, Reply};
+pub use reply::{Bulks, Bytes, Reply};
 
 /// Which dialect a reply is written in: RESP for a RESP request, and for an
 /// inline one from a program; the line protocol for a person's line (see

@@ -75,6 +75,70 @@ pub enum Reply {
     Bool(bool),
     /// Text meant for people (INFO): `=` verbatim in RESP3, a bulk string in RESP2.
     Verbatim(String),
+    /// An array of bulk strings packed into one buffer (see [`Bulks`]):
+    /// the same bytes on the wire as an `Array` of `Bulk`s.
+    Bulks(Box<Bulks>),
+}
+
+/// Bulk strings packed into one buffer, for a reply of many elements (a
+/// list's range, say): one allocation however many elements there are,
+/// where an `Array` of `Bulk`s takes one per element, made and freed
+/// while the command runs. Each element is kept framed as RESP frames a
+/// bulk string (`$3\r\nabc\r\n`), which RESP2 and RESP3 share, so that
+/// encoding the reply is one copy; the line protocol reads the frames
+/// back.
+#[derive(Debug, Clone, Default)]
+pub struct Bulks {
+    framed: Vec<u8>,
+    count: usize,
+}
+
+impl Bulks {
+    /// Room for `count` elements of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> Bulks {
+        Bulks {
+            framed: Vec::with_capacity(bytes + 8 * count),
+            count: 0,
+        }
+    }
+
+    /// Appends one element (a copy of `element`).
+    pub fn push(&mut self, element: &[u8]) {
+        bulk(&mut self.framed, element);
+        self.count += 1;
+    }
+
+    /// Elements held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = self.framed.as_slice();
+        std::iter::from_fn(move || {
+            // `$<len>\r\n<bytes>\r\n`, as `push` wrote it.
+            let digits = rest.iter().skip(1).position(|&b| b == b'\r')?;
+            let len: usize = std::str::from_utf8(&rest[1..1 + digits])
+                .ok()?
+                .parse()
+                .ok()?;
+            let start = 1 + digits + 2;
+            let element = rest.get(start..start + len)?;
+            rest = rest.get(start + len + 2..).unwrap_or_default();
+            Some(element)
+        })
+    }
+
+    /// The reply: an array of these bulk strings.
+    pub fn into_reply(self) -> Reply {
+        Reply::Bulks(Box::new(self))
+    }
 }
 
 impl Reply {
@@ -143,7 +207,18 @@ fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
 }
 
 fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
-    header(out, b'$', bytes.len());
+    // Short lengths, the most common, framed without formatting digits.
+    match bytes.len() {
+        n @ 0..10 => out.extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']),
+        n @ 10..100 => out.extend_from_slice(&[
+            b'$',
+            b'0' + (n / 10) as u8,
+            b'0' + (n % 10) as u8,
+            b'\r',
+            b'\n',
+        ]),
+        n => header(out, b'$', n),
+    }
     out.extend_from_slice(bytes);
     out.extend_from_slice(b"\r\n");
 }
@@ -229,6 +304,10 @@ fn encode_resp(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
         Reply::Verbatim(text) => bulk(out, text.as_bytes()),
+        Reply::Bulks(bulks) => {
+            header(out, b'*', bulks.len());
+            out.extend_from_slice(&bulks.framed);
+        }
     }
 }
 
@@ -309,6 +388,11 @@ fn encode_line(reply: &Reply, indent: usize, out: &mut Vec<u8>) {
             indent,
             out,
         ),
+        // People at a prompt: shown as the array it stands for.
+        Reply::Bulks(bulks) => {
+            let items: Vec<Reply> = bulks.iter().map(Reply::bulk).collect();
+            encode_line_items(items.iter(), items.len(), indent, out)
+        }
     }
 }
 
@@ -337,6 +421,36 @@ fn encode_line_items<'a>(
 mod tests {
     use super::*;
     use crate::protocol::{ArgSpans, inline};
+
+    #[test]
+    fn packed_bulks_read_back_and_encode_as_the_array_they_stand_for() {
+        let elements: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"\r\n$3\r\n".to_vec(),
+            vec![b'x'; 9],
+            vec![b'y'; 10],
+            vec![b'z'; 99],
+            vec![0; 100],
+            vec![7; 70_000],
+        ];
+        let mut bulks = Bulks::with_capacity(elements.len(), 0);
+        elements.iter().for_each(|e| bulks.push(e));
+        assert_eq!(bulks.len(), elements.len());
+        assert_eq!(bulks.iter().collect::<Vec<_>>(), elements);
+        let array = Reply::Array(elements.iter().map(|e| Reply::bulk(e)).collect());
+        for dialect in [Dialect::Resp2, Dialect::Resp3, Dialect::Line] {
+            let (mut packed, mut plain) = (Vec::new(), Vec::new());
+            bulks.clone().into_reply().encode(dialect, &mut packed);
+            array.encode(dialect, &mut plain);
+            assert!(packed == plain, "{dialect:?}");
+        }
+        let mut empty = Vec::new();
+        Bulks::default()
+            .into_reply()
+            .encode(Dialect::Line, &mut empty);
+        assert_eq!(empty, b"(empty array)\n");
+    }
 
     fn line(reply: &Reply) -> String {
         let mut out = Vec::new();

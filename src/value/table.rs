@@ -12,8 +12,8 @@
 //! [`HashTable`] a hash's fields and values; both are one generic table
 //! over the [`Kind`] of node.
 //!
-//! Keys are hashed with SipHash under a random key of the table's own
-//! ([`RandomState`]), so a client cannot choose members that collide.
+//! Keys are hashed with SipHash-1-2 under a random key of the table's own
+//! ([`KeyHashing`]), so a client cannot choose members that collide.
 //!
 //! Growing and shrinking are incremental, as in Redis: a resize allocates
 //! the new array (zeroed pages, not written) and keeps the old one; every
@@ -34,8 +34,9 @@
 //! `Option<Node>` links.
 
 use super::random::{Seeds, below};
+use crate::key_hash::KeyHashing;
 use crate::memory;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
 pub use node::Node;
 
@@ -138,7 +139,7 @@ pub struct Table<K: Kind> {
     old_len: usize,
     /// What the nodes take from the allocator, [`memory::chunk`] each.
     node_bytes: usize,
-    hasher: RandomState,
+    hasher: KeyHashing,
 }
 
 impl<K: Kind> Table<K> {
@@ -162,7 +163,7 @@ impl<K: Kind> Table<K> {
             len: 0,
             old_len: 0,
             node_bytes: 0,
-            hasher: RandomState::new(),
+            hasher: KeyHashing::new(),
         }
     }
 
