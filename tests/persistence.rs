@@ -247,6 +247,7 @@ fn assert_seeds_served(c: &mut Client, encodings: &HashMap<String, &str>) {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::String => "string",
+            Kind::ZSet => "zset",
         };
         assert_eq!(c.call(&["TYPE", &key]), Resp::simple(kind), "{key}");
         assert_eq!(

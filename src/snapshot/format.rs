@@ -57,6 +57,7 @@ pub fn type_byte(kind: Kind) -> u8 {
         Kind::Hash => TYPE_HASH,
         Kind::List => TYPE_LIST,
         Kind::Set => TYPE_SET,
+        Kind::ZSet => TYPE_SORTED_SET,
     }
 }
 
@@ -191,6 +192,12 @@ impl<W: Write> Encoder<W> {
                     self.element(member)?;
                 }
             }
+            ValueRef::ZSet(zset) => {
+                for (member, score) in zset.iter() {
+                    self.element(member)?;
+                    self.element(&score.to_bits().to_le_bytes())?;
+                }
+            }
         }
         self.end_collection(expires_at)
     }
@@ -204,7 +211,7 @@ impl<W: Write> Encoder<W> {
     pub fn begin_collection(&mut self, key: &[u8], kind: Kind, len: u64) -> io::Result<()> {
         let strings = match kind {
             Kind::String => return Err(invalid("a string is not a collection")),
-            Kind::Hash => len.checked_mul(2),
+            Kind::Hash | Kind::ZSet => len.checked_mul(2),
             Kind::List | Kind::Set => Some(len),
         };
         let Some(strings) = strings.filter(|&n| n != 0) else {

@@ -639,7 +639,7 @@ mod tests {
     use crate::value::quicklist::Fill;
     use crate::value::set::MemberTable;
     use crate::value::{Hash, HashRef, IntSet, Kind, List, ListRef, Pack, QuickList};
-    use crate::value::{Set, SetRef, Value, ValueRef};
+    use crate::value::{Set, SetRef, Value, ValueRef, ZSetRef};
 
     fn text(prefix: &str, i: usize) -> Vec<u8> {
         format!("{prefix}{i}").into_bytes()
@@ -712,6 +712,10 @@ mod tests {
                 members.sort();
                 members
             }
+            ValueRef::ZSet(z) => z
+                .iter()
+                .flat_map(|(m, score)| [m.to_vec(), score.to_bits().to_le_bytes().to_vec()])
+                .collect(),
         };
         (value.kind(), elements)
     }
@@ -725,6 +729,8 @@ mod tests {
             ValueRef::List(ListRef::Quick(_)) => "quicklist",
             ValueRef::Set(SetRef::Ints(_)) => "intset",
             ValueRef::Set(SetRef::Table(_)) => "set table",
+            ValueRef::ZSet(ZSetRef::Packed(_)) => "packed zset",
+            ValueRef::ZSet(ZSetRef::Tree(_)) => "zset tree",
         }
     }
 
