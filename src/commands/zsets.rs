@@ -43,7 +43,7 @@ use crate::protocol::Reply;
 use crate::protocol::reply::format_double;
 use crate::value::random::Seeds;
 use crate::value::zset::{LexBound, LexRange, ScoreRange};
-use crate::value::{SetRef, Value, ZSet, ZSetRef};
+use crate::value::{Encodings, SetRef, Value, ZSet, ZSetRef};
 use std::collections::HashMap;
 
 /// This family's rows of the command table.
@@ -317,6 +317,12 @@ fn packed_score_text(score: f64) -> String {
     format_double(score)
 }
 
+/// A score as a packed set keeps it: -0 becomes 0 (Redis's listpack
+/// stores a zero as the integer 0).
+fn packed_zero(score: f64) -> f64 {
+    if score == 0.0 { 0.0 } else { score }
+}
+
 /// The error `ERR value is not a valid float`.
 fn not_float() -> CommandError {
     CommandError::NotFloat
@@ -444,12 +450,25 @@ struct ZaddPlan<'a> {
 
 /// Works `ZADD`'s pairs out against `set` as Redis's `zsetAdd` would apply
 /// them one after another, a member given twice seeing its first result.
+///
+/// A score of -0 written into a packed set reads back as 0, as Redis's
+/// listpack stores it (as the integer 0); a skiplist keeps -0. So the
+/// plan follows the set's encoding as Redis converts it: before adding a
+/// member past `limits`, or at the creation of a set whose first member
+/// is too long.
 fn plan_zadd<'a>(
     set: Option<ZSetRef<'_>>,
     flags: ZaddFlags,
     pairs: &[(f64, &'a [u8])],
+    limits: &Encodings,
 ) -> Result<ZaddPlan<'a>, CommandError> {
     let mut plan = ZaddPlan::default();
+    // Members of a packed set, or None once it is (or will be) a tree.
+    let mut packed = match set {
+        None => Some(0),
+        Some(z @ ZSetRef::Packed(_)) => Some(z.len() as u64),
+        Some(ZSetRef::Tree(_)) => None,
+    };
     let mut written: HashMap<&'a [u8], usize> = HashMap::new();
     for &(score, member) in pairs {
         let current = match written.get(member) {
@@ -470,6 +489,11 @@ fn plan_zadd<'a>(
                 if (flags.lt && new_score >= current) || (flags.gt && new_score <= current) {
                     continue;
                 }
+                let new_score = if packed.is_some() {
+                    packed_zero(new_score)
+                } else {
+                    new_score
+                };
                 plan.processed += 1;
                 plan.score = new_score;
                 // Redis compares the doubles: -0 and 0 are the same score.
@@ -483,6 +507,17 @@ fn plan_zadd<'a>(
                 if flags.xx {
                     continue;
                 }
+                packed = packed.filter(|&n| {
+                    n < limits.zset_max_listpack_entries
+                        && member.len() as u64 <= limits.zset_max_listpack_value
+                });
+                let score = match packed.as_mut() {
+                    Some(n) => {
+                        *n += 1;
+                        packed_zero(score)
+                    }
+                    None => score,
+                };
                 plan.added += 1;
                 plan.processed += 1;
                 plan.score = score;
@@ -575,7 +610,8 @@ fn add(
         .chunks_exact(2)
         .map(|pair| Ok((parse_score(pair[0]).ok_or_else(not_float)?, pair[1])))
         .collect::<Result<Vec<(f64, &[u8])>, CommandError>>()?;
-    let plan = with_zset_for_write(ctx, key, |set| plan_zadd(set, flags, &pairs))??;
+    let limits = ctx.encodings();
+    let plan = with_zset_for_write(ctx, key, |set| plan_zadd(set, flags, &pairs, &limits))??;
     if !plan.writes.is_empty() {
         let writes = &plan.writes;
         ctx.edit::<ZSet, _>(
@@ -889,11 +925,17 @@ fn zrevrangebylex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 }
 
 /// A sorted set of `items`, in the encoding their count and sizes call for.
-fn build_zset(items: impl IntoIterator<Item = Scored>, ctx: &Context<'_>) -> ZSet {
+/// Built as Redis builds a result (a skiplist, converted to a listpack
+/// when small enough, where a -0 becomes 0).
+fn build_zset(items: Vec<Scored>, ctx: &Context<'_>) -> ZSet {
     let limits = ctx.encodings();
+    let packs = items.len() as u64 <= limits.zset_max_listpack_entries
+        && items
+            .iter()
+            .all(|(m, _)| m.len() as u64 <= limits.zset_max_listpack_value);
     let mut z = ZSet::new();
     for (m, s) in items {
-        z.insert(&m, s, &limits);
+        z.insert(&m, if packs { packed_zero(s) } else { s }, &limits);
     }
     z
 }
