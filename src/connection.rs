@@ -38,7 +38,7 @@
 
 use crate::commands::{dispatch, is_word, lists, replication, resp_dialect};
 use crate::error::CommandError;
-use crate::keyspace::{Waiter, WakeReason};
+use crate::keyspace::{Delivery, EncodeServed, Outcome, Waiter, WakeReason};
 use crate::log::{Level, RateLimited};
 use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
 use crate::session::{ClientInfo, Session};
@@ -329,14 +329,6 @@ impl Connection<'_> {
                     }
                     // A blocking command that must wait: its reply is
                     // what the wait ends with.
-                    let reply = match self.session.blocked.clone() {
-                        None => reply,
-                        Some(waiter) => match self.wait_blocked(&waiter) {
-                            Ok(Some(reply)) => reply,
-                            Ok(None) => return (pos, Next::Close),
-                            Err(e) => return (pos, Next::Broken(e)),
-                        },
-                    };
                     // Chosen after the command ran: `HELLO` answers in the
                     // protocol it switches to, as Redis does.
                     let dialect = if resp_only {
@@ -344,7 +336,23 @@ impl Connection<'_> {
                     } else {
                         self.inline_dialect()
                     };
-                    reply.encode(dialect, &mut self.out);
+                    match self.session.blocked.clone() {
+                        None => reply.encode(dialect, &mut self.out),
+                        Some(waiter) => {
+                            match self.wait_blocked(&waiter, dialect, pos + consumed < filled) {
+                                Ok(Some(Outcome::Served(served))) => {
+                                    lists::blocked_reply(&waiter, Some(served))
+                                        .encode(dialect, &mut self.out)
+                                }
+                                Ok(Some(Outcome::Sent { unsent })) => {
+                                    self.out.extend_from_slice(&unsent)
+                                }
+                                Ok(None) => lists::blocked_reply(&waiter, None)
+                                    .encode(dialect, &mut self.out),
+                                Err(e) => return (pos, e),
+                            }
+                        }
+                    }
                     drop(reply);
                     pos += consumed;
                     // A client that pipelines many large reads without
@@ -397,45 +405,90 @@ impl Connection<'_> {
     }
 
     /// Waits for the blocked command's `waiter` with no lock held (see
-    /// the module's doc), after writing the replies before it; returns
-    /// the reply it ends with, or `None` if the client hung up. Leaves the
-    /// waiter unregistered either way (or, on an error, in the session for
-    /// [`serve`] to unregister).
-    fn wait_blocked(&mut self, waiter: &Arc<Waiter>) -> std::io::Result<Option<Reply>> {
-        self.flush_out()?;
+    /// the module's doc), after writing the replies before it; returns how
+    /// it was answered (`None`: it timed out), or what to do if the client
+    /// hung up or the wait failed. Leaves the waiter unregistered and its
+    /// direct delivery ended either way (or, on an error, in the session
+    /// for [`serve`] to unregister).
+    ///
+    /// Once the replies before it are written, the thread that serves the
+    /// waiter may write the reply itself, in `dialect` ([`Delivery`]):
+    /// that saves a thread hand-off between a push and the reply. With
+    /// nothing `pipelined` behind the blocked request in the buffer, the
+    /// wait also ends on the client's input, and a reply delivered whole
+    /// needs no wake at all.
+    fn wait_blocked(
+        &mut self,
+        waiter: &Arc<Waiter>,
+        dialect: Dialect,
+        pipelined: bool,
+    ) -> Result<Option<Outcome>, Next> {
+        self.flush_out().map_err(Next::Broken)?;
         let client = self.session.client.clone();
         client.blocked.store(true, Ordering::Relaxed);
         let socket = crate::os::SocketHandle::of(&self.stream);
-        self.session.wake_socket()?.drain();
-        let served = loop {
-            if let Some(served) = waiter.take_served() {
-                break Some(Some(served));
+        self.session.wake_socket().map_err(Next::Broken)?.drain();
+        // Run by the serving thread as it sends the reply: the client is
+        // then no longer blocked, and was active, as after any reply.
+        let served_client = client.clone();
+        let encode: EncodeServed = Box::new(move |waiter, served, out| {
+            lists::blocked_reply(waiter, Some(served)).encode(dialect, out);
+            served_client.blocked.store(false, Ordering::Relaxed);
+            served_client
+                .last_active
+                .store(crate::clock::now_ms(), Ordering::Relaxed);
+        });
+        // Until the client sends something, the wait also ends on its
+        // input, so that a reply delivered whole needs no wake: the
+        // client's next request wakes this thread, as an idle one's does.
+        // Requests already buffered behind this one need the wake.
+        let mut listening = !pipelined;
+        let mut answered =
+            waiter.deliver_directly(Delivery::new(socket.clone(), encode), listening);
+        let outcome = loop {
+            if let Some(outcome) = answered.take().or_else(|| waiter.take_outcome()) {
+                break Ok(Some(outcome));
             }
             let timeout = match waiter.deadline {
                 0 => None,
                 deadline => {
                     let now = crate::clock::now_ms();
                     if now >= deadline {
-                        break Some(self.server.keyspace.write().unblock(waiter));
+                        break Ok(self.server.keyspace.write().unblock(waiter));
                     }
                     Some(std::time::Duration::from_millis(deadline - now))
                 }
             };
-            let wake = self.session.wake_socket()?;
-            match wake.wait(Some(&socket), timeout)? {
-                WakeReason::Woken => wake.drain(),
-                WakeReason::HungUp => {
+            let wake = match self.session.wake_socket() {
+                Ok(wake) => wake,
+                Err(e) => break Err(Next::Broken(e)),
+            };
+            match wake.wait(Some(&socket), listening, timeout) {
+                Ok(WakeReason::Woken) => wake.drain(),
+                Ok(WakeReason::Readable) => {
+                    // Bytes behind the blocked request (or sent while it
+                    // waits) stay unread; wait for a wake from now on.
+                    listening = false;
+                    waiter.stop_listening();
+                }
+                Ok(WakeReason::HungUp) => {
                     // Whatever was served (a push raced the hang-up) has
                     // nobody to go to.
                     self.server.keyspace.write().unblock(waiter);
-                    break None;
+                    break Err(Next::Close);
                 }
-                WakeReason::TimedOut => {}
+                Ok(WakeReason::TimedOut) => {}
+                Err(e) => break Err(Next::Broken(e)),
             }
         };
+        if matches!(outcome, Err(Next::Broken(_))) {
+            // Unregistered by `serve`; no reply may be sent meanwhile.
+            waiter.finish();
+            return outcome;
+        }
         client.blocked.store(false, Ordering::Relaxed);
         self.session.blocked = None;
-        Ok(served.map(|served| lists::blocked_reply(waiter, served)))
+        outcome
     }
 
     /// The dialect of replies to inline requests: RESP once the client has

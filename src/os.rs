@@ -23,6 +23,10 @@
 //!   standard library cannot wait on two sockets at once, nor see a hang-up
 //!   without reading the bytes a client pipelined behind its blocked
 //!   command.
+//! - Writing a served blocked client's reply from the thread that served
+//!   it, without waiting and without changing the socket's mode for its
+//!   own thread (`send` with `MSG_DONTWAIT`), see
+//!   [`SocketHandle::send_without_waiting`].
 //!
 //! Signals: the standard library has no signal API, so `signal` is declared
 //! under `#[cfg(unix)]`. The handler
@@ -136,6 +140,24 @@ impl SocketHandle {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
+
+    /// Writes what the socket takes of `bytes` at once, never waiting,
+    /// and returns how many it took: fewer than all (perhaps none) when
+    /// its send buffer is full, none when it failed. Whoever owns the
+    /// connection writes the rest and finds any failure itself. (A send
+    /// with `MSG_DONTWAIT`, so the socket stays in blocking mode for its
+    /// own thread.) Where the platform has no such send, none.
+    pub fn send_without_waiting(&self, bytes: &[u8]) -> usize {
+        #[cfg(unix)]
+        {
+            imp::send_without_waiting(self.fd, bytes)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = bytes;
+            0
+        }
+    }
 }
 
 /// Descriptors opened at start and held, so that when every other
@@ -206,19 +228,24 @@ pub struct Readiness {
     pub woken: bool,
     /// The client's socket hung up or failed.
     pub hung_up: bool,
+    /// The client's socket has bytes to read (asked for only with
+    /// `readable`).
+    pub readable: bool,
 }
 
 /// Waits until the socket `wake` is readable, the client socket `client`
-/// hangs up or fails, or `timeout` passes (`None`: no limit); reads from
-/// neither. Nothing is ready after a timeout, or when a signal interrupted
-/// the wait (the caller checks and waits again).
+/// hangs up or fails (or, with `readable`, has bytes to read), or
+/// `timeout` passes (`None`: no limit); reads from neither. Nothing is
+/// ready after a timeout, or when a signal interrupted the wait (the
+/// caller checks and waits again).
 #[cfg(unix)]
 pub fn wait_woken_or_hung_up(
     wake: std::os::fd::RawFd,
     client: Option<std::os::fd::RawFd>,
+    readable: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<Readiness> {
-    imp::wait_woken_or_hung_up(wake, client, timeout)
+    imp::wait_woken_or_hung_up(wake, client, readable, timeout)
 }
 
 #[cfg(unix)]
@@ -263,6 +290,37 @@ mod imp {
         /// `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` from
         /// the C library.
         fn poll(fds: *mut PollFd, nfds: NFds, timeout: c_int) -> c_int;
+
+        /// `ssize_t send(int fd, const void *buf, size_t len, int flags)`
+        /// from the C library.
+        fn send(fd: c_int, buf: *const std::ffi::c_void, len: usize, flags: c_int) -> isize;
+    }
+
+    /// `MSG_DONTWAIT | MSG_NOSIGNAL` on Linux; elsewhere `MSG_DONTWAIT`
+    /// alone (SIGPIPE is ignored process-wide by [`install`]).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const SEND_NOW: c_int = 0x40 | 0x4000;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const SEND_NOW: c_int = 0x80;
+
+    pub(super) fn send_without_waiting(fd: c_int, bytes: &[u8]) -> usize {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let rest = &bytes[sent..];
+            // SAFETY: `rest` is valid for reads of `rest.len()` bytes for
+            // the call, which only reads them; the descriptor is the
+            // caller's (see `SocketHandle`), and a bad one is an error,
+            // not undefined behaviour.
+            let n = unsafe { send(fd, rest.as_ptr().cast(), rest.len(), SEND_NOW) };
+            if n > 0 {
+                sent += n as usize;
+            } else if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            } else {
+                break;
+            }
+        }
+        sent
     }
 
     /// `struct pollfd`: the same layout on Linux, the BSDs and macOS.
@@ -328,6 +386,7 @@ mod imp {
     pub(super) fn wait_woken_or_hung_up(
         wake: c_int,
         client: Option<c_int>,
+        readable: bool,
         timeout: Option<std::time::Duration>,
     ) -> io::Result<super::Readiness> {
         let timeout_ms = match timeout {
@@ -343,7 +402,11 @@ mod imp {
             },
             PollFd {
                 fd: client.unwrap_or(-1),
-                events: POLLRDHUP,
+                events: if readable {
+                    POLLRDHUP | POLLIN
+                } else {
+                    POLLRDHUP
+                },
                 revents: 0,
             },
         ];
@@ -354,6 +417,7 @@ mod imp {
         Ok(super::Readiness {
             woken: fds[0].revents != 0,
             hung_up: client.is_some() && fds[1].revents & GONE != 0,
+            readable: client.is_some() && fds[1].revents & POLLIN != 0,
         })
     }
 

@@ -261,6 +261,40 @@ fn requests_pipelined_behind_a_blocked_one_run_once_it_is_served() {
 }
 
 #[test]
+fn a_served_client_answers_what_it_sends_next_whenever_it_sends_it() {
+    // The pushing connection writes the served reply itself; the waiter's
+    // own thread must still run whatever the client sends next.
+    let server = Server::start();
+    let mut admin = server.client();
+    let mut c = server.client();
+    // Nothing sent behind the wait: the next request comes after the reply.
+    block(&mut c, &["BLPOP", "k", "0"], &mut admin);
+    assert_eq!(admin.call(&["RPUSH", "k", "a"]).int(), 1);
+    assert_eq!(c.read_resp(), pair("k", "a"));
+    assert_eq!(c.call(&["RPUSH", "k", "x"]).int(), 1);
+    assert_eq!(c.call(&["LPOP", "k"]), Resp::bulk("x"));
+    // A request sent while blocked runs once the wait is served.
+    block(&mut c, &["BLPOP", "k", "0"], &mut admin);
+    c.send(encode(&["PING"]));
+    c.expect_silence(QUIET);
+    assert_eq!(admin.call(&["RPUSH", "k", "b"]).int(), 1);
+    c.expect(b"*2\r\n$1\r\nk\r\n$1\r\nb\r\n+PONG\r\n");
+    // Served, it is neither counted nor listed as blocked, though its
+    // thread has had nothing to do since.
+    block(&mut c, &["BLPOP", "k", "0"], &mut admin);
+    assert_eq!(admin.call(&["RPUSH", "k", "c"]).int(), 1);
+    assert_eq!(c.read_resp(), pair("k", "c"));
+    assert_eq!(blocked_clients(&mut admin), 0);
+    let list = admin.call(&["CLIENT", "LIST"]);
+    let Resp::Bulk(list) = list else {
+        panic!("{list:?}")
+    };
+    let list = String::from_utf8(list).unwrap();
+    assert!(!list.contains("flags=b"), "{list}");
+    assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
+}
+
+#[test]
 fn a_push_in_another_database_does_not_serve_a_waiter() {
     let server = Server::start();
     let mut admin = server.client();

@@ -21,9 +21,18 @@
 //! client has hung up is forgotten before anything is popped for it.
 //!
 //! A served waiter gets its result in its slot (a leaf mutex) and is put
-//! on the store's list of threads to wake; the write guard writes their
-//! wake bytes ([`Waker`]) after releasing the lock. This module does no
-//! I/O under the lock beyond a zero-timeout poll of a waiter's socket.
+//! on the store's list of threads to wake. Once the write guard has
+//! released the lock, it hands each its answer: if the waiter's connection
+//! has flushed what came before and set up a [`Delivery`], the serving
+//! thread encodes the reply and writes it straight to the client's socket
+//! without waiting (so the reply leaves with no thread hand-off in the
+//! way), leaving in the slot whatever the socket did not take; then it
+//! writes the waiter's wake byte ([`Waker`]) either way. The slot's mutex
+//! decides who answers: the connection takes its [`Outcome`] through it,
+//! and, once it stops waiting, ends the delivery there too, so nothing is
+//! sent twice and nothing is sent to a socket that has closed. This
+//! module does no I/O under the keyspace lock beyond a zero-timeout poll
+//! of a waiter's socket.
 
 use super::changes::Change;
 use super::{DbWriter, Event, Store};
@@ -117,7 +126,9 @@ pub enum WakeReason {
     Woken,
     /// The client's socket hung up.
     HungUp,
-    /// Neither, in the time given (or a signal cut the wait short): the
+    /// The client sent more bytes (looked for only when asked).
+    Readable,
+    /// None of these, in the time given (or a signal cut the wait short): the
     /// caller checks its deadline.
     TimedOut,
 }
@@ -158,13 +169,15 @@ impl WakeSocket {
         }
     }
 
-    /// Waits for a wake byte, a hang-up of `client`'s socket, or
-    /// `timeout` (`None`: no limit), reading nothing from either socket.
-    /// Where there is no `poll`, it sleeps a few milliseconds and says
-    /// it was woken, so that the caller checks its slot.
+    /// Waits for a wake byte, a hang-up of `client`'s socket (or, with
+    /// `readable`, bytes on it), or `timeout` (`None`: no limit), reading
+    /// nothing from either socket. Where there is no `poll`, it sleeps a
+    /// few milliseconds and says it was woken, so that the caller checks
+    /// its slot.
     pub fn wait(
         &self,
         client: Option<&SocketHandle>,
+        readable: bool,
         timeout: Option<std::time::Duration>,
     ) -> std::io::Result<WakeReason> {
         #[cfg(unix)]
@@ -173,19 +186,22 @@ impl WakeSocket {
             let seen = crate::os::wait_woken_or_hung_up(
                 self.receiver.as_raw_fd(),
                 client.map(SocketHandle::fd),
+                readable,
                 timeout,
             )?;
             Ok(if seen.hung_up {
                 WakeReason::HungUp
             } else if seen.woken {
                 WakeReason::Woken
+            } else if seen.readable {
+                WakeReason::Readable
             } else {
                 WakeReason::TimedOut
             })
         }
         #[cfg(not(unix))]
         {
-            let _ = client;
+            let _ = (client, readable);
             let step = std::time::Duration::from_millis(10);
             std::thread::sleep(timeout.map_or(step, |t| t.min(step)));
             Ok(WakeReason::Woken)
@@ -215,8 +231,77 @@ pub struct Waiter {
     socket: Option<SocketHandle>,
     /// How to wake its thread; `None` when nothing waits on it.
     waker: Option<Waker>,
-    /// The answer, once served (a leaf mutex: held for a move of a value).
-    slot: Mutex<Option<Served>>,
+    /// Its answer and how it is to be delivered (a leaf mutex: held for a
+    /// move of a value, or for one send that never waits).
+    slot: Mutex<Slot>,
+}
+
+/// How a served waiter's reply is written straight to its client by the
+/// thread that served it: the client's socket, and how to encode the reply
+/// (in the connection's protocol, which this module does not know).
+pub struct Delivery {
+    socket: SocketHandle,
+    encode: EncodeServed,
+}
+
+/// Encodes a waiter's reply to what it was served, appending to the bytes.
+pub type EncodeServed = Box<dyn Fn(&Waiter, Served, &mut Vec<u8>) + Send>;
+
+impl Delivery {
+    /// A delivery to `socket`, encoding with `encode`. The connection that
+    /// sets it up must have written every reply before the blocked one,
+    /// and must keep the socket open until it has ended the delivery
+    /// ([`Waiter::finish`]).
+    pub fn new(socket: SocketHandle, encode: EncodeServed) -> Delivery {
+        Delivery { socket, encode }
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a waiter's answer stands.
+#[derive(Debug, Default)]
+struct Slot {
+    /// What it was served, not yet sent nor taken.
+    served: Option<Served>,
+    /// Set while its connection waits with nothing left to write before
+    /// the blocked reply.
+    delivery: Option<Delivery>,
+    /// Once the reply was sent straight to the client: what the socket did
+    /// not take (usually nothing), for the connection to write.
+    unsent: Option<Vec<u8>>,
+    /// Whether its connection's wait also ends when the client sends
+    /// something: then a reply sent whole needs no wake, since the thread
+    /// has nothing to do before the client's next request, which wakes it.
+    listening: bool,
+}
+
+impl Slot {
+    fn take_outcome(&mut self) -> Option<Outcome> {
+        if let Some(unsent) = self.unsent.take() {
+            return Some(Outcome::Sent { unsent });
+        }
+        self.served.take().map(Outcome::Served)
+    }
+}
+
+/// How a blocked client's wait was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// What it was served, for its connection to answer.
+    Served(Served),
+    /// Its reply was already written to its socket by the thread that
+    /// served it, except for `unsent`, which its connection writes next.
+    Sent {
+        /// The reply's bytes the socket did not take at once.
+        unsent: Vec<u8>,
+    },
 }
 
 impl Waiter {
@@ -248,20 +333,81 @@ impl Waiter {
             deadline,
             socket,
             waker,
-            slot: Mutex::new(None),
+            slot: Mutex::new(Slot::default()),
         }
     }
 
-    /// Takes the answer, if it has been served.
-    pub fn take_served(&self) -> Option<Served> {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets the thread that serves this waiter write the reply straight to
+    /// the client (see [`Delivery::new`] for what the caller promises),
+    /// and, if its connection is `listening` for the client's input too,
+    /// not wake it when the whole reply went; if it was answered already,
+    /// returns that instead.
+    pub fn deliver_directly(&self, delivery: Delivery, listening: bool) -> Option<Outcome> {
+        let mut slot = self.slot();
+        let answered = slot.take_outcome();
+        if answered.is_none() {
+            slot.delivery = Some(delivery);
+            slot.listening = listening;
+        }
+        answered
+    }
+
+    /// Says its connection no longer ends its wait on the client's input
+    /// (the client sent bytes while blocked): from now on a delivered
+    /// reply wakes it.
+    pub fn stop_listening(&self) {
+        self.slot().listening = false;
+    }
+
+    /// Ends the wait's direct delivery, if any, and takes the answer, if
+    /// there is one. Once it returns, no other thread writes to the
+    /// client's socket for this waiter.
+    pub fn finish(&self) -> Option<Outcome> {
+        let mut slot = self.slot();
+        slot.delivery = None;
+        slot.take_outcome()
+    }
+
+    /// The answer, if there is one, ending the delivery then (nothing more
+    /// can be served to a waiter once it has an answer).
+    pub fn take_outcome(&self) -> Option<Outcome> {
+        let mut slot = self.slot();
+        let outcome = slot.take_outcome();
+        if outcome.is_some() {
+            slot.delivery = None;
+        }
+        outcome
     }
 
     fn serve(&self, served: Served) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(served);
+        self.slot().served = Some(served);
+    }
+
+    /// Writes the reply straight to the client if the connection set up a
+    /// delivery, and says whether its thread still needs waking (not when
+    /// the whole reply went and the connection listens for the client's
+    /// next request); called with no keyspace lock held. The send never
+    /// waits, and the slot's mutex is held across it, so the connection
+    /// cannot take the answer (nor close the socket) meanwhile.
+    fn deliver(&self) -> bool {
+        let mut slot = self.slot();
+        if slot.delivery.is_none() || slot.served.is_none() {
+            return true;
+        }
+        let (Some(delivery), Some(served)) = (slot.delivery.take(), slot.served.take()) else {
+            return true;
+        };
+        let mut reply = Vec::new();
+        (delivery.encode)(self, served, &mut reply);
+        let sent = delivery.socket.send_without_waiting(&reply);
+        reply.drain(..sent);
+        let needs_wake = !(reply.is_empty() && slot.listening);
+        slot.unsent = Some(reply);
+        needs_wake
     }
 
     /// Whether its client has hung up (never, without a socket).
@@ -269,8 +415,12 @@ impl Waiter {
         self.socket.as_ref().is_some_and(SocketHandle::is_hung_up)
     }
 
-    /// Wakes its thread (after the lock is released).
+    /// Delivers its answer where it can and wakes its thread (after the
+    /// keyspace lock is released).
     pub(super) fn wake(&self) {
+        if !self.deliver() {
+            return;
+        }
         if let Some(waker) = &self.waker {
             waker.wake();
         }
@@ -496,14 +646,14 @@ impl Store {
         waiter
     }
 
-    /// Unregisters `waiter` (its client timed out or left) and returns
-    /// its answer if it was served first.
-    pub fn unblock(&mut self, waiter: &Arc<Waiter>) -> Option<Served> {
+    /// Unregisters `waiter` (its client timed out or left), ends its
+    /// direct delivery, and returns its answer if it was served first.
+    pub fn unblock(&mut self, waiter: &Arc<Waiter>) -> Option<Outcome> {
         if self.blocked.holds(waiter) {
             self.blocked.remove(waiter.client);
             self.forget_filter_if_idle();
         }
-        waiter.take_served()
+        waiter.finish()
     }
 
     /// `CLIENT UNBLOCK`: answers client `id`'s waiter with `outcome` and
@@ -669,6 +819,79 @@ mod tests {
         })
     }
 
+    /// What `waiter` was served, if anything (never sent directly here).
+    fn answer(waiter: &Waiter) -> Option<Served> {
+        match waiter.take_outcome() {
+            None => None,
+            Some(Outcome::Served(served)) => Some(served),
+            Some(sent) => panic!("sent directly: {sent:?}"),
+        }
+    }
+
+    /// A connected pair of loopback sockets: (the server's end, the
+    /// client's end).
+    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+
+    fn delivery_to(socket: &std::net::TcpStream) -> Delivery {
+        Delivery::new(
+            SocketHandle::of(socket),
+            Box::new(|_, served, out| out.extend_from_slice(format!("{served:?}").as_bytes())),
+        )
+    }
+
+    #[test]
+    fn a_waiter_with_a_delivery_is_answered_on_its_socket_by_the_serving_thread() {
+        use std::io::Read;
+        let (server_end, mut client_end) = socket_pair();
+        let ks = Keyspace::new();
+        let waiter = ks.write().block(pop_waiter(1, &[b"k"], None));
+        assert_eq!(
+            waiter.deliver_directly(delivery_to(&server_end), true),
+            None
+        );
+        rpush(&mut ks.write(), b"k", &[b"a"]);
+        let expected = format!("{:?}", popped("k", &["a"]).unwrap());
+        let mut got = vec![0u8; expected.len()];
+        client_end
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        client_end.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), expected);
+        assert_eq!(
+            waiter.take_outcome(),
+            Some(Outcome::Sent { unsent: vec![] }),
+            "the connection learns it was sent, and sends nothing more"
+        );
+        assert_eq!(waiter.finish(), None);
+    }
+
+    #[test]
+    fn a_delivery_set_up_after_the_answer_returns_it_and_an_ended_one_sends_nothing() {
+        let (server_end, _client_end) = socket_pair();
+        let ks = Keyspace::new();
+        let early = ks.write().block(pop_waiter(1, &[b"k"], None));
+        rpush(&mut ks.write(), b"k", &[b"a"]);
+        assert_eq!(
+            early.deliver_directly(delivery_to(&server_end), true),
+            popped("k", &["a"]).map(Outcome::Served),
+            "served before the connection was ready: it answers itself"
+        );
+        let ended = ks.write().block(pop_waiter(2, &[b"k"], None));
+        assert_eq!(ended.deliver_directly(delivery_to(&server_end), true), None);
+        assert_eq!(ended.finish(), None);
+        rpush(&mut ks.write(), b"k", &[b"b"]);
+        assert_eq!(
+            ended.take_outcome(),
+            popped("k", &["b"]).map(Outcome::Served),
+            "no delivery once ended: left for the connection"
+        );
+    }
+
     fn replays(store: &Store) -> Vec<(String, Vec<String>)> {
         store
             .log
@@ -701,11 +924,11 @@ mod tests {
         {
             let mut store = ks.write();
             rpush(&mut store, b"k", &[b"a", b"b"]);
-            assert!(first.take_served().is_none(), "not before the commit");
+            assert!(answer(&first).is_none(), "not before the commit");
         }
-        assert_eq!(first.take_served(), popped("k", &["a"]));
-        assert_eq!(second.take_served(), popped("k", &["b"]));
-        assert_eq!(third.take_served(), None);
+        assert_eq!(answer(&first), popped("k", &["a"]));
+        assert_eq!(answer(&second), popped("k", &["b"]));
+        assert_eq!(answer(&third), None);
         let store = ks.read();
         assert_eq!(store.blocked_clients(), 1);
         assert!(store.db(0).stored(b"k").is_none(), "emptied, removed");
@@ -724,7 +947,7 @@ mod tests {
         rpush(&mut store, b"k", &[b"a", b"b", b"c"]);
         let pushed = std::mem::take(&mut store.log.changes);
         store.serve_blocked(&pushed);
-        assert_eq!(waiter.take_served(), popped("k", &["a", "b", "c"]));
+        assert_eq!(answer(&waiter), popped("k", &["a", "b", "c"]));
         assert_eq!(
             replays(&store),
             [
@@ -796,8 +1019,8 @@ mod tests {
             )
         };
         rpush(&mut ks.write(), b"a", &[b"x"]);
-        assert_eq!(mover.take_served(), Some(Served::Moved(b"x".to_vec())));
-        assert_eq!(popper.take_served(), popped("b", &["x"]));
+        assert_eq!(answer(&mover), Some(Served::Moved(b"x".to_vec())));
+        assert_eq!(answer(&popper), popped("b", &["x"]));
         let store = ks.read();
         assert_eq!(store.db(0).stored_len(), 0);
         assert_eq!(store.blocked_clients(), 0);
@@ -819,8 +1042,8 @@ mod tests {
             )
         };
         rpush(&mut ks.write(), b"a", &[b"x"]);
-        assert_eq!(mover.take_served(), Some(Served::WrongType));
-        assert_eq!(popper.take_served(), popped("a", &["x"]));
+        assert_eq!(answer(&mover), Some(Served::WrongType));
+        assert_eq!(answer(&popper), popped("a", &["x"]));
     }
 
     #[test]
@@ -836,7 +1059,10 @@ mod tests {
         let waiter = store.block(pop_waiter(7, &[b"k"], None));
         assert!(store.unblock_client(7, Served::Unblocked));
         assert_eq!(store.woken.len(), 1);
-        assert_eq!(store.unblock(&waiter), Some(Served::Unblocked));
+        assert_eq!(
+            store.unblock(&waiter),
+            Some(Outcome::Served(Served::Unblocked))
+        );
         // A push now feeds nobody.
         rpush(&mut store, b"k", &[b"x"]);
         store.commit();
@@ -848,12 +1074,12 @@ mod tests {
         let ks = Keyspace::new();
         let waiter = ks.write().block(pop_waiter(1, &[b"k"], None));
         ks.write().writer(0).put(b"k", b"string", 0, 0);
-        assert_eq!(waiter.take_served(), None);
+        assert_eq!(answer(&waiter), None);
         assert_eq!(ks.read().blocked_clients(), 1);
         let mut store = ks.write();
         store.writer(0).remove(b"k", 0);
         rpush(&mut store, b"k", &[b"x"]);
         drop(store);
-        assert_eq!(waiter.take_served(), popped("k", &["x"]));
+        assert_eq!(answer(&waiter), popped("k", &["x"]));
     }
 }

@@ -54,7 +54,9 @@ mod trash;
 pub mod watch;
 
 pub use crate::entry::{Entry, Key};
-pub use blocked::{Blocked, Served, Waiter, WakeReason, WakeSocket, Waker, Wants};
+pub use blocked::{
+    Blocked, Delivery, EncodeServed, Outcome, Served, Waiter, WakeReason, WakeSocket, Waker, Wants,
+};
 pub use changes::{Change, ChangeLog, Effect, Event};
 pub use db::{Db, PARTITIONS};
 pub use trash::Trash;
