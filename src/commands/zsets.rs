@@ -4,7 +4,10 @@
 //! intersections and differences (plain sets taken as members scored 1),
 //! `ZRANDMEMBER` and `ZSCAN`, with Redis 7.0's replies, error texts and
 //! order of checks. The blocking pops (`BZPOPMIN`, `BZPOPMAX`, `BZMPOP`)
-//! answer here when they find data; waiting is the blocked registry's.
+//! answer here when they find data, and otherwise register their client
+//! with the blocked registry ([`crate::keyspace::blocked`]), which serves
+//! it at the commit of the write that brings a sorted set, first blocked
+//! first served, as the list pops are.
 //!
 //! Scores are read as Redis reads them: a score argument as C's `strtod`
 //! reads the whole of it (hexadecimal floats and `inf` included, NaN and
@@ -32,13 +35,14 @@
 //! never hold a guard across anything but the keyspace work itself.
 
 use super::keys::parse_cursor;
+use super::lists::parse_timeout;
 use super::{
     Access, Args, CommandResult, CommandSpec, Context, MOST_RANDOM_REPLY_BYTES, collection_of,
     is_word, keyword_of, parse_int, replay,
 };
 use crate::error::CommandError;
 use crate::glob;
-use crate::keyspace::{Db, Event};
+use crate::keyspace::{Db, Event, Wants};
 use crate::protocol::Reply;
 use crate::protocol::reply::format_double;
 use crate::value::random::Seeds;
@@ -82,6 +86,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zintercard", -3, Access::Read, zintercard),
     CommandSpec::new("zrandmember", -2, Access::Read, zrandmember).keys(1, 1, 1),
     CommandSpec::new("zscan", -3, Access::Read, zscan).keys(1, 1, 1),
+    CommandSpec::new("bzpopmin", -3, Access::Write, bzpopmin).keys(1, -2, 1),
+    CommandSpec::new("bzpopmax", -3, Access::Write, bzpopmax).keys(1, -2, 1),
+    CommandSpec::new("bzmpop", -5, Access::Write, bzmpop),
 ];
 
 // ---------------------------------------------------------------------
@@ -1024,33 +1031,16 @@ fn zremrangebylex(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 /// of the sorted set at `key`, which the caller found non-empty under
 /// this command's write guard; recorded as `zpopmin`/`zpopmax`, replayed
 /// as `ZPOPMIN key n` (`ZPOPMAX`) of how many it popped, or without a
-/// count for a plain pop (`counted` false).
-pub(crate) fn pop_from(
+/// count for a plain pop (`counted` false), as Redis propagates pops.
+fn pop_from(
     ctx: &mut Context<'_>,
     key: &[u8],
     max: bool,
     count: usize,
     counted: bool,
 ) -> Result<Vec<Scored>, CommandError> {
-    let (event, name): (&'static str, &[u8]) = if max {
-        ("zpopmax", b"ZPOPMAX")
-    } else {
-        ("zpopmin", b"ZPOPMIN")
-    };
-    let popped = ctx.edit::<ZSet, _>(
-        key,
-        false,
-        event,
-        |set, _| set.pop(max, count),
-        |popped| {
-            let n = popped.len().to_string();
-            if counted {
-                replay(name, key, [n.as_bytes()])
-            } else {
-                replay(name, key, [])
-            }
-        },
-    )?;
+    let now = ctx.now;
+    let popped = ctx.write().pop_zset(key, max, count, now, counted)?;
     Ok(popped.unwrap_or_default())
 }
 
@@ -1090,18 +1080,18 @@ fn pop_command(ctx: &mut Context<'_>, argv: &[&[u8]], max: bool) -> CommandResul
 
 /// `ZMPOP`'s and `BZMPOP`'s arguments after the timeout: the keys, which
 /// end, and the count (1 by default).
-pub(crate) struct MultiPop<'a> {
+struct MultiPop<'a> {
     /// The keys, in order.
-    pub keys: &'a [&'a [u8]],
+    keys: &'a [&'a [u8]],
     /// Pops from the high end.
-    pub max: bool,
+    max: bool,
     /// Members to pop at most.
-    pub count: usize,
+    count: usize,
 }
 
 /// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` from `argv[at]`
 /// on, with Redis's errors.
-pub(crate) fn parse_multi_pop<'a>(
+fn parse_multi_pop<'a>(
     argv: &'a [&'a [u8]],
     at: usize,
 ) -> Result<MultiPop<'a>, CommandError> {
@@ -1144,7 +1134,7 @@ pub(crate) fn parse_multi_pop<'a>(
 /// The first of `keys` holding a sorted set, under the write guard (each
 /// found past its deadline removed); `WRONGTYPE` for a key of another
 /// type before it.
-pub(crate) fn first_zset<'k>(
+fn first_zset<'k>(
     ctx: &mut Context<'_>,
     keys: &[&'k [u8]],
 ) -> Result<Option<&'k [u8]>, CommandError> {
@@ -1157,7 +1147,7 @@ pub(crate) fn first_zset<'k>(
 }
 
 /// `[key, [[member, score], ...]]`, as `ZMPOP` and `BZMPOP` reply.
-pub(crate) fn multi_pop_reply(key: &[u8], popped: Vec<Scored>) -> Reply {
+fn multi_pop_reply(key: &[u8], popped: Vec<Scored>) -> Reply {
     Reply::Array(vec![
         Reply::bulk(key),
         Reply::Array(
@@ -1179,6 +1169,62 @@ fn zmpop(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     };
     let popped = pop_from(ctx, key, max, count, true)?;
     Ok(multi_pop_reply(key, popped))
+}
+
+/// The reply to a blocking pop that wanted `count` (`None`: `BZPOPMIN`'s
+/// `[key, member, score]`; `Some`: `BZMPOP`'s `[key, [[member, score],
+/// ...]]`) and got `members` from `key`.
+pub fn blocking_pop_reply(key: Vec<u8>, members: Vec<Scored>, count: Option<usize>) -> Reply {
+    if count.is_some() {
+        return multi_pop_reply(&key, members);
+    }
+    let mut flat = vec![member(key)];
+    for (m, s) in members.into_iter().take(1) {
+        flat.push(member(m));
+        flat.push(Reply::Double(s));
+    }
+    Reply::Array(flat)
+}
+
+/// The blocking pops: from the first of `keys` holding a sorted set, at
+/// once; else (not inside `EXEC`, where it answers a null array) the
+/// client waits until `timeout_ms` (0: forever).
+fn blocking_zpop(
+    ctx: &mut Context<'_>,
+    keys: &[&[u8]],
+    max: bool,
+    count: Option<usize>,
+    timeout_ms: u64,
+) -> CommandResult {
+    if let Some(key) = first_zset(ctx, keys)? {
+        let popped = pop_from(ctx, key, max, count.unwrap_or(1), count.is_some())?;
+        return Ok(blocking_pop_reply(key.to_vec(), popped, count));
+    }
+    if ctx.in_exec() {
+        return Ok(Reply::NilArray);
+    }
+    super::lists::block(ctx, keys, Wants::ZPop { max, count }, timeout_ms)
+}
+
+/// `BZPOPMIN key [key ...] timeout`: `[key, member, score]`, at once or
+/// once a sorted set arrives; a null array at the timeout.
+fn bzpopmin(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let timeout_ms = parse_timeout(argv[argv.len() - 1])?;
+    blocking_zpop(ctx, &argv[1..argv.len() - 1], false, None, timeout_ms)
+}
+
+/// `BZPOPMAX key [key ...] timeout`
+fn bzpopmax(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let timeout_ms = parse_timeout(argv[argv.len() - 1])?;
+    blocking_zpop(ctx, &argv[1..argv.len() - 1], true, None, timeout_ms)
+}
+
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`: as
+/// `ZMPOP`, else waits. The timeout is read after the rest, as in Redis.
+fn bzmpop(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let MultiPop { keys, max, count } = parse_multi_pop(argv, 2)?;
+    let timeout_ms = parse_timeout(argv[1])?;
+    blocking_zpop(ctx, keys, max, Some(count), timeout_ms)
 }
 
 // ---------------------------------------------------------------------
