@@ -1152,6 +1152,116 @@ mod tests {
         assert!(store.db(0).stored(b"k").is_some());
     }
 
+    fn zpop_waiter(client: u64, keys: &[&[u8]], max: bool, count: Option<usize>) -> Waiter {
+        Waiter::new(
+            client,
+            0,
+            keys,
+            Wants::ZPop { max, count },
+            FILL,
+            0,
+            None,
+            None,
+        )
+    }
+
+    fn zadd(store: &mut Store, key: &[u8], members: &[(&[u8], f64)]) {
+        store
+            .writer(0)
+            .edit::<ZSet, _>(
+                key,
+                0,
+                true,
+                Event::Edited("zadd"),
+                |v| {
+                    if let Some(z) = ZSet::of(v) {
+                        for &(m, s) in members {
+                            z.insert(m, s, &crate::config::Encodings::DEFAULT);
+                        }
+                    }
+                    ((), true)
+                },
+                |_| vec![b"ZADD".to_vec()],
+            )
+            .unwrap();
+    }
+
+    fn zpopped(key: &str, members: &[(&str, f64)]) -> Option<Served> {
+        Some(Served::ZPopped {
+            key: key.as_bytes().to_vec(),
+            members: members
+                .iter()
+                .map(|&(m, s)| (m.as_bytes().to_vec(), s))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn sorted_set_waiters_are_served_in_order_passing_over_list_waiters() {
+        let ks = Keyspace::new();
+        let (list, low, high, many) = {
+            let mut store = ks.write();
+            (
+                store.block(pop_waiter(1, &[b"z"], None)),
+                store.block(zpop_waiter(2, &[b"other", b"z"], false, None)),
+                store.block(zpop_waiter(3, &[b"z"], true, None)),
+                store.block(zpop_waiter(4, &[b"z"], false, Some(5))),
+            )
+        };
+        zadd(&mut ks.write(), b"z", &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)]);
+        assert_eq!(answer(&list), None, "a list waiter is not served by a zset");
+        assert_eq!(answer(&low), zpopped("z", &[("a", 1.0)]));
+        assert_eq!(answer(&high), zpopped("z", &[("c", 3.0)]));
+        assert_eq!(answer(&many), zpopped("z", &[("b", 2.0)]));
+        let store = ks.read();
+        assert_eq!(store.blocked_clients(), 1, "the list waiter still waits");
+        assert!(store.db(0).stored(b"z").is_none(), "emptied, removed");
+        drop(store);
+        rpush(&mut ks.write(), b"z", &[b"x"]);
+        assert_eq!(answer(&list), popped("z", &["x"]));
+    }
+
+    #[test]
+    fn a_served_sorted_set_pop_is_recorded_as_zpopmin_with_the_count_popped() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.log.keep_all = true;
+        let one = store.block(zpop_waiter(1, &[b"z"], false, None));
+        let many = store.block(zpop_waiter(2, &[b"z"], true, Some(10)));
+        zadd(&mut store, b"z", &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)]);
+        let added = std::mem::take(&mut store.log.changes);
+        store.serve_blocked(&added);
+        assert_eq!(answer(&one), zpopped("z", &[("a", 1.0)]));
+        assert_eq!(answer(&many), zpopped("z", &[("c", 3.0), ("b", 2.0)]));
+        assert_eq!(
+            replays(&store),
+            [
+                (
+                    "zpopmin z".to_string(),
+                    vec!["ZPOPMIN".into(), "z".into()]
+                ),
+                (
+                    "zpopmax z".to_string(),
+                    vec!["ZPOPMAX".into(), "z".into(), "2".into()]
+                ),
+                ("del z".to_string(), vec!["DEL".into(), "z".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_string_at_a_sorted_set_waiters_key_serves_nobody() {
+        let ks = Keyspace::new();
+        let waiter = ks.write().block(zpop_waiter(1, &[b"k"], false, None));
+        ks.write().writer(0).put(b"k", b"string", 0, 0);
+        assert_eq!(answer(&waiter), None);
+        let mut store = ks.write();
+        store.writer(0).remove(b"k", 0);
+        zadd(&mut store, b"k", &[(b"m", -1.5)]);
+        drop(store);
+        assert_eq!(answer(&waiter), zpopped("k", &[("m", -1.5)]));
+    }
+
     #[test]
     fn a_key_of_another_type_serves_nobody_and_keeps_its_waiters() {
         let ks = Keyspace::new();
