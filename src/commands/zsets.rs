@@ -1718,6 +1718,242 @@ fn zscan(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::test_client::Client;
+    use std::collections::{BTreeMap, HashSet};
+
+    impl Client {
+        fn zint(&mut self, line: &str) -> i64 {
+            match self.run(line) {
+                Reply::Integer(n) => n,
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+
+        /// The bulk strings of an array reply (scores of a RESP2
+        /// WITHSCORES reply come as doubles: shown as Redis prints them).
+        fn zwords(&mut self, line: &str) -> Vec<String> {
+            match self.run(line) {
+                Reply::Array(items) => items.into_iter().map(word).collect(),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+
+        /// How many changes `line` committed.
+        fn zchanged(&mut self, line: &str) -> u64 {
+            let before = self.changes();
+            self.run(line);
+            self.changes() - before
+        }
+    }
+
+    fn word(reply: Reply) -> String {
+        match reply {
+            Reply::Bulk(b) => String::from_utf8_lossy(b.as_slice()).into_owned(),
+            Reply::Double(d) => format_double(d),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_writes_that_change_a_sorted_set_count_as_changes() {
+        let mut c = Client::new();
+        c.zint("ZADD z 1 a 2 b");
+        for line in [
+            "ZADD z 1 a",
+            "ZADD z NX 5 a",
+            "ZADD z XX 1 nope",
+            "ZADD z GT 0 a",
+            "ZADD z LT 3 b",
+            "ZADD z -0 nope2 XX",
+            "ZINCRBY z 0 a",
+            "ZADD z INCR 0 a",
+            "ZREM z nope",
+            "ZREM nokey a",
+            "ZREMRANGEBYSCORE z 10 20",
+            "ZREMRANGEBYSCORE z (2 2",
+            "ZREMRANGEBYRANK z 5 6",
+            "ZREMRANGEBYLEX z [x [y",
+            "ZPOPMIN z 0",
+            "ZPOPMIN nokey",
+            "ZMPOP 1 nokey MIN",
+            "ZRANGESTORE gone nokey 0 -1",
+            "ZUNIONSTORE gone 1 nokey",
+            "ZRANDMEMBER z -5",
+        ] {
+            assert_eq!(c.zchanged(line), 0, "{line}");
+        }
+        assert_eq!(c.zchanged("ZADD z 1 a 3 b 4 c"), 1, "one edit for many pairs");
+        assert_eq!(c.zchanged("ZINCRBY z 1 a"), 1);
+        assert_eq!(c.zchanged("ZREM z a c"), 1);
+        // The last member popped: the pop, then the deletion.
+        assert_eq!(c.zchanged("ZPOPMAX z"), 2);
+        assert_eq!(c.zint("EXISTS z"), 0);
+    }
+
+    #[test]
+    fn zadd_with_a_member_twice_sees_its_first_result() {
+        let mut c = Client::new();
+        assert_eq!(c.zint("ZADD z 1 a 2 a"), 1);
+        assert_eq!(c.zwords("ZRANGE z 0 -1 WITHSCORES"), ["a", "2"]);
+        assert_eq!(c.zint("ZADD z CH GT 5 a 3 a 9 b"), 2);
+        assert_eq!(c.zwords("ZRANGE z 0 -1 WITHSCORES"), ["a", "5", "b", "9"]);
+        assert_eq!(c.zint("ZADD z NX 1 c 2 c"), 1);
+        assert_eq!(c.zwords("ZMSCORE z c"), ["1"]);
+    }
+
+    #[test]
+    fn zrandmember_picks_members_of_the_set_in_every_shape() {
+        let mut c = Client::new();
+        let mut line = String::from("ZADD z");
+        for i in 0..40 {
+            line.push_str(&format!(" {i} m{i}"));
+        }
+        c.zint(&line);
+        let all: HashSet<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let before = c.changes();
+        for count in [1, 2, 13, 14, 39, 40, 41] {
+            let picked = c.zwords(&format!("ZRANDMEMBER z {count}"));
+            let distinct: HashSet<String> = picked.iter().cloned().collect();
+            assert_eq!(distinct.len(), picked.len(), "distinct: {picked:?}");
+            assert_eq!(picked.len(), count.min(40));
+            assert!(distinct.is_subset(&all));
+            let repeats = c.zwords(&format!("ZRANDMEMBER z -{count}"));
+            assert_eq!(repeats.len(), count);
+            assert!(repeats.iter().all(|m| all.contains(m)));
+            let scored = c.zwords(&format!("ZRANDMEMBER z -{count} WITHSCORES"));
+            assert_eq!(scored.len(), 2 * count);
+            for pair in scored.chunks(2) {
+                assert_eq!(pair[0], format!("m{}", pair[1]), "its own score");
+            }
+        }
+        let many: HashSet<String> = c.zwords("ZRANDMEMBER z -3000").into_iter().collect();
+        assert_eq!(many, all, "every member comes up");
+        assert_eq!(c.changes(), before);
+        assert_eq!(c.zint("ZCARD z"), 40);
+        match c.run("ZRANDMEMBER z -9223372036854775807") {
+            Reply::Error(e) => assert!(e.to_string().starts_with("ERR count is too large")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn zscan_of_a_skiplist_visits_every_member_once_over_many_calls() {
+        let mut c = Client::new();
+        let mut line = String::from("ZADD z");
+        for i in 0..1000 {
+            line.push_str(&format!(" {i}.5 m{i}"));
+        }
+        c.zint(&line);
+        assert_eq!(word(c.run("OBJECT ENCODING z")), "skiplist");
+        let mut seen = BTreeMap::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let Reply::Array(parts) = c.run(&format!("ZSCAN z {cursor} COUNT 50")) else {
+                panic!("not an array");
+            };
+            let mut parts = parts.into_iter();
+            cursor = word(parts.next().unwrap());
+            let Some(Reply::Array(items)) = parts.next() else {
+                panic!("no items");
+            };
+            let items: Vec<String> = items.into_iter().map(word).collect();
+            for pair in items.chunks(2) {
+                seen.insert(pair[0].clone(), pair[1].clone());
+            }
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert!(calls > 1, "a skiplist is scanned in steps");
+        assert_eq!(seen.len(), 1000);
+        assert_eq!(seen["m7"], "7.5");
+    }
+
+    /// A sorted set as the model keeps it: member -> score, and the order
+    /// (score, member) derived from it.
+    #[derive(Default)]
+    struct Model(BTreeMap<Vec<u8>, f64>);
+
+    impl Model {
+        fn ordered(&self) -> Vec<(Vec<u8>, f64)> {
+            let mut v: Vec<_> = self.0.iter().map(|(m, s)| (m.clone(), *s)).collect();
+            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        }
+    }
+
+    #[test]
+    fn commands_agree_with_a_simple_model_over_random_operations() {
+        // Small limits, so the set crosses from listpack to skiplist.
+        let mut c = Client::new();
+        c.run("CONFIG SET zset-max-listpack-entries 16");
+        let mut model = Model::default();
+        let mut rng = crate::value::random::TestRng(0x5eed_2026);
+        let mut draw = |n: usize| rng.below(n);
+        for step in 0..6000 {
+            let member = format!("m{}", draw(60));
+            let score = (draw(41) as f64 - 20.0) / 4.0;
+            match draw(8) {
+                0..=2 => {
+                    let new = !model.0.contains_key(member.as_bytes());
+                    assert_eq!(c.zint(&format!("ZADD z {score} {member}")), i64::from(new));
+                    model.0.insert(member.clone().into_bytes(), score);
+                }
+                3 => {
+                    let got = word(c.run(&format!("ZINCRBY z {score} {member}")));
+                    let s = model.0.entry(member.clone().into_bytes()).or_insert(0.0);
+                    *s += score;
+                    assert_eq!(got, format_double(*s));
+                }
+                4 => {
+                    let had = model.0.remove(member.as_bytes()).is_some();
+                    assert_eq!(c.zint(&format!("ZREM z {member}")), i64::from(had));
+                }
+                5 => {
+                    let (lo, hi) = (score, score + draw(8) as f64);
+                    let expected: Vec<String> = model
+                        .ordered()
+                        .into_iter()
+                        .filter(|(_, s)| *s > lo && *s <= hi)
+                        .map(|(m, _)| String::from_utf8(m).unwrap())
+                        .collect();
+                    let got = c.zwords(&format!("ZRANGEBYSCORE z ({lo} {hi}"));
+                    assert_eq!(got, expected, "step {step}");
+                    assert_eq!(c.zint(&format!("ZCOUNT z ({lo} {hi}")), expected.len() as i64);
+                }
+                6 => {
+                    let ordered = model.ordered();
+                    let rank = ordered.iter().position(|(m, _)| m == member.as_bytes());
+                    let got = c.run(&format!("ZREVRANK z {member}"));
+                    match (rank, got) {
+                        (None, Reply::Nil) => {}
+                        (Some(r), Reply::Integer(n)) => {
+                            assert_eq!(n as usize, ordered.len() - 1 - r, "step {step}")
+                        }
+                        (r, got) => panic!("step {step}: {r:?} {got:?}"),
+                    }
+                }
+                _ => {
+                    let (start, stop) = (draw(10) as i64 - 5, draw(10) as i64 - 3);
+                    let ordered = model.ordered();
+                    let expected: Vec<String> = match clamp_ranks(start, stop, ordered.len()) {
+                        None => Vec::new(),
+                        Some((a, b)) => ordered[a..=b]
+                            .iter()
+                            .flat_map(|(m, s)| {
+                                [String::from_utf8(m.clone()).unwrap(), format_double(*s)]
+                            })
+                            .collect(),
+                    };
+                    let got = c.zwords(&format!("ZRANGE z {start} {stop} WITHSCORES"));
+                    assert_eq!(got, expected, "step {step}");
+                }
+            }
+            assert_eq!(c.zint("ZCARD z"), model.0.len() as i64, "step {step}");
+        }
+    }
 
     #[test]
     fn scores_parse_as_strtod_reads_the_whole_argument() {
