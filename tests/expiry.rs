@@ -105,7 +105,10 @@ fn collections_with_a_deadline_are_swept_without_being_read() {
     assert_eq!(c.call(&["ZADD", "z", "1", "a", "2.5", "b"]), b":2\r\n");
     for i in 0..200 {
         let member = format!("m{i}");
-        assert_eq!(c.call(&["ZADD", "bigz", &i.to_string(), &member]), b":1\r\n");
+        assert_eq!(
+            c.call(&["ZADD", "bigz", &i.to_string(), &member]),
+            b":1\r\n"
+        );
     }
     assert_eq!(c.call(&["SADD", "kept", "1"]), b":1\r\n");
     for key in ["h", "l", "s", "z", "bigz"] {

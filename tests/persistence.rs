@@ -1384,8 +1384,10 @@ fn sorted_sets_written_by_commands_survive_a_restart_in_both_encodings() {
         let mut server = start_on(dir.path());
         let mut c = server.client();
         assert_eq!(
-            c.call(&["ZADD", "small", "1.5", "a", "-inf", "", "inf", "c\r\n", "0.1", "\0"])
-                .int(),
+            c.call(&[
+                "ZADD", "small", "1.5", "a", "-inf", "", "inf", "c\r\n", "0.1", "\0"
+            ])
+            .int(),
             4
         );
         for i in 0..big {
@@ -1402,7 +1404,10 @@ fn sorted_sets_written_by_commands_survive_a_restart_in_both_encodings() {
         c.call(&["OBJECT", "ENCODING", "small"]),
         Resp::bulk("listpack")
     );
-    assert_eq!(c.call(&["OBJECT", "ENCODING", "big"]), Resp::bulk("skiplist"));
+    assert_eq!(
+        c.call(&["OBJECT", "ENCODING", "big"]),
+        Resp::bulk("skiplist")
+    );
     assert_eq!(c.call(&["TYPE", "big"]), Resp::simple("zset"));
     let small: Vec<Vec<u8>> = c
         .call(&["ZRANGE", "small", "0", "-1", "WITHSCORES"])

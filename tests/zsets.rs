@@ -46,7 +46,11 @@ fn sorted_set_waiters_are_served_in_the_order_they_blocked() {
     let mut admin = server.client();
     let mut waiters: Vec<Client> = (0..3).map(|_| server.client()).collect();
     block(&mut waiters[0], &["BZPOPMIN", "z", "0"], &mut admin);
-    block(&mut waiters[1], &["BZPOPMAX", "other", "z", "0"], &mut admin);
+    block(
+        &mut waiters[1],
+        &["BZPOPMAX", "other", "z", "0"],
+        &mut admin,
+    );
     block(&mut waiters[2], &["BZPOPMIN", "z", "0"], &mut admin);
     // One member: only the first is served; the others keep waiting.
     assert_eq!(admin.call(&["ZADD", "z", "1.5", "a"]).int(), 1);
@@ -56,7 +60,9 @@ fn sorted_set_waiters_are_served_in_the_order_they_blocked() {
     waiters[1].expect_silence(QUIET);
     // One ZADD of three serves the next two, in order, each from its end.
     assert_eq!(
-        admin.call(&["ZADD", "z", "1", "low", "2", "mid", "3", "high"]).int(),
+        admin
+            .call(&["ZADD", "z", "1", "low", "2", "mid", "3", "high"])
+            .int(),
         3
     );
     assert_eq!(waiters[1].read_resp(), triple("z", "high", "3"));
@@ -82,7 +88,9 @@ fn a_sorted_set_wait_times_out_with_a_null_array() {
         "{:?}",
         start.elapsed()
     );
-    c.send(encode(&["BZMPOP", "0.05", "2", "y", "z", "MAX", "COUNT", "2"]));
+    c.send(encode(&[
+        "BZMPOP", "0.05", "2", "y", "z", "MAX", "COUNT", "2",
+    ]));
     c.expect(b"*-1\r\n");
     c.call(&["HELLO", "3"]);
     c.send(encode(&["BZPOPMAX", "z", "0.05"]));
@@ -105,7 +113,9 @@ fn bzmpop_takes_up_to_its_count_and_answers_doubles_in_resp3() {
         &mut admin,
     );
     assert_eq!(
-        admin.call(&["ZADD", "b", "3", "x", "0.5", "y", "7", "z"]).int(),
+        admin
+            .call(&["ZADD", "b", "3", "x", "0.5", "y", "7", "z"])
+            .int(),
         3
     );
     c.expect(b"*2\r\n$1\r\nb\r\n*2\r\n*2\r\n$1\r\ny\r\n,0.5\r\n*2\r\n$1\r\nx\r\n,3\r\n");

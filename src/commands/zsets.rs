@@ -603,7 +603,7 @@ fn add(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(CommandError::other(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -887,12 +887,7 @@ fn collect_range(z: ZSetRef<'_>, request: &RangeRequest) -> Vec<Scored> {
 
 /// A range command that replies: parses, reads under the read guard,
 /// replies after it.
-fn range_read(
-    ctx: &mut Context<'_>,
-    argv: &[&[u8]],
-    by: By,
-    rev: Option<bool>,
-) -> CommandResult {
+fn range_read(ctx: &mut Context<'_>, argv: &[&[u8]], by: By, rev: Option<bool>) -> CommandResult {
     let request = parse_range(argv, 1, false, by, rev)?;
     debug_assert!(request.by != By::Auto);
     let items = read_zset(ctx, argv[1], |z| {
@@ -984,8 +979,12 @@ fn remove_range(
         let set = set?;
         match &bounds {
             Bounds::Rank(start, end) => clamp_ranks(*start, *end, set.len()).map(Some),
-            Bounds::Score(range) => (!range.is_empty() && set.count_in_score(range) > 0).then_some(None),
-            Bounds::Lex(range) => (!range.is_empty() && set.count_in_lex(range) > 0).then_some(None),
+            Bounds::Score(range) => {
+                (!range.is_empty() && set.count_in_score(range) > 0).then_some(None)
+            }
+            Bounds::Lex(range) => {
+                (!range.is_empty() && set.count_in_lex(range) > 0).then_some(None)
+            }
         }
     })?;
     let Some(ranks) = plan else {
@@ -1066,7 +1065,9 @@ fn pop_command(ctx: &mut Context<'_>, argv: &[&[u8]], max: bool) -> CommandResul
             parse_int(arg)
                 .ok()
                 .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| CommandError::other("ERR value is out of range, must be positive"))?,
+                .ok_or_else(|| {
+                    CommandError::other("ERR value is out of range, must be positive")
+                })?,
         ),
     };
     let key = argv[1];
@@ -1091,10 +1092,7 @@ struct MultiPop<'a> {
 
 /// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` from `argv[at]`
 /// on, with Redis's errors.
-fn parse_multi_pop<'a>(
-    argv: &'a [&'a [u8]],
-    at: usize,
-) -> Result<MultiPop<'a>, CommandError> {
+fn parse_multi_pop<'a>(argv: &'a [&'a [u8]], at: usize) -> Result<MultiPop<'a>, CommandError> {
     let numkeys = parse_int(argv[at])
         .ok()
         .and_then(|n| usize::try_from(n).ok())
@@ -1522,7 +1520,10 @@ fn algebra(
         let db = ctx.write();
         let sources = sources_at(&db, keys, now)?;
         let options = algebra_options(rest, keys.len(), op, store, card)?;
-        (combine(keys, &sources, op, &options, card), options.with_scores)
+        (
+            combine(keys, &sources, op, &options, card),
+            options.with_scores,
+        )
     } else {
         let (computed, found) = {
             let db = ctx.read();
@@ -1532,7 +1533,13 @@ fn algebra(
                 .iter()
                 .filter(|s| !matches!(s, Source::Missing))
                 .count();
-            ((combine(keys, &sources, op, &options, card), options.with_scores), found)
+            (
+                (
+                    combine(keys, &sources, op, &options, card),
+                    options.with_scores,
+                ),
+                found,
+            )
         };
         for i in 0..keys.len() {
             ctx.count_lookup(i < found);
@@ -1606,7 +1613,8 @@ fn zrandmember(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let Some(count_arg) = argv.get(2) else {
         let mut seeds = Seeds::new(ctx.random_seed());
         let picked = read_zset(ctx, argv[1], |z| {
-            z.and_then(|z| z.random(seeds.draw())).map(|(m, _)| m.to_vec())
+            z.and_then(|z| z.random(seeds.draw()))
+                .map(|(m, _)| m.to_vec())
         })?;
         return Ok(picked.map_or(Reply::Nil, member));
     };
@@ -1675,8 +1683,7 @@ fn random_members(
         all.reverse();
         return Ok(all);
     }
-    Ok(z
-        .sample_distinct(count, seeds)
+    Ok(z.sample_distinct(count, seeds)
         .into_iter()
         .map(|(m, s)| (m.to_vec(), s))
         .collect())
@@ -1782,7 +1789,11 @@ mod tests {
         ] {
             assert_eq!(c.zchanged(line), 0, "{line}");
         }
-        assert_eq!(c.zchanged("ZADD z 1 a 3 b 4 c"), 1, "one edit for many pairs");
+        assert_eq!(
+            c.zchanged("ZADD z 1 a 3 b 4 c"),
+            1,
+            "one edit for many pairs"
+        );
         assert_eq!(c.zchanged("ZINCRBY z 1 a"), 1);
         assert_eq!(c.zchanged("ZREM z a c"), 1);
         // The last member popped: the pop, then the deletion.
@@ -1921,7 +1932,10 @@ mod tests {
                         .collect();
                     let got = c.zwords(&format!("ZRANGEBYSCORE z ({lo} {hi}"));
                     assert_eq!(got, expected, "step {step}");
-                    assert_eq!(c.zint(&format!("ZCOUNT z ({lo} {hi}")), expected.len() as i64);
+                    assert_eq!(
+                        c.zint(&format!("ZCOUNT z ({lo} {hi}")),
+                        expected.len() as i64
+                    );
                 }
                 6 => {
                     let ordered = model.ordered();

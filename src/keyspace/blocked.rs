@@ -102,7 +102,7 @@ pub enum Served {
         /// The key they came from.
         key: Vec<u8>,
         /// What was popped.
-        members: Vec<(Vec<u8>, f64)>,
+        members: ScoredMembers,
     },
     /// Elements popped from `key`, in the order popped.
     Popped {
@@ -579,6 +579,9 @@ pub fn move_replay(src: &[u8], dst: &[u8], from: End, to: End, rpoplpush: bool) 
     ]
 }
 
+/// Members of a sorted set with their scores, as popped.
+pub type ScoredMembers = Vec<(Vec<u8>, f64)>;
+
 /// `ZPOPMIN key` / `ZPOPMAX key`, or with a count `ZPOPMIN key n`: a
 /// sorted-set pop as a log replays it (what Redis propagates for a served
 /// or immediate blocking pop too).
@@ -605,7 +608,7 @@ impl DbWriter<'_> {
         count: usize,
         now: u64,
         counted: bool,
-    ) -> Result<Option<Vec<(Vec<u8>, f64)>>, CommandError> {
+    ) -> Result<Option<ScoredMembers>, CommandError> {
         let event = if max { "zpopmax" } else { "zpopmin" };
         self.edit::<ZSet, _>(
             key,
@@ -798,7 +801,7 @@ impl Store {
                 .writer(db)
                 .get_live(key, now)
                 .and_then(|entry| entry.collection())
-                .filter(|value| value.len() > 0)
+                .filter(|value| !value.is_empty())
                 .map(|value| value.kind());
             let Some(kind @ (Kind::List | Kind::ZSet)) = holds else {
                 return;
@@ -1208,7 +1211,11 @@ mod tests {
                 store.block(zpop_waiter(4, &[b"z"], false, Some(5))),
             )
         };
-        zadd(&mut ks.write(), b"z", &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)]);
+        zadd(
+            &mut ks.write(),
+            b"z",
+            &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)],
+        );
         assert_eq!(answer(&list), None, "a list waiter is not served by a zset");
         assert_eq!(answer(&low), zpopped("z", &[("a", 1.0)]));
         assert_eq!(answer(&high), zpopped("z", &[("c", 3.0)]));
@@ -1236,10 +1243,7 @@ mod tests {
         assert_eq!(
             replays(&store),
             [
-                (
-                    "zpopmin z".to_string(),
-                    vec!["ZPOPMIN".into(), "z".into()]
-                ),
+                ("zpopmin z".to_string(), vec!["ZPOPMIN".into(), "z".into()]),
                 (
                     "zpopmax z".to_string(),
                     vec!["ZPOPMAX".into(), "z".into(), "2".into()]
