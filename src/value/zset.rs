@@ -283,6 +283,11 @@ mod element {
     }
 }
 
+/// Bytes `member` with `score` takes in a packed set's pack.
+pub fn packed_len(member: &[u8], score: f64) -> usize {
+    encoded_len(element::head(score).1 + member.len())
+}
+
 /// Whether a pack of `bytes` content bytes and `count` elements may take a
 /// new `member` (with a score of up to 9 bytes) and stay packed under
 /// `limits` and within [`MAX_PACKED_BYTES`].
@@ -323,6 +328,29 @@ fn window(lo: usize, hi: usize, rev: bool, offset: usize, limit: Option<usize>) 
     }
 }
 
+impl ZSet {
+    /// A packed set of `members`, which must be in strictly ascending
+    /// (score, member) order, none repeated and no score NaN (as
+    /// [`ZTree::from_sorted`] checks them); if they are not, the index of
+    /// the first that breaks the rule. The caller has checked the limits.
+    pub fn packed_from_sorted<'m>(
+        members: impl IntoIterator<Item = (&'m [u8], f64)>,
+    ) -> Result<ZSet, usize> {
+        let mut pack = Pack::new();
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        let mut last: Option<(f64, &[u8])> = None;
+        for (i, (member, score)) in members.into_iter().enumerate() {
+            let in_order = last.is_none_or(|prev| order(prev, (score, member)).is_lt());
+            if score.is_nan() || !in_order || !seen.insert(member) {
+                return Err(i);
+            }
+            element::with(member, score, |e| pack.push_back(e));
+            last = Some((score, member));
+        }
+        Ok(ZSet::Packed(pack))
+    }
+}
+
 impl Default for ZSet {
     fn default() -> ZSet {
         ZSet::new()
@@ -358,7 +386,7 @@ impl ZSet {
         match self {
             ZSet::Packed(p) => {
                 let members = p.iter().map(element::read);
-                let tree = ZTree::from_sorted(members, p.count()).unwrap_or_else(|| {
+                let tree = ZTree::from_sorted(members, p.count()).unwrap_or_else(|_| {
                     // A pack is in order; should one not be, insert one by
                     // one rather than lose members.
                     let mut t = ZTree::new();

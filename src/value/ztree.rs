@@ -598,28 +598,29 @@ impl ZTree {
     }
 
     /// One of `members`, which must come in strictly ascending (score,
-    /// member) order with no NaN score; `None` if they do not (a repeated
-    /// member, say). Builds the tree bottom up, its leaves full.
+    /// member) order with no NaN score; if they do not, the index of the
+    /// first that breaks the rule (out of order, a NaN, or a member seen
+    /// before). Builds the tree bottom up, its leaves full: O(n).
     pub fn from_sorted<'m>(
         members: impl IntoIterator<Item = (&'m [u8], f64)>,
         len_hint: usize,
-    ) -> Option<ZTree> {
+    ) -> Result<ZTree, usize> {
         let mut table = ScoreTable::with_capacity(len_hint);
         let mut entries: Vec<Scored> = Vec::with_capacity(len_hint.min(1 << 20));
         let mut last: Option<(f64, &[u8])> = None;
-        for (member, score) in members {
+        for (i, (member, score)) in members.into_iter().enumerate() {
             let in_order = last.is_none_or(|prev| order(prev, (score, member)) == Ordering::Less);
             if score.is_nan() || !in_order || !table.insert(member, &score_bytes(score)) {
-                return None;
+                return Err(i);
             }
-            let node = table.node(member)?;
+            let node = table.node(member).ok_or(i)?;
             // SAFETY: as in `scored`: the node is in the table this tree
             // goes with.
             entries.push(unsafe { Scored::new(node.address()) });
             last = Some((score, member));
         }
         let root = build(entries);
-        Some(ZTree {
+        Ok(ZTree {
             table,
             tree_bytes: recount(&root),
             root,
