@@ -206,6 +206,7 @@ fn read_snapshot(path: &Path) -> Vec<Stored> {
             Payload::Hash(x) => (Kind::Hash, all_of(x)),
             Payload::List(x) => (Kind::List, all_of(x)),
             Payload::Set(x) => (Kind::Set, all_of(x)),
+            Payload::ZSet(x) => (Kind::ZSet, all_of(x)),
         };
         let mut stored = Stored {
             db: e.db,
