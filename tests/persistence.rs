@@ -1377,7 +1377,6 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 #[test]
-#[ignore = "the snapshot loader reads sorted sets once zset-value's snapshot support is merged"]
 fn sorted_sets_written_by_commands_survive_a_restart_in_both_encodings() {
     let dir = tempfile::tempdir().unwrap();
     let big = 500;
