@@ -20,7 +20,8 @@
 //! Every change goes through [`Context::edit`], named as Redis names its
 //! keyspace event, with a replay command of the same effect (a `ZADD` or
 //! `ZINCRBY` replays as the `ZADD` of the scores it set, a pop as
-//! `ZPOPMIN key count` of what it popped). A write that would change
+//! `ZPOPMIN key` or `ZPOPMIN key n` of how many it popped, as Redis
+//! propagates pops). A write that would change
 //! nothing (an `NX` of members present, a range that matches none) is
 //! found out first, under the same write guard, and is not an edit: it
 //! breaks no `WATCH`. A `*STORE` builds its result and stores it whole
@@ -573,7 +574,7 @@ fn zadd(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         } = true;
         at += 1;
     }
-    add(ctx, argv[1], &argv[at..], flags, "ZADD")
+    add(ctx, argv[1], &argv[at..], flags)
 }
 
 /// `ZINCRBY key increment member`: the member's new score.
@@ -582,19 +583,13 @@ fn zincrby(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         incr: true,
         ..ZaddFlags::default()
     };
-    add(ctx, argv[1], &argv[2..], flags, "ZINCRBY")
+    add(ctx, argv[1], &argv[2..], flags)
 }
 
 /// `ZADD` after its flags, `ZINCRBY`: the checks in Redis's order (the
 /// pairs' shape, conflicting flags, every score, the key's type), then the
 /// change, made only if it changes something.
-fn add(
-    ctx: &mut Context<'_>,
-    key: &[u8],
-    rest: &[&[u8]],
-    flags: ZaddFlags,
-    _name: &str,
-) -> CommandResult {
+fn add(ctx: &mut Context<'_>, key: &[u8], rest: &[&[u8]], flags: ZaddFlags) -> CommandResult {
     if rest.is_empty() || rest.len() % 2 != 0 {
         return Err(CommandError::Syntax);
     }
