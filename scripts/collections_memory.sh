@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Resident bytes per element of hashes, lists and sets, gocache beside
+# Resident bytes per element of hashes, lists, sets and sorted sets, gocache beside
 # Redis 7 in one run. For each shape, a fresh server of each kind is
 # started, the same commands are piped to it (`redis-cli --pipe`), and the
 # growth of used_memory_rss (VmRSS, from INFO memory) over the load is
-# divided by the elements stored (hash fields, list elements, set members).
+# divided by the elements stored (hash fields, list elements, set and
+# sorted set members).
 # used_memory's growth is shown too. Servers alternate gocache, Redis,
 # gocache, Redis, ... and the table gives each one's median over ROUNDS.
 #
-# The shapes (the issue's six):
+# The shapes (the collection issue's six, and issue 12's two):
 #   a  100,000 hashes `hash:NNNNNN` of 10 fields `field:J` -> `value:RRRRR`
 #   b  one hash of 1,000,000 fields `field:NNNNNNN` -> `value:RRRRR`
 #   c  100,000 lists `list:NNNNNN` of 10 elements `element:RRRRR`
 #   d  one list of 1,000,000 elements `element:RRRRR`
 #   e  100,000 sets `set:NNNNNN` of 10 integers from 0 to 1,000,000
 #   f  one set of 1,000,000 members `member:NNNNNNN`
+#   g  100,000 sorted sets `zset:NNNNNN` of 10 members `member:J`, each
+#      with a random integer score from 0 to 999,999 (a leaderboard)
+#   h  one sorted set of 1,000,000 members `member:NNNNNNN`, each with a
+#      random integer score from 0 to 999,999, added 1,000 a command
 # (R: random digits, seeded, so both servers get the same bytes.)
 #
 #   bash scripts/collections_memory.sh            (ROUNDS=2; about 2 min)
@@ -27,7 +32,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ROUNDS=${ROUNDS:-2}
-SHAPES=${SHAPES:-"a b c d e f"}
+SHAPES=${SHAPES:-"a b c d e f g h"}
 for tool in redis-server redis-cli python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
@@ -71,6 +76,9 @@ def ten_ints():
     return sorted(s)
 write("e", (cmd("SADD", "set:%06d" % i, *ten_ints()) for i in range(100000)), 1000000)
 write("f", (cmd("SADD", "bigset", *["member:%07d" % (i * 1000 + j) for j in range(1000)]) for i in range(1000)), 1000000)
+score = lambda: rng.randrange(1000000)
+write("g", (cmd("ZADD", "zset:%06d" % i, *[x for j in range(10) for x in (score(), "member:%d" % j)]) for i in range(100000)), 1000000)
+write("h", (cmd("ZADD", "bigzset", *[x for j in range(1000) for x in (score(), "member:%07d" % (i * 1000 + j))]) for i in range(1000)), 1000000)
 EOF
 
 free_port() {
@@ -105,6 +113,14 @@ start_redis() {
     redis-cli -p "$port" PING >/dev/null 2>&1 && break
     sleep 0.1
   done
+  # Another Redis (another script's) may hold a port: make sure the one
+  # answering is the one started here.
+  local pid
+  pid=$(redis-cli -p "$port" INFO server | tr -d '\r' | awk -F: '/^process_id:/ {print $2}')
+  if [ "$pid" != "$REDIS_PID" ]; then
+    echo "port $port answers as process ${pid:-none}, not the Redis started ($REDIS_PID)" >&2
+    exit 1
+  fi
   REDIS_PORT=$port
 }
 

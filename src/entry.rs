@@ -984,6 +984,42 @@ mod tests {
     }
 
     #[test]
+    fn a_sorted_set_is_inline_while_packed_and_behind_the_slot_when_big() {
+        use crate::value::{Encodings, ZSet};
+        let mut z = ZSet::new();
+        z.insert(b"b", 2.0, &Encodings::DEFAULT);
+        z.insert(b"a", 0.5, &Encodings::DEFAULT);
+        let e = Entry::with_value(b"z", Value::ZSet(z.clone()), 0);
+        assert!(e.is_packed());
+        assert_eq!(e.kind(), Kind::ZSet);
+        let members = |e: &Entry| -> Vec<(Vec<u8>, f64)> {
+            let z = e
+                .collection()
+                .and_then(ValueRef::zset)
+                .expect("a sorted set");
+            z.iter().map(|(m, s)| (m.to_vec(), s)).collect()
+        };
+        assert_eq!(members(&e), [(b"a".to_vec(), 0.5), (b"b".to_vec(), 2.0)]);
+        assert_eq!(e.collection().map(ValueRef::encoding), Some("listpack"));
+        let big = Entry::with_value(b"z", Value::ZSet(z.into_big()), 0);
+        assert!(!big.is_packed());
+        assert_eq!(big.collection().map(ValueRef::encoding), Some("skiplist"));
+        // SAFETY: the only clone, nobody else reads it.
+        unsafe {
+            big.edit(|v| {
+                if let Some(z) = v.zset_mut() {
+                    z.insert(b"c", -1.0, &Encodings::DEFAULT);
+                }
+            })
+        };
+        assert_eq!(members(&big)[0], (b"c".to_vec(), -1.0));
+        let copy = big.copied_to(b"y", 7);
+        assert_eq!(members(&copy).len(), 3);
+        let value = big.into_value().expect("the last clone");
+        assert_eq!(value.len(), 3);
+    }
+
+    #[test]
     fn the_pointer_is_one_word() {
         assert_eq!(std::mem::size_of::<Entry>(), std::mem::size_of::<usize>());
         assert_eq!(

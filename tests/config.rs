@@ -50,10 +50,14 @@ const PARAMETERS: &[&str] = &[
     "set-max-intset-entries",
     "list-max-listpack-size",
     "list-compress-depth",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
     // Redis's own aliases, which its CONFIG GET * lists too.
     "hash-max-ziplist-entries",
     "hash-max-ziplist-value",
     "list-max-ziplist-size",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
 ];
 
 /// `CONFIG SET` followed by `args`.
@@ -203,6 +207,10 @@ fn config_get_star_lists_every_parameter_once_with_its_default() {
         ("set-max-intset-entries", "512"),
         ("list-max-listpack-size", "-2"),
         ("list-compress-depth", "0"),
+        ("zset-max-listpack-entries", "128"),
+        ("zset-max-listpack-value", "64"),
+        ("zset-max-ziplist-entries", "128"),
+        ("zset-max-ziplist-value", "64"),
     ] {
         assert_eq!(all[name], value, "{name}");
     }
@@ -245,6 +253,10 @@ fn config_get_takes_several_case_insensitive_glob_patterns_and_names_each_parame
             "maxmemory-policy",
             "proto-max-bulk-len",
             "set-max-intset-entries",
+            "zset-max-listpack-entries",
+            "zset-max-listpack-value",
+            "zset-max-ziplist-entries",
+            "zset-max-ziplist-value",
         ])
     );
     // Case-insensitive. A name given exactly is echoed as spelled (as Redis

@@ -102,12 +102,20 @@ fn collections_with_a_deadline_are_swept_without_being_read() {
     assert_eq!(c.call(&["HSET", "h", "f", "v"]), b":1\r\n");
     assert_eq!(c.call(&["RPUSH", "l", "a", "b"]), b":2\r\n");
     assert_eq!(c.call(&["SADD", "s", "1", "x"]), b":2\r\n");
+    assert_eq!(c.call(&["ZADD", "z", "1", "a", "2.5", "b"]), b":2\r\n");
+    for i in 0..200 {
+        let member = format!("m{i}");
+        assert_eq!(
+            c.call(&["ZADD", "bigz", &i.to_string(), &member]),
+            b":1\r\n"
+        );
+    }
     assert_eq!(c.call(&["SADD", "kept", "1"]), b":1\r\n");
-    for key in ["h", "l", "s"] {
+    for key in ["h", "l", "s", "z", "bigz"] {
         assert_eq!(c.call(&["PEXPIRE", key, "200"]), b":1\r\n");
     }
     // Nothing reads them: only the sweeper can advance the counter.
-    c.wait_expired(3);
+    c.wait_expired(5);
     assert_eq!(c.call(&["DBSIZE"]), b":1\r\n");
     assert_eq!(c.call(&["KEYS", "*"]), b"*1\r\n$4\r\nkept\r\n");
     assert_eq!(c.call(&["TYPE", "h"]), b"+none\r\n");

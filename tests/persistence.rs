@@ -206,6 +206,7 @@ fn read_snapshot(path: &Path) -> Vec<Stored> {
             Payload::Hash(x) => (Kind::Hash, all_of(x)),
             Payload::List(x) => (Kind::List, all_of(x)),
             Payload::Set(x) => (Kind::Set, all_of(x)),
+            Payload::ZSet(x) => (Kind::ZSet, all_of(x)),
         };
         let mut stored = Stored {
             db: e.db,
@@ -247,6 +248,7 @@ fn assert_seeds_served(c: &mut Client, encodings: &HashMap<String, &str>) {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::String => "string",
+            Kind::ZSet => "zset",
         };
         assert_eq!(c.call(&["TYPE", &key]), Resp::simple(kind), "{key}");
         assert_eq!(
@@ -1372,4 +1374,71 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+#[test]
+fn sorted_sets_written_by_commands_survive_a_restart_in_both_encodings() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = 500;
+    {
+        let mut server = start_on(dir.path());
+        let mut c = server.client();
+        assert_eq!(
+            c.call(&[
+                "ZADD", "small", "1.5", "a", "-inf", "", "inf", "c\r\n", "0.1", "\0"
+            ])
+            .int(),
+            4
+        );
+        for i in 0..big {
+            let (score, member) = (format!("{}", i * 7 % big), format!("m{i}"));
+            assert_eq!(c.call(&["ZADD", "big", &score, &member]).int(), 1);
+        }
+        assert_eq!(c.call(&["PEXPIRE", "big", "100000"]).int(), 1);
+        assert_eq!(c.call(&["SAVE"]), Resp::ok());
+        server.kill();
+    }
+    let server = start_on(dir.path());
+    let mut c = server.client();
+    assert_eq!(
+        c.call(&["OBJECT", "ENCODING", "small"]),
+        Resp::bulk("listpack")
+    );
+    assert_eq!(
+        c.call(&["OBJECT", "ENCODING", "big"]),
+        Resp::bulk("skiplist")
+    );
+    assert_eq!(c.call(&["TYPE", "big"]), Resp::simple("zset"));
+    let small: Vec<Vec<u8>> = c
+        .call(&["ZRANGE", "small", "0", "-1", "WITHSCORES"])
+        .items()
+        .iter()
+        .map(|r| r.bytes().to_vec())
+        .collect();
+    assert_eq!(
+        small,
+        [
+            &b""[..],
+            b"-inf",
+            b"\0",
+            b"0.10000000000000001",
+            b"a",
+            b"1.5",
+            b"c\r\n",
+            b"inf"
+        ]
+    );
+    assert_eq!(c.call(&["ZCARD", "big"]).int(), big as i64);
+    for i in [0, 1, 250, 499] {
+        let member = format!("m{i}");
+        let score = (i * 7 % big).to_string();
+        assert_eq!(c.call(&["ZSCORE", "big", &member]), Resp::bulk(&score));
+        assert_eq!(
+            c.call(&["ZRANK", "big", &member]).int(),
+            (i * 7 % big) as i64,
+            "{member}"
+        );
+    }
+    let ttl = c.call(&["PTTL", "big"]).int();
+    assert!(ttl > 0 && ttl <= 100_000, "{ttl}");
 }

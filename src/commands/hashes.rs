@@ -367,7 +367,9 @@ enum ScanOption {
 /// `HSCAN`'s options after the cursor: the `MATCH` pattern (unless it
 /// matches everything) and `COUNT` (10 by default, at least 1); each may
 /// repeat, the last counting.
-fn scan_options<'a>(args: &'a [&'a [u8]]) -> Result<(Option<&'a [u8]>, usize), CommandError> {
+pub(crate) fn scan_options<'a>(
+    args: &'a [&'a [u8]],
+) -> Result<(Option<&'a [u8]>, usize), CommandError> {
     let mut args = Args::over(args);
     let (mut pattern, mut count) = (None, 10);
     while let Some(option) =

@@ -717,7 +717,12 @@ fn hex_float(text: &str) -> Option<f64> {
 /// `timeout_ms` passes (0: forever) and leaves its waiter in the session
 /// for the connection to wait on. The reply returned is never sent: the
 /// connection answers once the wait ends.
-fn block(ctx: &mut Context<'_>, keys: &[&[u8]], wants: Wants, timeout_ms: u64) -> CommandResult {
+pub(crate) fn block(
+    ctx: &mut Context<'_>,
+    keys: &[&[u8]],
+    wants: Wants,
+    timeout_ms: u64,
+) -> CommandResult {
     let deadline = match timeout_ms {
         0 => 0,
         ms => ctx.now.saturating_add(ms),
@@ -843,6 +848,13 @@ fn served_reply(wants: &Wants, served: Served) -> Reply {
                     Reply::Array(pair)
                 }
             }
+        }
+        Served::ZPopped { key, members } => {
+            let count = match wants {
+                Wants::ZPop { count, .. } => *count,
+                _ => None,
+            };
+            super::zsets::blocking_pop_reply(key, members, count)
         }
         Served::Moved(element) => moved_reply(Some(element)),
         Served::WrongType => Reply::Error(CommandError::WrongType),

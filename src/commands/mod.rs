@@ -31,6 +31,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 pub use args::{Args, is_word, keyword_of, parse_int};
 
@@ -179,7 +180,7 @@ impl CommandSpec {
 
 /// Every family's rows, with the group `COMMAND DOCS` names it by
 /// (Redis's groups).
-fn families() -> [(&'static [CommandSpec], &'static str); 11] {
+fn families() -> [(&'static [CommandSpec], &'static str); 12] {
     [
         (connection::COMMANDS, "connection"),
         (strings::COMMANDS, "string"),
@@ -192,6 +193,7 @@ fn families() -> [(&'static [CommandSpec], &'static str); 11] {
         (sets::COMMANDS, "set"),
         (lists::COMMANDS, "list"),
         (hashes::COMMANDS, "hash"),
+        (zsets::COMMANDS, "sorted-set"),
     ]
 }
 

@@ -89,6 +89,10 @@ pub struct Encodings {
     /// `list-compress-depth`: accepted and shown; gocache never
     /// compresses list nodes (Redis's default, 0, does not either).
     pub list_compress_depth: i64,
+    /// `zset-max-listpack-entries`: most members a packed sorted set holds.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value`: longest member a packed sorted set holds.
+    pub zset_max_listpack_value: u64,
 }
 
 impl Encodings {
@@ -99,6 +103,8 @@ impl Encodings {
         set_max_intset_entries: 512,
         list_max_listpack_size: -2,
         list_compress_depth: 0,
+        zset_max_listpack_entries: 128,
+        zset_max_listpack_value: 64,
     };
 }
 
@@ -484,6 +490,34 @@ pub static PARAMS: &[Param] = &[
         },
         get: |c| c.encodings.list_compress_depth.to_string(),
     },
+    Param {
+        name: "zset-max-listpack-entries",
+        aliases: &["zset-max-ziplist-entries"],
+        kind: Kind::Integer,
+        default: "128",
+        mutable: true,
+        help: "N  most members a sorted set keeps packed",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.zset_max_listpack_entries = integer(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.encodings.zset_max_listpack_entries.to_string(),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        aliases: &["zset-max-ziplist-value"],
+        kind: Kind::Bytes,
+        default: "64",
+        mutable: true,
+        help: "BYTES  longest member a sorted set keeps packed",
+        sensitive: false,
+        set: |c, v| {
+            c.encodings.zset_max_listpack_value = bytes(v, 0, i64::MAX as u64)?;
+            Ok(())
+        },
+        get: |c| c.encodings.zset_max_listpack_value.to_string(),
+    },
     fixed("appendonly", "no", "no append-only file yet", true),
     fixed("maxmemory", "0", "no memory limit yet", true),
     fixed("maxmemory-policy", "noeviction", "no eviction yet", true),
@@ -525,6 +559,8 @@ pub const REDIS_ALIASES: &[&str] = &[
     "hash-max-ziplist-entries",
     "hash-max-ziplist-value",
     "list-max-ziplist-size",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
 ];
 
 /// Finds a parameter by name or alias, in any case.

@@ -1,5 +1,6 @@
-//! Blocked clients (`BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`):
-//! who waits on which list key, and serving them from the commit point.
+//! Blocked clients (`BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`,
+//! and the sorted-set pops `BZPOPMIN`, `BZPOPMAX`, `BZMPOP`): who waits on
+//! which key, and serving them from the commit point.
 //!
 //! The registry, [`Blocked`], lives in the [`Store`], under the keyspace
 //! lock, and is only read or changed under the write guard. A client that
@@ -11,10 +12,13 @@
 //!
 //! Serving happens in the commit (`Store::commit`), under the write guard
 //! of the command or `EXEC` that fed a key, after the whole of it ran: for
-//! every kept change to a key with waiters that now holds a list, the
-//! waiters are served in the order they blocked, each popping as the edit
-//! it is (recorded as `LPOP k`, `LPOP k n` or `LMOVE src dst LEFT RIGHT`,
-//! as Redis propagates it), until the list is empty or nobody is left; a
+//! every kept change to a key with waiters that now holds a list (or a
+//! sorted set), the waiters that want that type are served in the order
+//! they blocked (one waiting for the other type is passed over, as in
+//! Redis; a key of a third type serves nobody), each popping as the edit
+//! it is (recorded as `LPOP k`, `LPOP k n`, `LMOVE src dst LEFT RIGHT`,
+//! `ZPOPMIN k` or `ZPOPMIN k n`, as Redis propagates it), until the
+//! collection is empty or nobody is left; a
 //! `BLMOVE`'s push is a change of its own, so the commit goes round again
 //! for its destination's waiters. Nobody else can see an element between
 //! the push that brought it and the pop that serves it. A waiter whose
@@ -40,13 +44,23 @@ use crate::error::CommandError;
 use crate::os::SocketHandle;
 use crate::value::list::End;
 use crate::value::quicklist::Fill;
-use crate::value::{Collection, Kind, List};
+use crate::value::{Collection, Kind, List, ZSet};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// What a waiter wants from the first of its keys to hold a list.
+/// What a waiter wants from the first of its keys to hold a list (or, for
+/// [`Wants::ZPop`], a sorted set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wants {
+    /// Pop the lowest scores (the highest if `max`) of a sorted set: one
+    /// member (`BZPOPMIN`, `BZPOPMAX`), or with `count`, up to that many
+    /// (`BZMPOP`).
+    ZPop {
+        /// From the high end.
+        max: bool,
+        /// `BZMPOP`'s count; `None` for one member, answered flat.
+        count: Option<usize>,
+    },
     /// Pop from `end`: one element (`BLPOP`, `BRPOP`), or with `count`,
     /// up to that many (`BLMPOP`).
     Pop {
@@ -69,9 +83,27 @@ pub enum Wants {
     },
 }
 
+impl Wants {
+    /// The type of the key that serves it.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Wants::ZPop { .. } => Kind::ZSet,
+            Wants::Pop { .. } | Wants::Move { .. } => Kind::List,
+        }
+    }
+}
+
 /// What a blocked client is answered with, other than a timeout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Served {
+    /// Members popped from the sorted set at `key`, with their scores, in
+    /// the order popped.
+    ZPopped {
+        /// The key they came from.
+        key: Vec<u8>,
+        /// What was popped.
+        members: ScoredMembers,
+    },
     /// Elements popped from `key`, in the order popped.
     Popped {
         /// The key they came from.
@@ -292,7 +324,7 @@ impl Slot {
 }
 
 /// How a blocked client's wait was answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// What it was served, for its connection to answer.
     Served(Served),
@@ -495,10 +527,10 @@ impl Blocked {
         }
     }
 
-    /// The first waiter on `key` of `db`.
-    fn first(&self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
+    /// The first waiter on `key` of `db` that wants a key of `kind`.
+    fn first_wanting(&self, db: usize, key: &[u8], kind: Kind) -> Option<Arc<Waiter>> {
         let queue = self.by_db.get(db)?.get(key)?;
-        queue.values().next().cloned()
+        queue.values().find(|w| w.wants.kind() == kind).cloned()
     }
 
     /// Whether anyone waits on `key` of `db`.
@@ -547,7 +579,52 @@ pub fn move_replay(src: &[u8], dst: &[u8], from: End, to: End, rpoplpush: bool) 
     ]
 }
 
+/// Members of a sorted set with their scores, as popped.
+pub type ScoredMembers = Vec<(Vec<u8>, f64)>;
+
+/// `ZPOPMIN key` / `ZPOPMAX key`, or with a count `ZPOPMIN key n`: a
+/// sorted-set pop as a log replays it (what Redis propagates for a served
+/// or immediate blocking pop too).
+pub fn zpop_replay(max: bool, key: &[u8], count: Option<usize>) -> Vec<Vec<u8>> {
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    let mut command = vec![name.to_vec(), key.to_vec()];
+    if let Some(n) = count {
+        command.push(n.to_string().into_bytes());
+    }
+    command
+}
+
 impl DbWriter<'_> {
+    /// Pops up to `count` members from the low end (the high end if
+    /// `max`) of the sorted set at `key`, recorded as the
+    /// `zpopmin`/`zpopmax` it is, replayed as `ZPOPMIN key` or (if
+    /// `counted`) `ZPOPMIN key n` of the number popped; an emptied set is
+    /// removed. `Ok(None)` if there is no sorted set. `WRONGTYPE` for
+    /// another type.
+    pub fn pop_zset(
+        &mut self,
+        key: &[u8],
+        max: bool,
+        count: usize,
+        now: u64,
+        counted: bool,
+    ) -> Result<Option<ScoredMembers>, CommandError> {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        self.edit::<ZSet, _>(
+            key,
+            now,
+            false,
+            Event::Edited(event),
+            |value| (ZSet::of(value).map(|z| z.pop(max, count)), true),
+            |popped| {
+                popped.as_ref().map_or_else(Vec::new, |p| {
+                    zpop_replay(max, key, counted.then_some(p.len()))
+                })
+            },
+        )
+        .map(Option::flatten)
+    }
+
     /// Pops up to `count` elements from `end` of the list at `key`,
     /// recorded as the `lpop`/`rpop` it is with `replay` built from the
     /// number popped; an emptied list is removed. `Ok(None)` if there is
@@ -717,18 +794,21 @@ impl Store {
     }
 
     /// Serves `key`'s waiters in the order they blocked while it holds a
-    /// list.
+    /// list or a sorted set, each waiter that wants the type it holds.
     fn serve_key(&mut self, db: usize, key: &[u8], now: u64) {
-        while let Some(waiter) = self.blocked.first(db, key) {
-            let holds_list = self
+        loop {
+            let holds = self
                 .writer(db)
                 .get_live(key, now)
                 .and_then(|entry| entry.collection())
-                .and_then(List::of_ref)
-                .is_some_and(|list| !list.is_empty());
-            if !holds_list {
+                .filter(|value| !value.is_empty())
+                .map(|value| value.kind());
+            let Some(kind @ (Kind::List | Kind::ZSet)) = holds else {
                 return;
-            }
+            };
+            let Some(waiter) = self.blocked.first_wanting(db, key, kind) else {
+                return;
+            };
             self.blocked.remove(waiter.client);
             if waiter.is_gone() {
                 // Nothing is popped for a client that has left; its thread
@@ -741,10 +821,16 @@ impl Store {
         }
     }
 
-    /// Pops for `waiter` from `key`, which holds a list.
+    /// Pops for `waiter` from `key`, which holds what it wants.
     fn serve_one(&mut self, db: usize, key: &[u8], waiter: &Waiter, now: u64) -> Served {
         let mut writer = self.writer(db);
         let result = match &waiter.wants {
+            &Wants::ZPop { max, count } => writer
+                .pop_zset(key, max, count.unwrap_or(1), now, count.is_some())
+                .map(|members| Served::ZPopped {
+                    key: key.to_vec(),
+                    members: members.unwrap_or_default(),
+                }),
             &Wants::Pop { end, count } => writer
                 .pop_list(key, end, count.unwrap_or(1), now, |n| {
                     pop_replay(end, key, count.map(|_| n))
@@ -1067,6 +1153,117 @@ mod tests {
         rpush(&mut store, b"k", &[b"x"]);
         store.commit();
         assert!(store.db(0).stored(b"k").is_some());
+    }
+
+    fn zpop_waiter(client: u64, keys: &[&[u8]], max: bool, count: Option<usize>) -> Waiter {
+        Waiter::new(
+            client,
+            0,
+            keys,
+            Wants::ZPop { max, count },
+            FILL,
+            0,
+            None,
+            None,
+        )
+    }
+
+    fn zadd(store: &mut Store, key: &[u8], members: &[(&[u8], f64)]) {
+        store
+            .writer(0)
+            .edit::<ZSet, _>(
+                key,
+                0,
+                true,
+                Event::Edited("zadd"),
+                |v| {
+                    if let Some(z) = ZSet::of(v) {
+                        for &(m, s) in members {
+                            z.insert(m, s, &crate::config::Encodings::DEFAULT);
+                        }
+                    }
+                    ((), true)
+                },
+                |_| vec![b"ZADD".to_vec()],
+            )
+            .unwrap();
+    }
+
+    fn zpopped(key: &str, members: &[(&str, f64)]) -> Option<Served> {
+        Some(Served::ZPopped {
+            key: key.as_bytes().to_vec(),
+            members: members
+                .iter()
+                .map(|&(m, s)| (m.as_bytes().to_vec(), s))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn sorted_set_waiters_are_served_in_order_passing_over_list_waiters() {
+        let ks = Keyspace::new();
+        let (list, low, high, many) = {
+            let mut store = ks.write();
+            (
+                store.block(pop_waiter(1, &[b"z"], None)),
+                store.block(zpop_waiter(2, &[b"other", b"z"], false, None)),
+                store.block(zpop_waiter(3, &[b"z"], true, None)),
+                store.block(zpop_waiter(4, &[b"z"], false, Some(5))),
+            )
+        };
+        zadd(
+            &mut ks.write(),
+            b"z",
+            &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)],
+        );
+        assert_eq!(answer(&list), None, "a list waiter is not served by a zset");
+        assert_eq!(answer(&low), zpopped("z", &[("a", 1.0)]));
+        assert_eq!(answer(&high), zpopped("z", &[("c", 3.0)]));
+        assert_eq!(answer(&many), zpopped("z", &[("b", 2.0)]));
+        let store = ks.read();
+        assert_eq!(store.blocked_clients(), 1, "the list waiter still waits");
+        assert!(store.db(0).stored(b"z").is_none(), "emptied, removed");
+        drop(store);
+        rpush(&mut ks.write(), b"z", &[b"x"]);
+        assert_eq!(answer(&list), popped("z", &["x"]));
+    }
+
+    #[test]
+    fn a_served_sorted_set_pop_is_recorded_as_zpopmin_with_the_count_popped() {
+        let ks = Keyspace::new();
+        let mut store = ks.write();
+        store.log.keep_all = true;
+        let one = store.block(zpop_waiter(1, &[b"z"], false, None));
+        let many = store.block(zpop_waiter(2, &[b"z"], true, Some(10)));
+        zadd(&mut store, b"z", &[(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)]);
+        let added = std::mem::take(&mut store.log.changes);
+        store.serve_blocked(&added);
+        assert_eq!(answer(&one), zpopped("z", &[("a", 1.0)]));
+        assert_eq!(answer(&many), zpopped("z", &[("c", 3.0), ("b", 2.0)]));
+        assert_eq!(
+            replays(&store),
+            [
+                ("zpopmin z".to_string(), vec!["ZPOPMIN".into(), "z".into()]),
+                (
+                    "zpopmax z".to_string(),
+                    vec!["ZPOPMAX".into(), "z".into(), "2".into()]
+                ),
+                ("del z".to_string(), vec!["DEL".into(), "z".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_string_at_a_sorted_set_waiters_key_serves_nobody() {
+        let ks = Keyspace::new();
+        let waiter = ks.write().block(zpop_waiter(1, &[b"k"], false, None));
+        ks.write().writer(0).put(b"k", b"string", 0, 0);
+        assert_eq!(answer(&waiter), None);
+        let mut store = ks.write();
+        store.writer(0).remove(b"k", 0);
+        zadd(&mut store, b"k", &[(b"m", -1.5)]);
+        drop(store);
+        assert_eq!(answer(&waiter), zpopped("k", &[("m", -1.5)]));
     }
 
     #[test]

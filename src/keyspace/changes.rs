@@ -194,6 +194,12 @@ fn stored_collection(entry: &Entry) -> Vec<Vec<u8>> {
         ),
         ValueRef::List(l) => ("RPUSH", l.iter().map(<[u8]>::to_vec).collect()),
         ValueRef::Set(s) => ("SADD", s.members().collect()),
+        ValueRef::ZSet(z) => (
+            "ZADD",
+            z.iter()
+                .flat_map(|(m, score)| [score.to_string().into_bytes(), m.to_vec()])
+                .collect(),
+        ),
     };
     let mut args = vec![command.as_bytes().to_vec(), entry.key().to_vec()];
     args.extend(items);

@@ -44,7 +44,7 @@ pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use crate::key_hash::KeyHashing;
 use crate::memory;
-use crate::value::{Hash, Kind, List, Set, Value, raw};
+use crate::value::{Hash, Kind, List, Set, Value, ZSet, raw};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -172,6 +172,7 @@ fn vacated(value: &Value) -> Value {
         Value::Hash(_) => Value::Hash(Hash::Table(Box::default())),
         Value::List(_) => Value::List(List::Quick(Box::default())),
         Value::Set(_) => Value::Set(Set::Table(Box::default())),
+        Value::ZSet(_) => Value::ZSet(ZSet::Tree(Box::default())),
     }
 }
 

@@ -223,8 +223,9 @@ fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Formats a double the way Redis's `INCRBYFLOAT` and RESP3 doubles do: the
-/// shortest text that reads back to the same value, `inf`/`-inf`/`nan` aside.
+/// Formats a double as Redis 7.0 replies one (`addReplyDouble`): C's
+/// `%.17g`, seventeen significant digits with trailing zeros dropped
+/// (`1.5`, `3`, `0.10000000000000001`, `1e+17`), and `inf`/`-inf`/`nan`.
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
@@ -232,10 +233,57 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
-    if d == d.trunc() && d.abs() < 1e17 {
-        return format!("{}", d as i64);
+    format_g17(d)
+}
+
+/// C's `printf("%.17g", d)` for a finite `d`.
+fn format_g17(d: f64) -> String {
+    const PRECISION: i32 = 17;
+    // Rust's `{:e}` with 16 decimals rounds to 17 significant digits
+    // exactly as printf does (correctly rounded, ties to even).
+    let sci = format!("{:.16e}", d);
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(24);
+    if negative {
+        out.push('-');
     }
-    format!("{d}")
+    if (-4..PRECISION).contains(&exponent) {
+        // Fixed notation with PRECISION - 1 - exponent decimals.
+        if exponent >= 0 {
+            let point = exponent as usize + 1;
+            out.push_str(&digits[..point]);
+            let fraction = digits[point..].trim_end_matches('0');
+            if !fraction.is_empty() {
+                out.push('.');
+                out.push_str(fraction);
+            }
+        } else {
+            let fraction = digits.trim_end_matches('0');
+            out.push_str("0.");
+            for _ in 0..(-exponent - 1) {
+                out.push('0');
+            }
+            out.push_str(fraction);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        let fraction = digits[1..].trim_end_matches('0');
+        if !fraction.is_empty() {
+            out.push('.');
+            out.push_str(fraction);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        out.push_str(&magnitude.to_string());
+    }
+    out
 }
 
 /// Strips CR and LF from error text so one error is always one line.
@@ -535,5 +583,24 @@ mod tests {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(5.0e3), "5000");
         assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
+        for (d, text) in [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (1e17, "1e+17"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (1e16, "10000000000000000"),
+            (1e300, "1.0000000000000001e+300"),
+            (-2.5e-10, "-2.5000000000000002e-10"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (1e-310, "9.9999999999999694e-311"),
+            (150.0, "150"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(format_double(d), text, "{d:e}");
+        }
     }
 }

@@ -29,7 +29,7 @@ pub struct Settings {
     password_set: AtomicBool,
     timeout_secs: AtomicU64,
     /// The collection encoding thresholds, read by every collection write.
-    encodings: [AtomicU64; 5],
+    encodings: [AtomicU64; 7],
     /// Serialises changes, so two `CONFIG SET`s never interleave.
     changing: Mutex<()>,
 }
@@ -69,6 +69,8 @@ impl Settings {
             e.set_max_intset_entries,
             e.list_max_listpack_size as u64,
             e.list_compress_depth as u64,
+            e.zset_max_listpack_entries,
+            e.zset_max_listpack_value,
         ];
         for (slot, value) in self.encodings.iter().zip(values) {
             slot.store(value, Ordering::Relaxed);
@@ -78,13 +80,15 @@ impl Settings {
     /// The collection encoding thresholds in force: a few atomic loads,
     /// no lock.
     pub fn encodings(&self) -> Encodings {
-        let [a, b, c, d, e] = &self.encodings;
+        let [a, b, c, d, e, f, g] = &self.encodings;
         Encodings {
             hash_max_listpack_entries: a.load(Ordering::Relaxed),
             hash_max_listpack_value: b.load(Ordering::Relaxed),
             set_max_intset_entries: c.load(Ordering::Relaxed),
             list_max_listpack_size: d.load(Ordering::Relaxed) as i64,
             list_compress_depth: e.load(Ordering::Relaxed) as i64,
+            zset_max_listpack_entries: f.load(Ordering::Relaxed),
+            zset_max_listpack_value: g.load(Ordering::Relaxed),
         }
     }
 

@@ -43,8 +43,8 @@ pub const TYPE_HASH: u8 = 1;
 pub const TYPE_LIST: u8 = 2;
 /// Type byte: a set, its member count and members follow.
 pub const TYPE_SET: u8 = 3;
-/// Type byte kept for sorted sets, which this build neither writes nor
-/// reads (a file holding one is refused, by name).
+/// Type byte: a sorted set, its member count and member-score pairs
+/// (the score as 8 bytes of `f64` bits, little-endian) follow, ascending.
 pub const TYPE_SORTED_SET: u8 = 4;
 
 /// How much the encoder buffers before handing bytes to its writer.
@@ -57,6 +57,7 @@ pub fn type_byte(kind: Kind) -> u8 {
         Kind::Hash => TYPE_HASH,
         Kind::List => TYPE_LIST,
         Kind::Set => TYPE_SET,
+        Kind::ZSet => TYPE_SORTED_SET,
     }
 }
 
@@ -158,7 +159,9 @@ impl<W: Write> Encoder<W> {
 
     /// Appends one collection entry, its elements read from `value` as it
     /// is (a hash's pairs and a set's members in the encoding's order, a
-    /// list's elements head first, an intset's integers as decimal text).
+    /// list's elements head first, an intset's integers as decimal text, a
+    /// sorted set's members ascending, each followed by its score's 8
+    /// bytes).
     /// Fails, leaving the file unfinishable, if `value` is empty or yields
     /// a number of elements other than its length.
     pub fn collection(
@@ -191,6 +194,12 @@ impl<W: Write> Encoder<W> {
                     self.element(member)?;
                 }
             }
+            ValueRef::ZSet(zset) => {
+                for (member, score) in zset.iter() {
+                    self.element(member)?;
+                    self.element(&score.to_bits().to_le_bytes())?;
+                }
+            }
         }
         self.end_collection(expires_at)
     }
@@ -204,7 +213,7 @@ impl<W: Write> Encoder<W> {
     pub fn begin_collection(&mut self, key: &[u8], kind: Kind, len: u64) -> io::Result<()> {
         let strings = match kind {
             Kind::String => return Err(invalid("a string is not a collection")),
-            Kind::Hash => len.checked_mul(2),
+            Kind::Hash | Kind::ZSet => len.checked_mul(2),
             Kind::List | Kind::Set => Some(len),
         };
         let Some(strings) = strings.filter(|&n| n != 0) else {
@@ -368,6 +377,8 @@ pub enum Payload<'a> {
     List(Elements<'a>),
     /// A set.
     Set(Elements<'a>),
+    /// A sorted set: its members and scores, alternating.
+    ZSet(Elements<'a>),
 }
 
 impl<'a> Payload<'a> {
@@ -414,7 +425,7 @@ pub struct Element<'a> {
 
 impl<'a> Elements<'a> {
     /// Strings in the run: a list's elements, a set's members, twice a
-    /// hash's fields.
+    /// hash's fields or a sorted set's members.
     pub fn strings(&self) -> usize {
         self.strings
     }
@@ -433,7 +444,8 @@ impl<'a> Elements<'a> {
         }
     }
 
-    /// The strings two by two: a hash's fields, each with its value.
+    /// The strings two by two: a hash's fields, each with its value, or a
+    /// sorted set's members, each with its score.
     pub fn pairs(&self) -> impl Iterator<Item = (Element<'a>, Element<'a>)> + 'a {
         let mut strings = self.iter();
         std::iter::from_fn(move || Some((strings.next()?, strings.next()?)))
@@ -659,10 +671,7 @@ fn entries(
                 Payload::Set(elements(body, &mut pos, Kind::Set).map_err(|(at, w)| flaw(at, w))?)
             }
             TYPE_SORTED_SET => {
-                return Err(flaw(
-                    start,
-                    format!("type {TYPE_SORTED_SET} (a sorted set) is not supported by this build"),
-                ));
+                Payload::ZSet(elements(body, &mut pos, Kind::ZSet).map_err(|(at, w)| flaw(at, w))?)
             }
             t => return Err(flaw(start, format!("unknown type {t}"))),
         };
@@ -726,6 +735,7 @@ fn elements<'a>(
 ) -> Result<Elements<'a>, (usize, String)> {
     let (name, per, unit) = match kind {
         Kind::Hash => ("hash", 2, "field"),
+        Kind::ZSet => ("sorted set", 2, "member"),
         Kind::List => ("list", 1, "element"),
         _ => ("set", 1, "member"),
     };
@@ -751,6 +761,8 @@ fn elements<'a>(
         let what = match (kind, i % 2) {
             (Kind::Hash, 0) => format!("hash field {} (of {count})", i / 2),
             (Kind::Hash, _) => format!("value of hash field {} (of {count})", i / 2),
+            (Kind::ZSet, 0) => format!("sorted set member {} (of {count})", i / 2),
+            (Kind::ZSet, _) => format!("score of sorted set member {} (of {count})", i / 2),
             _ => format!("{name} {unit} {i} (of {count})"),
         };
         field(body, pos).map_err(|f| (f.at, f.describe(&what)))?;
@@ -1154,6 +1166,10 @@ mod tests {
                 Payload::Hash(x) => (TYPE_HASH, x.iter().map(|s| s.bytes.to_vec()).collect()),
                 Payload::List(x) => (TYPE_LIST, x.iter().map(|s| s.bytes.to_vec()).collect()),
                 Payload::Set(x) => (TYPE_SET, x.iter().map(|s| s.bytes.to_vec()).collect()),
+                Payload::ZSet(x) => (
+                    TYPE_SORTED_SET,
+                    x.iter().map(|s| s.bytes.to_vec()).collect(),
+                ),
             };
             got.push(Seen {
                 db: e.db,
@@ -1355,9 +1371,14 @@ mod tests {
             ),
             (&[9, 1, b'k', 1, b'v', 0], 30, "unknown type 9"),
             (
-                &[4, 1, b'k', 1, 1, b'v', 0],
-                30,
-                "a sorted set) is not supported",
+                &[4, 1, b'k', 1, 1, b'v', 8, 1],
+                36,
+                "score of sorted set member 0 (of 1) of 8 bytes runs past",
+            ),
+            (
+                &[4, 1, b'k', 2, 1, b'v', 0],
+                33,
+                "a sorted set of 2 members, more than",
             ),
             (&[2, 1, b'k', 1, 1, b'a'], 36, "deadline tag runs past"),
         ];

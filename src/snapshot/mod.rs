@@ -42,7 +42,7 @@
 //!
 //! | size | field |
 //! |-----:|-------|
-//! | 1    | type: `0` string, `1` hash, `2` list, `3` set; `4` is kept for sorted sets (this build refuses it by name), and any other is refused |
+//! | 1    | type: `0` string, `1` hash, `2` list, `3` set, `4` sorted set; any other is refused |
 //! | 1–10 | key length `K`, unsigned LEB128 |
 //! | `K`  | key bytes (any bytes) |
 //! | …    | the value, by type (below) |
@@ -57,12 +57,18 @@
 //! | `1` hash | field count `F` (unsigned LEB128, at least 1), then `F` pairs of strings, each a field then its value; no field twice |
 //! | `2` list | element count `E` (unsigned LEB128, at least 1), then `E` strings, the elements from head to tail |
 //! | `3` set | member count `M` (unsigned LEB128, at least 1), then `M` strings, the members; no member twice (an intset's integers are written as their decimal text, as `SMEMBERS` shows them) |
+//! | `4` sorted set | member count `Z` (unsigned LEB128, at least 1), then `Z` pairs of strings, each a member then its score: 8 bytes, the `f64`'s bits little-endian (never a NaN); in strictly ascending (score, member) order, which also means no member twice |
 //!
-//! A hash's pairs and a set's members come in no particular order. The file
+//! A hash's pairs and a set's members come in no particular order; a
+//! sorted set's members come in order, so that loading one builds its
+//! index bottom up, without sorting. Sorted sets were added within version
+//! 3 (whose type `4` had been kept for them and refused by name), so a file
+//! holding none is what earlier builds wrote and read, and an earlier build
+//! given one refuses it naming the type: no version bump. The file
 //! records no encoding: loading chooses each collection's encoding by the
 //! thresholds in force then ([`restore`]), so a server restarted with other
-//! `hash-max-listpack-*`, `set-max-intset-entries` or
-//! `list-max-listpack-size` settings holds its collections as if they had
+//! `hash-max-listpack-*`, `set-max-intset-entries`,
+//! `list-max-listpack-size` or `zset-max-listpack-*` settings holds its collections as if they had
 //! been written under those.
 //!
 //! Version 2, written by earlier builds, has the same header and sections
@@ -639,7 +645,7 @@ mod tests {
     use crate::value::quicklist::Fill;
     use crate::value::set::MemberTable;
     use crate::value::{Hash, HashRef, IntSet, Kind, List, ListRef, Pack, QuickList};
-    use crate::value::{Set, SetRef, Value, ValueRef};
+    use crate::value::{Set, SetRef, Value, ValueRef, ZSetRef};
 
     fn text(prefix: &str, i: usize) -> Vec<u8> {
         format!("{prefix}{i}").into_bytes()
@@ -696,6 +702,16 @@ mod tests {
         Value::Set(Set::Table(Box::new(table)))
     }
 
+    fn sorted_set(n: usize, limits: &Encodings) -> Value {
+        let mut z = crate::value::ZSet::new();
+        let odd = [f64::NEG_INFINITY, -0.0, 0.0, f64::INFINITY, 2.5, -1e300];
+        for i in 0..n {
+            let score = odd.get(i).copied().unwrap_or((i % 50) as f64);
+            z.insert(&text("member\r\n", i), score, limits);
+        }
+        Value::ZSet(z)
+    }
+
     /// A value's type and elements, order-free where the type is: a hash's
     /// pairs and a set's members sorted, a list's elements in order.
     fn contents(value: ValueRef<'_>) -> (Kind, Vec<Vec<u8>>) {
@@ -712,6 +728,10 @@ mod tests {
                 members.sort();
                 members
             }
+            ValueRef::ZSet(z) => z
+                .iter()
+                .flat_map(|(m, score)| [m.to_vec(), score.to_bits().to_le_bytes().to_vec()])
+                .collect(),
         };
         (value.kind(), elements)
     }
@@ -725,6 +745,8 @@ mod tests {
             ValueRef::List(ListRef::Quick(_)) => "quicklist",
             ValueRef::Set(SetRef::Ints(_)) => "intset",
             ValueRef::Set(SetRef::Table(_)) => "set table",
+            ValueRef::ZSet(ZSetRef::Packed(_)) => "packed zset",
+            ValueRef::ZSet(ZSetRef::Tree(_)) => "zset tree",
         }
     }
 
@@ -1043,6 +1065,111 @@ mod tests {
             .unwrap();
         let err = load(&paths, &Keyspace::new(), 150, Encodings::DEFAULT).unwrap_err();
         assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn sorted_sets_round_trip_in_both_encodings_and_load_by_the_limits_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths_in(&dir);
+        let ks = Keyspace::with_databases(4);
+        let l = Encodings::DEFAULT;
+        put_value(&ks, 0, b"small", sorted_set(10, &l), 4_000);
+        put_value(&ks, 2, b"big", sorted_set(3_000, &l), 0);
+        put_value(&ks, 2, b"one", sorted_set(1, &l), 0);
+        let before = summary(&ks);
+        let leaves: Vec<&str> = before.iter().map(|e| e.2).collect();
+        assert_eq!(leaves, ["packed zset", "zset tree", "packed zset"]);
+        save(&ks, &paths, 100);
+        let restored = Keyspace::with_databases(4);
+        let report = load(&paths, &restored, 200, l).unwrap();
+        assert_eq!(report.loaded, 3);
+        assert_eq!(summary(&restored), before);
+        {
+            let guard = restored.read();
+            let entry = guard.db(2).get(b"big", 200).unwrap();
+            let z = entry.collection().and_then(|v| v.zset()).unwrap();
+            assert_eq!(z.rank(&text("member\r\n", 0), false), Some(0), "-inf first");
+            assert_eq!(z.at(2999).map(|(_, s)| s), Some(f64::INFINITY));
+            assert!(z.score(&text("member\r\n", 1)).unwrap().is_sign_negative());
+            if let crate::value::ZSetRef::Tree(t) = z {
+                t.check();
+            }
+        }
+        let none = Encodings {
+            zset_max_listpack_entries: 0,
+            ..l
+        };
+        let restored = Keyspace::with_databases(4);
+        load(&paths, &restored, 200, none).unwrap();
+        let after = summary(&restored);
+        assert!(after.iter().all(|e| e.2 == "zset tree"), "{after:?}");
+        let everything = Encodings {
+            zset_max_listpack_entries: 10_000,
+            zset_max_listpack_value: 100,
+            ..l
+        };
+        let restored = Keyspace::with_databases(4);
+        load(&paths, &restored, 200, everything).unwrap();
+        let after = summary(&restored);
+        assert!(after.iter().all(|e| e.2 == "packed zset"), "{after:?}");
+        assert_eq!(
+            after.iter().map(|e| &e.3).collect::<Vec<_>>(),
+            before.iter().map(|e| &e.3).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_flawed_sorted_set_is_refused_at_its_offset_in_every_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths_in(&dir);
+        let score = |s: f64| s.to_bits().to_le_bytes();
+        let (one, half, nan) = (score(1.0), score(0.5), score(f64::NAN));
+        // The collection's strings start at 45 (see the case above): a
+        // member of one byte takes 2, a score 9.
+        type Case<'a> = (u64, Vec<&'a [u8]>, usize, &'a str);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                2,
+                vec![b"a", &one, b"a", &one[..]],
+                56,
+                "the sorted set member \"a\" appears twice",
+            ),
+            (
+                2,
+                vec![b"a", &one, b"b", &half],
+                56,
+                "the sorted set member \"b\" (score 0.5) is out of",
+            ),
+            (
+                2,
+                vec![b"b", &one, b"a", &one],
+                56,
+                "the sorted set member \"a\" (score 1) is out of",
+            ),
+            (1, vec![b"a", &nan], 47, "a sorted set score is NaN"),
+            (
+                1,
+                vec![b"a", &one[..7]],
+                47,
+                "a sorted set score of 7 bytes",
+            ),
+        ];
+        let big = Encodings {
+            zset_max_listpack_entries: 0,
+            ..Encodings::DEFAULT
+        };
+        for (len, strings, offset, what) in cases {
+            write_collection(&paths, Kind::ZSet, len, &strings);
+            for limits in [Encodings::DEFAULT, big] {
+                let text = refusal(&paths, limits);
+                assert!(text.contains(what), "{text}");
+                assert!(text.contains("entry 1 (starting at offset 41)"), "{text}");
+                assert!(
+                    text.contains(&format!("(at byte offset {offset})")),
+                    "{what}: {text}"
+                );
+            }
+        }
     }
 
     /// Writes one database-0 collection of `kind` holding `strings` (`len`

@@ -15,6 +15,13 @@
 //!   [`QuickList`] measures it); a [`QuickList`] with nodes of that size
 //!   otherwise.
 //!
+//! - A sorted set is packed if it has at most `zset-max-listpack-entries`
+//!   members and none is longer than `zset-max-listpack-value` bytes; a
+//!   [`ZTree`](crate::value::ZTree) otherwise, its index built bottom up
+//!   from the file's order. Its members must come in strictly ascending
+//!   (score, member) order, each score 8 bytes and not a NaN; the first
+//!   that is not, or a member seen before, is refused at its offset.
+//!
 //! The values are built directly from the leaves. A repeated hash field or
 //! set member is refused at its offset, as is an element longer than an
 //! entry can hold. Every count a table or set is sized from has had all its
@@ -30,6 +37,7 @@ use crate::value::intset::canonical_i64;
 use crate::value::pack::encoded_len;
 use crate::value::quicklist::{Fill, SAFETY_LIMIT};
 use crate::value::set::MemberTable;
+use crate::value::zset::{ZSet, ZTree, packed_len};
 use crate::value::{Hash, IntSet, List, Pack, QuickList, Set, Value};
 use std::collections::HashSet;
 
@@ -63,6 +71,7 @@ pub fn value<'a>(payload: Payload<'a>, limits: &Encodings) -> Result<Restored<'a
         Payload::Hash(elements) => Restored::Collection(hash(elements, limits)?),
         Payload::List(elements) => Restored::Collection(list(elements, limits)?),
         Payload::Set(elements) => Restored::Collection(set(elements, limits)?),
+        Payload::ZSet(elements) => Restored::Collection(zset(elements, limits)?),
     })
 }
 
@@ -154,6 +163,72 @@ fn set(elements: Elements<'_>, limits: &Encodings) -> Result<Value, Refusal> {
         }
     }
     Ok(Value::Set(Set::Table(Box::new(table))))
+}
+
+fn zset(elements: Elements<'_>, limits: &Encodings) -> Result<Value, Refusal> {
+    let members = elements.strings() / 2;
+    measure(&elements)?;
+    let (mut longest, mut packed_bytes) = (0usize, 0usize);
+    for (member, score) in elements.pairs() {
+        let Ok(bits) = <[u8; 8]>::try_from(score.bytes) else {
+            return Err(Refusal::at(
+                score.offset,
+                format!(
+                    "a sorted set score of {} bytes (a score is 8)",
+                    score.bytes.len()
+                ),
+            ));
+        };
+        let score = f64::from_bits(u64::from_le_bytes(bits));
+        longest = longest.max(member.bytes.len());
+        packed_bytes = packed_bytes.saturating_add(packed_len(member.bytes, score));
+    }
+    let scored = || {
+        elements.pairs().map(|(m, s)| {
+            let bits = <[u8; 8]>::try_from(s.bytes).unwrap_or_default();
+            (m.bytes, f64::from_bits(u64::from_le_bytes(bits)))
+        })
+    };
+    let packed = members as u64 <= limits.zset_max_listpack_entries
+        && longest as u64 <= limits.zset_max_listpack_value
+        && packed_bytes <= MAX_LEN;
+    let built = if packed {
+        ZSet::packed_from_sorted(scored())
+    } else {
+        ZTree::from_sorted(scored(), members).map(|t| ZSet::Tree(Box::new(t)))
+    };
+    built
+        .map(Value::ZSet)
+        .map_err(|i| match elements.pairs().nth(i) {
+            Some((member, score)) => zset_flaw(member, score, scored().take(i)),
+            None => "a sorted set out of order".to_string().into(),
+        })
+}
+
+/// Why the sorted set member `member` with `score`, after `before`, was
+/// refused: a NaN score, a member seen before, or one out of order.
+fn zset_flaw<'a>(
+    member: Element<'_>,
+    score: Element<'_>,
+    mut before: impl Iterator<Item = (&'a [u8], f64)>,
+) -> Refusal {
+    let bits = <[u8; 8]>::try_from(score.bytes).unwrap_or_default();
+    let s = f64::from_bits(u64::from_le_bytes(bits));
+    if s.is_nan() {
+        return Refusal::at(score.offset, "a sorted set score is NaN".to_string());
+    }
+    if before.any(|(m, _)| m == member.bytes) {
+        return repeated(member, "sorted set member");
+    }
+    const SHOWN: usize = 64;
+    let shown = &member.bytes[..member.bytes.len().min(SHOWN)];
+    Refusal::at(
+        member.offset,
+        format!(
+            "the sorted set member \"{}\" (score {s}) is out of (score, member) order",
+            shown.escape_ascii()
+        ),
+    )
 }
 
 /// Whether `count` elements taking `bytes` in a pack are within one node

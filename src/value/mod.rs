@@ -1,5 +1,5 @@
-//! The collection values a key can hold besides a string: hashes, lists and
-//! sets, each in a compact encoding while small and an indexed one when
+//! The collection values a key can hold besides a string: hashes, lists,
+//! sets and sorted sets, each in a compact encoding while small and an indexed one when
 //! big (Redis's listpack / intset / quicklist / hashtable idea, written our
 //! own way).
 //!
@@ -29,6 +29,8 @@ pub mod quicklist;
 pub mod random;
 pub mod set;
 pub mod table;
+pub mod zset;
+pub mod ztree;
 
 pub use crate::config::Encodings;
 pub use hash::{Hash, HashRef};
@@ -38,6 +40,8 @@ pub use pack::{Pack, PackView};
 pub use quicklist::QuickList;
 pub use set::{Set, SetRef};
 pub use table::Table;
+pub use zset::{ZSet, ZSetRef};
+pub use ztree::ZTree;
 
 /// The type of a key's value, as `TYPE` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,8 @@ pub enum Kind {
     List,
     /// A set.
     Set,
+    /// A sorted set.
+    ZSet,
 }
 
 impl Kind {
@@ -60,12 +66,13 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::List => "list",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
     /// The kind `SCAN ... TYPE name` filters by, if `name` is one.
     pub fn named(name: &[u8]) -> Option<Kind> {
-        [Kind::String, Kind::Hash, Kind::List, Kind::Set]
+        [Kind::String, Kind::Hash, Kind::List, Kind::Set, Kind::ZSet]
             .into_iter()
             .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
     }
@@ -80,6 +87,8 @@ pub enum Value {
     List(List),
     /// A set.
     Set(Set),
+    /// A sorted set.
+    ZSet(ZSet),
 }
 
 /// A borrowed collection value.
@@ -91,6 +100,8 @@ pub enum ValueRef<'a> {
     List(ListRef<'a>),
     /// A set.
     Set(SetRef<'a>),
+    /// A sorted set.
+    ZSet(ZSetRef<'a>),
 }
 
 impl Value {
@@ -105,6 +116,7 @@ impl Value {
             Value::Hash(h) => ValueRef::Hash(h.as_ref()),
             Value::List(l) => ValueRef::List(l.as_ref()),
             Value::Set(s) => ValueRef::Set(s.as_ref()),
+            Value::ZSet(z) => ValueRef::ZSet(z.as_ref()),
         }
     }
 
@@ -122,7 +134,9 @@ impl Value {
     pub fn footprint(&self) -> usize {
         let boxed = |size: usize, inner: usize| crate::memory::chunk(size) + inner;
         match self {
-            Value::Hash(Hash::Packed(p)) | Value::List(List::Packed(p)) => p.footprint(),
+            Value::Hash(Hash::Packed(p))
+            | Value::List(List::Packed(p))
+            | Value::ZSet(ZSet::Packed(p)) => p.footprint(),
             Value::Set(Set::Ints(i)) => i.footprint(),
             Value::Hash(Hash::Table(t)) => {
                 boxed(std::mem::size_of::<hash::PairTable>(), t.footprint())
@@ -131,6 +145,7 @@ impl Value {
             Value::Set(Set::Table(t)) => {
                 boxed(std::mem::size_of::<set::MemberTable>(), t.footprint())
             }
+            Value::ZSet(ZSet::Tree(t)) => boxed(std::mem::size_of::<ZTree>(), t.footprint()),
         }
     }
 }
@@ -142,6 +157,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(_) => Kind::Hash,
             ValueRef::List(_) => Kind::List,
             ValueRef::Set(_) => Kind::Set,
+            ValueRef::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -151,6 +167,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => h.len(),
             ValueRef::List(l) => l.len(),
             ValueRef::Set(s) => s.len(),
+            ValueRef::ZSet(z) => z.len(),
         }
     }
 
@@ -165,6 +182,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => Value::Hash(h.to_hash()),
             ValueRef::List(l) => Value::List(l.to_list()),
             ValueRef::Set(s) => Value::Set(s.to_set()),
+            ValueRef::ZSet(z) => Value::ZSet(z.to_zset()),
         }
     }
 
@@ -175,6 +193,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => h.footprint(),
             ValueRef::List(l) => l.footprint(),
             ValueRef::Set(s) => s.footprint(),
+            ValueRef::ZSet(z) => z.footprint(),
         }
     }
 
@@ -184,6 +203,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => h.encoding(),
             ValueRef::List(l) => l.encoding(),
             ValueRef::Set(s) => s.encoding(),
+            ValueRef::ZSet(z) => z.encoding(),
         }
     }
 
@@ -210,6 +230,14 @@ impl<'a> ValueRef<'a> {
             _ => None,
         }
     }
+
+    /// The sorted set, if it is one.
+    pub fn zset(self) -> Option<ZSetRef<'a>> {
+        match self {
+            ValueRef::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
 }
 
 impl Value {
@@ -219,6 +247,7 @@ impl Value {
             Value::Hash(h) => Value::Hash(h.into_big()),
             Value::List(l) => Value::List(l.into_big()),
             Value::Set(s) => Value::Set(s.into_big()),
+            Value::ZSet(z) => Value::ZSet(z.into_big()),
         }
     }
 
@@ -242,6 +271,14 @@ impl Value {
     pub fn set_mut(&mut self) -> Option<&mut Set> {
         match self {
             Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, if it is one.
+    pub fn zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
             _ => None,
         }
     }
@@ -304,6 +341,20 @@ impl Collection for Set {
     }
 }
 
+impl Collection for ZSet {
+    type Ref<'a> = ZSetRef<'a>;
+    const KIND: Kind = Kind::ZSet;
+    fn empty() -> Value {
+        Value::ZSet(ZSet::new())
+    }
+    fn of(value: &mut Value) -> Option<&mut ZSet> {
+        value.zset_mut()
+    }
+    fn of_ref(value: ValueRef<'_>) -> Option<ZSetRef<'_>> {
+        value.zset()
+    }
+}
+
 /// A collection's leaf as an entry stores it: a tag (which leaf type) and
 /// the leaf's one word. The entry module converts; nothing else needs to.
 pub(crate) mod raw {
@@ -321,19 +372,24 @@ pub(crate) mod raw {
     pub const SET_INTS: u8 = 5;
     /// A hash table of members.
     pub const SET_TABLE: u8 = 6;
+    /// A packed sorted set ([`Pack`] of scored members, ascending).
+    pub const ZSET_PACKED: u8 = 7;
+    /// A sorted set's table and order index.
+    pub const ZSET_TREE: u8 = 8;
 
     // Every leaf is one word, so that the entry's slot holds exactly it.
     const _: () = {
         assert!(std::mem::size_of::<Box<QuickList>>() == 8);
         assert!(std::mem::size_of::<Box<hash::PairTable>>() == 8);
         assert!(std::mem::size_of::<Box<set::MemberTable>>() == 8);
+        assert!(std::mem::size_of::<Box<ZTree>>() == 8);
     };
 
     /// Whether a tag's leaf is kept inline in the entry (a packed
     /// encoding) rather than behind the slot's pointer.
     #[inline]
     pub fn is_inline(tag: u8) -> bool {
-        matches!(tag, HASH_PACKED | LIST_PACKED | SET_INTS)
+        matches!(tag, HASH_PACKED | LIST_PACKED | SET_INTS | ZSET_PACKED)
     }
 
     /// A packed value's tag, encoded bytes and element count, to be kept
@@ -343,6 +399,7 @@ pub(crate) mod raw {
             Value::Hash(Hash::Packed(p)) => Some((HASH_PACKED, p.bytes(), p.count())),
             Value::List(List::Packed(p)) => Some((LIST_PACKED, p.bytes(), p.count())),
             Value::Set(Set::Ints(i)) => Some((SET_INTS, i.bytes(), i.len())),
+            Value::ZSet(ZSet::Packed(p)) => Some((ZSET_PACKED, p.bytes(), p.count())),
             _ => None,
         }
     }
@@ -362,6 +419,9 @@ pub(crate) mod raw {
                 }
                 LIST_PACKED => {
                     ValueRef::List(ListRef::Packed(PackView::new_unchecked(body, count)))
+                }
+                ZSET_PACKED => {
+                    ValueRef::ZSet(ZSetRef::Packed(PackView::new_unchecked(body, count)))
                 }
                 _ => ValueRef::Set(SetRef::Ints(IntSetView::new_unchecked(body, count))),
             }
@@ -393,12 +453,17 @@ pub(crate) mod raw {
                     slot.cast::<Box<set::MemberTable>>().write(t);
                     SET_TABLE
                 }
+                Value::ZSet(ZSet::Tree(t)) => {
+                    slot.cast::<Box<ZTree>>().write(t);
+                    ZSET_TREE
+                }
                 // Kept inline by the entry, never here: a packed value
                 // that reaches this point is converted to its big
                 // encoding's leaf rather than lost.
                 packed @ (Value::Hash(Hash::Packed(_))
                 | Value::List(List::Packed(_))
-                | Value::Set(Set::Ints(_))) => write(packed.into_big(), slot),
+                | Value::Set(Set::Ints(_))
+                | Value::ZSet(ZSet::Packed(_))) => write(packed.into_big(), slot),
             }
         }
     }
@@ -415,6 +480,7 @@ pub(crate) mod raw {
             match tag {
                 HASH_TABLE => Value::Hash(Hash::Table(slot.cast::<Box<hash::PairTable>>().read())),
                 LIST_QUICK => Value::List(List::Quick(slot.cast::<Box<QuickList>>().read())),
+                ZSET_TREE => Value::ZSet(ZSet::Tree(slot.cast::<Box<ZTree>>().read())),
                 _ => Value::Set(Set::Table(slot.cast::<Box<set::MemberTable>>().read())),
             }
         }
@@ -432,6 +498,7 @@ pub(crate) mod raw {
             match tag {
                 HASH_TABLE => ValueRef::Hash(HashRef::Table(&*slot.cast::<Box<hash::PairTable>>())),
                 LIST_QUICK => ValueRef::List(ListRef::Quick(&*slot.cast::<Box<QuickList>>())),
+                ZSET_TREE => ValueRef::ZSet(ZSetRef::Tree(&*slot.cast::<Box<ZTree>>())),
                 _ => ValueRef::Set(SetRef::Table(&*slot.cast::<Box<set::MemberTable>>())),
             }
         }

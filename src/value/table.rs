@@ -507,6 +507,12 @@ impl Table<Pair> {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         self.find(field).map(Node::value)
     }
+
+    /// The node holding `field`, if present: its [`address`](Node::address)
+    /// is stable until the field is removed (see [`Node`]).
+    pub fn node(&self, field: &[u8]) -> Option<&Node<Pair>> {
+        self.find(field)
+    }
 }
 
 impl<K: Kind> Default for Table<K> {
@@ -776,6 +782,34 @@ mod node {
         /// The element.
         pub fn get(&self) -> K::Item<'_> {
             K::item(self.key(), self.value())
+        }
+
+        /// Where the node is. A node never moves while it is in a table:
+        /// rehashing relinks it, and replacing a pair's value with one of
+        /// the same length rewrites it in place; only a value of another
+        /// length gives the field a new node. So a sorted set's index may
+        /// hold the address until it removes the member.
+        pub fn address(&self) -> NonNull<u8> {
+            self.ptr
+        }
+
+        /// The key and the value (empty for a member) of the node at
+        /// `address`.
+        ///
+        /// # Safety
+        /// `address` must be a node's [`address`](Node::address), and the
+        /// node must stay alive and its value unchanged for `'a`.
+        pub unsafe fn parts_at<'a>(address: NonNull<u8>) -> (&'a [u8], &'a [u8]) {
+            // SAFETY: per the caller, a node of this kind lives at `address`
+            // for 'a; its parts were written by `new` right after the link
+            // (a member's value part does not exist: it reads as empty).
+            unsafe {
+                let (key, after_key) = read_part(address.as_ptr().add(NEXT));
+                if K::PARTS == 1 {
+                    return (key, &[]);
+                }
+                (key, read_part(after_key).0)
+            }
         }
 
         /// The key: the member, or the field.
