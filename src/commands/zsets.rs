@@ -43,6 +43,7 @@ use super::{
 };
 use crate::error::CommandError;
 use crate::glob;
+use crate::key_hash::KeyHashing;
 use crate::keyspace::{Db, Event, Wants};
 use crate::protocol::Reply;
 use crate::protocol::reply::format_double;
@@ -477,10 +478,10 @@ fn plan_zadd<'a>(
         Some(z @ ZSetRef::Packed(_)) => Some(z.len() as u64),
         Some(ZSetRef::Tree(_)) => None,
     };
-    let mut written: HashMap<&'a [u8], usize> = HashMap::new();
+    let mut written = Written::new(pairs.len());
     for &(score, member) in pairs {
-        let current = match written.get(member) {
-            Some(&at) => Some(plan.writes[at].1),
+        let current = match written.get(member, &plan.writes) {
+            Some(at) => Some(plan.writes[at].1),
             None => set.and_then(|s| s.score(member)),
         };
         let new_score = match current {
@@ -532,8 +533,8 @@ fn plan_zadd<'a>(
                 score
             }
         };
-        match written.get(member) {
-            Some(&at) => plan.writes[at].1 = new_score,
+        match written.get(member, &plan.writes) {
+            Some(at) => plan.writes[at].1 = new_score,
             None => {
                 written.insert(member, plan.writes.len());
                 plan.writes.push((member, new_score));
@@ -541,6 +542,39 @@ fn plan_zadd<'a>(
         }
     }
     Ok(plan)
+}
+
+/// Where each member a `ZADD` writes is in its plan: found by a look
+/// through the few writes of a short `ZADD` (the common one, with a pair
+/// or two), by a map past [`Written::LINEAR_UP_TO`] pairs.
+enum Written<'a> {
+    Linear,
+    Map(HashMap<&'a [u8], usize, KeyHashing>),
+}
+
+impl<'a> Written<'a> {
+    const LINEAR_UP_TO: usize = 8;
+
+    fn new(pairs: usize) -> Written<'a> {
+        if pairs <= Self::LINEAR_UP_TO {
+            Written::Linear
+        } else {
+            Written::Map(HashMap::with_capacity_and_hasher(pairs, KeyHashing::new()))
+        }
+    }
+
+    fn get(&self, member: &[u8], writes: &[(&'a [u8], f64)]) -> Option<usize> {
+        match self {
+            Written::Linear => writes.iter().position(|(m, _)| *m == member),
+            Written::Map(map) => map.get(member).copied(),
+        }
+    }
+
+    fn insert(&mut self, member: &'a [u8], at: usize) {
+        if let Written::Map(map) = self {
+            map.insert(member, at);
+        }
+    }
 }
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]`:
