@@ -408,8 +408,7 @@ fn with_zset_for_write<R>(
 ) -> Result<R, CommandError> {
     let now = ctx.now;
     let mut db = ctx.write();
-    db.get_live(key, now);
-    let zset = collection_of::<ZSet>(db.get(key, now))?;
+    let zset = collection_of::<ZSet>(db.get_live(key, now))?;
     Ok(read(zset))
 }
 

@@ -666,17 +666,23 @@ impl ZTree {
     /// is new, else its old score. An equal score (`-0.0` and `0.0` are
     /// equal) changes nothing.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        if let Some(old) = self.score(member) {
+        // One lookup finds the node, its address and its old score.
+        if let Some(address) = self.table.node(member).map(|node| node.address()) {
+            // SAFETY: the node is in this set's table, its value a score;
+            // this reads it once, and no `Scored` outlives the statement.
+            let old = unsafe { Scored::new(address) }.key().0;
             if old == score {
                 return Some(old);
             }
-            let node = self.table.node(member)?;
-            let address = node.address();
             remove(&mut self.root, address, (old, member), &mut self.tree_bytes);
             // The same length: the node is rewritten in place, and keeps
             // its address (no longer in the tree).
             self.table.insert(member, &score_bytes(score));
-            self.index(member, score);
+            // SAFETY: the node rewritten in place (above) holds the new
+            // score at the same address; it goes back into the tree, which
+            // it leaves before the node leaves the table or changes again.
+            let entry = unsafe { Scored::new(address) };
+            self.index_entry(entry, member, score);
             return Some(old);
         }
         self.table.insert(member, &score_bytes(score));
@@ -689,6 +695,11 @@ impl ZTree {
         let Some(entry) = self.scored(member) else {
             return;
         };
+        self.index_entry(entry, member, score);
+    }
+
+    /// Puts `entry`, `member`'s node holding `score`, into the tree.
+    fn index_entry(&mut self, entry: Scored, member: &[u8], score: f64) {
         if let Some(split) = insert(&mut self.root, entry, (score, member), &mut self.tree_bytes) {
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             self.root = Node::Inner(vec![
