@@ -35,9 +35,10 @@
 //!   keyspace counts its bytes as they change (`INFO memory`, `MEMORY
 //!   USAGE`).
 //! - [`value`] holds the collections a key can hold besides a string
-//!   (hashes, lists, sets): the packed encodings
+//!   (hashes, lists, sets, sorted sets): the packed encodings
 //!   ([`pack`](value::pack), [`intset`](value::intset)), the big ones
-//!   ([`quicklist`](value::quicklist), [`table`](value::table)), and the
+//!   ([`quicklist`](value::quicklist), [`table`](value::table),
+//!   [`ztree`](value::ztree)), and the
 //!   typed layers that give Redis's semantics and switch between them.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
 //!   start; [`os`] declares what std lacks from the C library (signals,
@@ -58,7 +59,9 @@
 //! `unsafe` lives in a few small modules only, each with a comment on why
 //! it is sound: [`entry`] (the key allocations, and a collection's leaf in
 //! its slot), [`value::pack`] and [`value::table`] (the thin allocations of
-//! packed elements and table nodes), the leaf conversions of [`value`]'s
+//! packed elements and table nodes), [`value::ztree`] (reading a sorted
+//! set's table node through the address its tree holds), the leaf
+//! conversions of [`value`]'s
 //! `raw` module, and [`os`] (the C declarations).
 //!
 //! `main.rs` only parses the arguments and calls [`server::run`].

@@ -12,7 +12,7 @@
 //! Scores are read as Redis reads them: a score argument as C's `strtod`
 //! reads the whole of it (hexadecimal floats and `inf` included, NaN and
 //! out-of-range numbers refused: [`parse_score`]); a range bound more
-//! loosely, as Redis's range parser does ([`parse_bound`]). A score is
+//! loosely, as Redis's range parser does (`parse_bound`). A score is
 //! replied as a double ([`Reply::Double`], `%.17g` as Redis's
 //! `addReplyDouble` prints it, a `,` double in RESP3), and `WITHSCORES`
 //! pairs are flat in RESP2 and arrays of two in RESP3.

@@ -17,7 +17,7 @@
 //!
 //! - A sorted set is packed if it has at most `zset-max-listpack-entries`
 //!   members and none is longer than `zset-max-listpack-value` bytes; a
-//!   [`ZTree`](crate::value::ZTree) otherwise, its index built bottom up
+//!   [`ZTree`] otherwise, its index built bottom up
 //!   from the file's order. Its members must come in strictly ascending
 //!   (score, member) order, each score 8 bytes and not a NaN; the first
 //!   that is not, or a member seen before, is refused at its offset.

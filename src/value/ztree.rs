@@ -26,7 +26,7 @@
 //! is in the tree only while its node is in the table, holding the score
 //! the tree was ordered by. So the score of a member is changed only after
 //! its address has left the tree, and a node leaves the table only after
-//! its address has left the tree. The one `unsafe` is in [`scored`], the
+//! its address has left the tree. The one `unsafe` is in `scored`, the
 //! reading of a node through its address. It never takes a lock, does I/O
 //! or knows what a command is.
 
