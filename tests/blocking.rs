@@ -10,32 +10,11 @@
 
 mod common;
 
-use common::{Client, DEADLINE, Resp, Server, encode, info_field, wait_for};
+use common::{Client, DEADLINE, QUIET, Resp, Server, block, blocked_clients, encode, wait_blocked};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// How long a client that must get nothing is listened to.
-const QUIET: Duration = Duration::from_millis(300);
-
-/// `INFO clients`' `blocked_clients`.
-fn blocked_clients(c: &mut Client) -> usize {
-    info_field(c, "clients", "blocked_clients").parse().unwrap()
-}
-
-/// Waits until `n` clients are blocked.
-fn wait_blocked(c: &mut Client, n: usize) {
-    wait_for(&format!("{n} blocked clients"), || blocked_clients(c) == n);
-}
-
-/// Sends `args` from `client`, which will block, and waits until the
-/// server counts one more blocked client.
-fn block(client: &mut Client, args: &[&str], watcher: &mut Client) {
-    let before = blocked_clients(watcher);
-    client.send(encode(args));
-    wait_blocked(watcher, before + 1);
-}
 
 fn pair(key: &str, value: &str) -> Resp {
     Resp::Array(vec![Resp::bulk(key), Resp::bulk(value)])

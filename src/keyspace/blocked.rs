@@ -427,11 +427,13 @@ impl Waiter {
     /// cannot take the answer (nor close the socket) meanwhile.
     fn deliver(&self) -> bool {
         let mut slot = self.slot();
+        // Both or neither: a delivery waits for an answer, and an answer
+        // without one is left for the connection.
         if slot.delivery.is_none() || slot.served.is_none() {
             return true;
         }
         let (Some(delivery), Some(served)) = (slot.delivery.take(), slot.served.take()) else {
-            return true;
+            unreachable!("both were just seen");
         };
         let mut reply = Vec::new();
         (delivery.encode)(self, served, &mut reply);

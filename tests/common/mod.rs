@@ -859,3 +859,25 @@ impl Churn {
         self.thread.join().expect("the churning client failed");
     }
 }
+
+/// How long a client that must get nothing is listened to (the blocking
+/// tests' one window of silence).
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// `INFO clients`' `blocked_clients`.
+pub fn blocked_clients(c: &mut Client) -> usize {
+    info_field(c, "clients", "blocked_clients").parse().unwrap()
+}
+
+/// Waits until `n` clients are blocked.
+pub fn wait_blocked(c: &mut Client, n: usize) {
+    wait_for(&format!("{n} blocked clients"), || blocked_clients(c) == n);
+}
+
+/// Sends `args` from `client`, which will block, and waits until the
+/// server counts one more blocked client.
+pub fn block(client: &mut Client, args: &[&str], watcher: &mut Client) {
+    let before = blocked_clients(watcher);
+    client.send(encode(args));
+    wait_blocked(watcher, before + 1);
+}
