@@ -40,6 +40,7 @@ use crate::commands::{dispatch, is_word, lists, replication, resp_dialect};
 use crate::error::CommandError;
 use crate::keyspace::{Delivery, EncodeServed, Outcome, Waiter, WakeReason};
 use crate::log::{Level, RateLimited};
+use crate::memory;
 use crate::protocol::{ArgSpans, Dialect, Parsed, Progress, ProtocolError, Reply, inline, resp};
 use crate::session::{ClientInfo, Session};
 use crate::shared::Shared;
@@ -76,8 +77,12 @@ pub fn serve(stream: TcpStream, server: &Shared, client: Arc<ClientInfo>) {
         out: Vec::with_capacity(BASE_BUFFER),
         spans: ArgSpans::default(),
         progress: Progress::default(),
+        counted: 0,
     };
     let result = conn.run();
+    server
+        .client_buffers
+        .fetch_sub(conn.counted, Ordering::Relaxed);
     // A wait cut short by an error leaves its waiter registered: it goes
     // now, before the socket closes, so that nobody is served (nor is the
     // descriptor polled) after that.
@@ -170,6 +175,8 @@ struct Connection<'a> {
     spans: ArgSpans,
     /// How far the request at the front of `input` has been parsed.
     progress: Progress,
+    /// The buffers' bytes last counted in the server's `client_buffers`.
+    counted: usize,
 }
 
 /// What to do after a batch of requests.
@@ -226,8 +233,22 @@ impl Connection<'_> {
         Ok(())
     }
 
-    /// Publishes what the buffers hold, for `CLIENT LIST`.
-    fn publish_memory(&self) {
+    /// Publishes what the buffers hold, for `CLIENT LIST`, and counts
+    /// what they allocate in the server's `used_memory` (one atomic add
+    /// when it changed, which after a batch of the usual size it has not).
+    fn publish_memory(&mut self) {
+        let held = memory::chunk(self.input.bytes.capacity())
+            + self.spans.memory()
+            + memory::chunk(self.out.capacity());
+        if held != self.counted {
+            let buffers = &self.server.client_buffers;
+            if held > self.counted {
+                buffers.fetch_add(held - self.counted, Ordering::Relaxed);
+            } else {
+                buffers.fetch_sub(self.counted - held, Ordering::Relaxed);
+            }
+            self.counted = held;
+        }
         let m = &self.session.client.memory;
         m.query.store(self.input.filled, Ordering::Relaxed);
         m.query_free.store(

@@ -44,6 +44,16 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
+/// An entry's handle to its allocation (see [`Entry`]).
+fn word_of(ptr: NonNull<Header>) -> AtomicU64 {
+    let address = ptr.as_ptr() as usize as u64;
+    assert!(
+        address & !ADDRESS == 0,
+        "an allocation above 2^48: this target cannot keep access stamps in addresses"
+    );
+    AtomicU64::new(address)
+}
+
 /// Longest key or value an entry can hold (lengths are stored as `u32`; the
 /// values above it mark a shared value or a collection).
 pub const MAX_LEN: usize = COLLECTION as usize - 1;
@@ -91,9 +101,36 @@ const HEADER: usize = std::mem::size_of::<Header>();
 const ARC_VEC: usize = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Vec<u8>>();
 
 /// A stored key, value and deadline; cloning shares them.
+///
+/// The word holds the allocation's address in its low 48 bits and the key's
+/// access stamp ([`access`](crate::access)) in the top 16, which addresses
+/// never use on the targets [`STAMPS_FIT`] names (elsewhere the stamp is
+/// not kept and reads 0). The stamp belongs to this handle, not to the
+/// allocation: the keyspace's own handle, in its table, is the one stamped.
+/// It is atomic so a read under the keyspace's shared lock can stamp it;
+/// the address bits never change.
 pub struct Entry {
-    ptr: NonNull<Header>,
+    word: AtomicU64,
 }
+
+/// Whether an address leaves the top 16 bits of a `u64` free: 32-bit
+/// targets, and the 64-bit ones whose user-space addresses are at most 48
+/// bits wide and untagged.
+const STAMPS_FIT: bool = cfg!(any(
+    target_pointer_width = "32",
+    target_arch = "x86_64",
+    all(
+        target_arch = "aarch64",
+        target_os = "linux",
+        not(target_env = "ohos")
+    )
+)) && !cfg!(target_os = "android");
+
+/// Where the stamp starts in an entry's word.
+const STAMP_SHIFT: u32 = 48;
+
+/// The address bits of an entry's word.
+const ADDRESS: u64 = (1 << STAMP_SHIFT) - 1;
 
 // SAFETY: the key and value bytes are written once before the pointer is
 // shared and never again; the reference count and the deadline are atomics;
@@ -114,7 +151,7 @@ impl Entry {
         unsafe {
             std::ptr::copy_nonoverlapping(value.as_ptr(), raw.add(HEADER + key.len()), value.len());
         }
-        Entry { ptr }
+        Entry { word: word_of(ptr) }
     }
 
     /// A new entry whose value stays in `value`, shared, not copied (a big
@@ -129,7 +166,7 @@ impl Entry {
                 .cast::<*const Vec<u8>>()
                 .write_unaligned(shared);
         }
-        Entry { ptr }
+        Entry { word: word_of(ptr) }
     }
 
     /// A new entry holding the collection `value`. A packed encoding's
@@ -152,7 +189,7 @@ impl Entry {
                     body.len(),
                 );
             }
-            return Entry { ptr };
+            return Entry { word: word_of(ptr) };
         }
         // The tag is known only once the leaf is written; allocate as a
         // collection (any pointer tag gives the same layout), then set it.
@@ -160,7 +197,7 @@ impl Entry {
         // SAFETY: the slot follows the 24-byte header, 8-aligned, and is
         // fresh; the header is ours alone until the entry is returned.
         let tag = unsafe { raw::write(value, raw.add(HEADER).cast::<u64>()) };
-        let entry = Entry { ptr };
+        let entry = Entry { word: word_of(ptr) };
         entry
             .header()
             .value_len
@@ -292,7 +329,7 @@ impl Entry {
     /// The slot a collection's leaf is kept in.
     fn slot(&self) -> *mut u64 {
         // SAFETY: a collection's allocation has SLOT bytes after the header.
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER).cast::<u64>() }
+        unsafe { self.ptr().as_ptr().cast::<u8>().add(HEADER).cast::<u64>() }
     }
 
     /// The value's type.
@@ -473,10 +510,39 @@ impl Entry {
         }
     }
 
+    /// The allocation.
+    #[inline]
+    fn ptr(&self) -> NonNull<Header> {
+        let address = (self.word.load(Ordering::Relaxed) & ADDRESS) as usize;
+        // SAFETY: the address bits are those of the allocation, never null,
+        // set at construction and never changed.
+        unsafe { NonNull::new_unchecked(address as *mut Header) }
+    }
+
+    /// The key's access stamp (see [`access`](crate::access)); 0 on a
+    /// target that cannot keep one.
+    #[inline]
+    pub fn stamp(&self) -> u16 {
+        (self.word.load(Ordering::Relaxed) >> STAMP_SHIFT) as u16
+    }
+
+    /// Records the key's access stamp, unless it is already `stamp` (so a
+    /// read of a key used this second writes nothing). Safe from any
+    /// thread holding the entry: only the stamp bits change.
+    #[inline]
+    pub fn set_stamp(&self, stamp: u16) {
+        if !STAMPS_FIT || self.stamp() == stamp {
+            return;
+        }
+        let address = self.word.load(Ordering::Relaxed) & ADDRESS;
+        self.word
+            .store(address | u64::from(stamp) << STAMP_SHIFT, Ordering::Relaxed);
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: the header was initialised in `new` and lives as long as
         // any clone, `self` among them.
-        unsafe { self.ptr.as_ref() }
+        unsafe { self.ptr().as_ref() }
     }
 
     /// Where the key starts.
@@ -484,7 +550,7 @@ impl Entry {
         let offset = Self::key_offset(self.header().value_len());
         // SAFETY: the allocation holds the header (and a collection's
         // slot) before the key.
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(offset) }
+        unsafe { self.ptr().as_ptr().cast::<u8>().add(offset) }
     }
 
     /// The key.
@@ -538,7 +604,7 @@ impl Entry {
 
     /// Whether `self` and `other` are clones of one allocation.
     pub fn shares_allocation_with(&self, other: &Entry) -> bool {
-        self.ptr == other.ptr
+        self.ptr() == other.ptr()
     }
 
     /// Where the deadline heap keeps this key's shared [`Key`]: 0 for
@@ -561,7 +627,10 @@ impl Clone for Entry {
         if self.header().refs.fetch_add(1, Ordering::Relaxed) >= u32::MAX / 2 {
             std::process::abort();
         }
-        Entry { ptr: self.ptr }
+        // The clone starts with this handle's stamp.
+        Entry {
+            word: AtomicU64::new(self.word.load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -585,7 +654,7 @@ impl Drop for Entry {
         }
         // SAFETY: this was the last reference, so nobody else can reach the
         // allocation; it was made by `alloc` with this same layout.
-        unsafe { alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), layout) };
+        unsafe { alloc::dealloc(self.ptr().as_ptr().cast::<u8>(), layout) };
     }
 }
 
@@ -1020,11 +1089,26 @@ mod tests {
     }
 
     #[test]
-    fn the_pointer_is_one_word() {
-        assert_eq!(std::mem::size_of::<Entry>(), std::mem::size_of::<usize>());
-        assert_eq!(
-            std::mem::size_of::<Option<Entry>>(),
-            std::mem::size_of::<usize>()
-        );
+    fn the_handle_is_eight_bytes_and_keeps_its_stamp_apart_from_the_address() {
+        // A table's bucket holds one handle: 8 bytes, address and stamp.
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
+        let e = Entry::new(b"key", b"value", 0);
+        assert_eq!(e.stamp(), 0);
+        e.set_stamp(0xbeef);
+        if STAMPS_FIT {
+            assert_eq!(e.stamp(), 0xbeef);
+        }
+        assert_eq!(e.key(), b"key");
+        assert_eq!(e.value(), b"value");
+        // A clone starts with the stamp and then keeps its own.
+        let c = e.clone();
+        assert_eq!(c.stamp(), e.stamp());
+        c.set_stamp(1);
+        assert!(c.shares_allocation_with(&e));
+        assert_eq!(e.value(), b"value");
+        if STAMPS_FIT {
+            assert_eq!(e.stamp(), 0xbeef);
+            assert_eq!(c.stamp(), 1);
+        }
     }
 }

@@ -159,6 +159,16 @@ impl DeadlineHeap {
         }
     }
 
+    /// A key some hint names, chosen by `pick` (any number: it is reduced
+    /// to a place in the table); `None` if no hint names a key. The key may
+    /// have been deleted or persisted since.
+    pub fn key_at(&self, pick: u64) -> Option<&Key> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        self.keys.get((pick % self.keys.len() as u64) as usize)
+    }
+
     /// Bytes the heap holds (see the field `footprint`). O(1).
     pub fn footprint(&self) -> usize {
         self.footprint
@@ -270,6 +280,22 @@ impl DeadlineHeap {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The earliest hint: its deadline and the key it names (which may be
+    /// stale: check the key's current deadline).
+    pub fn earliest(&self) -> Option<(u64, &Key)> {
+        let hint = match (self.heap.peek(), self.draining.peek()) {
+            (Some(a), Some(b)) => {
+                if a.deadline <= b.deadline {
+                    a
+                } else {
+                    b
+                }
+            }
+            (a, b) => a.or(b)?,
+        };
+        Some((hint.deadline, &hint.key))
     }
 
     /// Entries in the heap, stale ones included.

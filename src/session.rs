@@ -35,6 +35,9 @@ pub struct Transaction {
     pub failed: bool,
     /// Whether a queued command writes (`EXEC` is then a write).
     pub has_write: bool,
+    /// Whether a queued command may grow memory (Redis's `denyoom`), so
+    /// that `EXEC` is refused when memory is full and nothing can go.
+    pub grows: bool,
 }
 
 impl Transaction {
@@ -44,6 +47,7 @@ impl Transaction {
         &mut self,
         argv: &[&[u8]],
         writes: bool,
+        grows: bool,
     ) -> Result<(), crate::error::CommandError> {
         let bytes: usize = argv.iter().map(|a| a.len()).sum();
         if self.queued.len() >= MAX_QUEUED || self.queued_bytes + bytes > MAX_QUEUED_BYTES {
@@ -54,6 +58,7 @@ impl Transaction {
         }
         self.queued_bytes += bytes;
         self.has_write |= writes;
+        self.grows |= grows;
         self.queued.push(argv.iter().map(|a| a.to_vec()).collect());
         Ok(())
     }
@@ -357,10 +362,10 @@ mod tests {
     #[test]
     fn a_transaction_refuses_more_bytes_than_the_limit_and_is_doomed() {
         let mut tx = Transaction::default();
-        assert!(tx.queue(&[b"SET", b"k", b"v"], true).is_ok());
+        assert!(tx.queue(&[b"SET", b"k", b"v"], true, true).is_ok());
         // Zeroed and never touched: the allocator maps it lazily.
         let huge = vec![0u8; MAX_QUEUED_BYTES];
-        assert!(tx.queue(&[b"SET", b"k", &huge], true).is_err());
+        assert!(tx.queue(&[b"SET", b"k", &huge], true, true).is_err());
         assert!(tx.failed);
         assert_eq!(tx.queued.len(), 1);
     }

@@ -44,6 +44,9 @@ const PARAMETERS: &[&str] = &[
     "appendonly",
     "maxmemory",
     "maxmemory-policy",
+    "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
     "databases",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
@@ -251,6 +254,7 @@ fn config_get_takes_several_case_insensitive_glob_patterns_and_names_each_parame
             "maxclients",
             "maxmemory",
             "maxmemory-policy",
+            "maxmemory-samples",
             "proto-max-bulk-len",
             "set-max-intset-entries",
             "zset-max-listpack-entries",
@@ -395,16 +399,25 @@ fn config_set_errors_have_redis_texts() {
     }
     // What Redis may change but gocache does not support yet takes only its
     // one value.
+    assert_eq!(set(&mut c, &["appendonly", "no"]), Resp::ok());
+    // The memory limit's parameters, with Redis's texts.
     assert_eq!(
-        set(&mut c, &["maxmemory", "0", "appendonly", "no"]),
-        Resp::ok()
+        set(&mut c, &["maxmemory-policy", "lru"]),
+        failed(
+            "maxmemory-policy",
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+        )
     );
     assert_eq!(
-        set(&mut c, &["maxmemory", "1"]),
+        set(&mut c, &["maxmemory-samples", "0"]),
         failed(
-            "maxmemory",
-            "argument must be '0' (gocache has no memory limit yet)"
+            "maxmemory-samples",
+            "argument must be between 1 and 2147483647 inclusive"
         )
+    );
+    assert_eq!(
+        set(&mut c, &["maxmemory", "12x"]),
+        failed("maxmemory", "argument must be a memory value")
     );
     assert_eq!(
         set(&mut c, &["appendonly", "yes"]),

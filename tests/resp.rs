@@ -459,7 +459,7 @@ fn config_get_reports_the_parameters_clients_ask_for() {
         &["CONFIG", "GET"],
         b"-ERR wrong number of arguments for 'config|get' command\r\n",
     );
-    let set = c.call(&["CONFIG", "SET", "maxmemory", "1"]);
+    let set = c.call(&["CONFIG", "SET", "maxmemory", "1z"]);
     assert!(
         matches!(set, Resp::Error(ref e) if e.starts_with("ERR ")),
         "{set:?}"

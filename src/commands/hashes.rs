@@ -36,9 +36,15 @@ use crate::value::{Hash, HashRef};
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, Access::Write, hset).keys(1, 1, 1),
-    CommandSpec::new("hsetnx", 4, Access::Write, hsetnx).keys(1, 1, 1),
-    CommandSpec::new("hmset", -4, Access::Write, hset).keys(1, 1, 1),
+    CommandSpec::new("hset", -4, Access::Write, hset)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("hsetnx", 4, Access::Write, hsetnx)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("hmset", -4, Access::Write, hset)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("hget", 3, Access::Read, hget).keys(1, 1, 1),
     CommandSpec::new("hmget", -3, Access::Read, hmget).keys(1, 1, 1),
     CommandSpec::new("hdel", -3, Access::Write, hdel).keys(1, 1, 1),
@@ -48,8 +54,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hgetall", 2, Access::Read, hgetall).keys(1, 1, 1),
     CommandSpec::new("hkeys", 2, Access::Read, hkeys).keys(1, 1, 1),
     CommandSpec::new("hvals", 2, Access::Read, hvals).keys(1, 1, 1),
-    CommandSpec::new("hincrby", 4, Access::Write, hincrby).keys(1, 1, 1),
-    CommandSpec::new("hincrbyfloat", 4, Access::Write, hincrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("hincrby", 4, Access::Write, hincrby)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("hincrbyfloat", 4, Access::Write, hincrbyfloat)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("hrandfield", -2, Access::Read, hrandfield).keys(1, 1, 1),
     CommandSpec::new("hscan", -3, Access::Read, hscan).keys(1, 1, 1),
 ];

@@ -17,6 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("unlink", -2, Access::Write, del).keys(1, -1, 1),
     CommandSpec::new("delete", 2, Access::Write, delete).keys(1, 1, 1),
     CommandSpec::new("exists", -2, Access::Read, exists).keys(1, -1, 1),
+    CommandSpec::new("touch", -2, Access::Read, touch).keys(1, -1, 1),
     CommandSpec::new("expire", -3, Access::Write, expire).keys(1, 1, 1),
     CommandSpec::new("pexpire", -3, Access::Write, pexpire).keys(1, 1, 1),
     CommandSpec::new("expireat", -3, Access::Write, expireat).keys(1, 1, 1),
@@ -33,7 +34,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("rename", 3, Access::Write, rename).keys(1, 2, 1),
     CommandSpec::new("renamenx", 3, Access::Write, renamenx).keys(1, 2, 1),
     CommandSpec::new("move", 3, Access::Write, move_key).keys(1, 1, 1),
-    CommandSpec::new("copy", -3, Access::Write, copy).keys(1, 2, 1),
+    CommandSpec::new("copy", -3, Access::Write, copy)
+        .grows()
+        .keys(1, 2, 1),
     CommandSpec::new("object", -2, Access::Read, object).keys(2, 2, 1),
 ];
 
@@ -60,6 +63,18 @@ fn exists(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     let now = ctx.now;
     let db = ctx.read();
     let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
+    Ok(Reply::Integer(n as i64))
+}
+
+/// `TOUCH key [key ...]`: how many of the keys exist; each is a use, which
+/// its access stamp records.
+fn touch(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
+    let now = ctx.now;
+    let db = ctx.read();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| db.get(k, now).is_some())
+        .count();
     Ok(Reply::Integer(n as i64))
 }
 
@@ -197,7 +212,7 @@ fn pexpireat(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// -2 when absent, -1 without a deadline, else the deadline (Unix ms).
 fn deadline_of(ctx: &Context<'_>, key: &[u8]) -> i64 {
-    match ctx.read().get(key, ctx.now) {
+    match ctx.read().peek(key, ctx.now) {
         None => -2,
         Some(e) => e.deadline().map_or(-1, |d| d as i64),
     }
@@ -247,7 +262,7 @@ fn persist(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
 
 /// `TYPE key`: `string`, `hash`, `list`, `set` or `none`.
 fn key_type(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
-    let kind = ctx.read().get(argv[1], ctx.now).map(Entry::kind);
+    let kind = ctx.read().peek(argv[1], ctx.now).map(Entry::kind);
     Ok(Reply::status(kind.map_or("none", Kind::name)))
 }
 
@@ -502,6 +517,12 @@ const OBJECT_HELP: &[&str] = &[
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
@@ -509,13 +530,22 @@ const OBJECT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// `OBJECT ENCODING|REFCOUNT key`, `OBJECT HELP`: the encoding in use
-/// (Redis's names), or nil for an absent key.
+/// Redis's refusals of `OBJECT IDLETIME` under an LFU policy and of
+/// `OBJECT FREQ` under any other: the stamp counts the other thing.
+const IDLETIME_UNDER_LFU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const FREQ_WITHOUT_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+/// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key`, `OBJECT HELP`: the
+/// encoding in use (Redis's names), the seconds since the key was last
+/// used, its access counter, or nil for an absent key. None of them is a
+/// use of the key.
 fn object(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     #[derive(Clone, Copy)]
     enum Sub {
         Encoding,
         Refcount,
+        Idletime,
+        Freq,
         Help,
     }
     let sub = Args::new(argv).subcommand(
@@ -523,6 +553,8 @@ fn object(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         &[
             ("encoding", 3, Sub::Encoding),
             ("refcount", 3, Sub::Refcount),
+            ("idletime", 3, Sub::Idletime),
+            ("freq", 3, Sub::Freq),
             ("help", 2, Sub::Help),
         ],
     )?;
@@ -535,14 +567,19 @@ fn object(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
         ));
     }
     let db = ctx.read();
-    let Some(entry) = db.get(argv[2], ctx.now) else {
+    let Some(entry) = db.peek(argv[2], ctx.now) else {
         return Ok(Reply::Nil);
     };
+    let stamps = db.stamps();
     Ok(match sub {
         Sub::Encoding => Reply::text(match entry.collection() {
             Some(value) => value.encoding(),
             None => string_encoding(entry.value()),
         }),
+        Sub::Idletime if stamps.lfu => return Err(CommandError::other(IDLETIME_UNDER_LFU)),
+        Sub::Idletime => Reply::Integer(crate::access::idle_seconds(entry.stamp(), ctx.now) as i64),
+        Sub::Freq if !stamps.lfu => return Err(CommandError::other(FREQ_WITHOUT_LFU)),
+        Sub::Freq => Reply::Integer(i64::from(stamps.frequency(entry.stamp(), ctx.now))),
         // Every value has one reference: gocache shares no integers.
         _ => Reply::Integer(1),
     })

@@ -35,28 +35,48 @@ use std::sync::PoisonError;
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, Access::Write, lpush).keys(1, 1, 1),
-    CommandSpec::new("rpush", -3, Access::Write, rpush).keys(1, 1, 1),
-    CommandSpec::new("lpushx", -3, Access::Write, lpushx).keys(1, 1, 1),
-    CommandSpec::new("rpushx", -3, Access::Write, rpushx).keys(1, 1, 1),
+    CommandSpec::new("lpush", -3, Access::Write, lpush)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("rpush", -3, Access::Write, rpush)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("lpushx", -3, Access::Write, lpushx)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("rpushx", -3, Access::Write, rpushx)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("lpop", -2, Access::Write, lpop).keys(1, 1, 1),
     CommandSpec::new("rpop", -2, Access::Write, rpop).keys(1, 1, 1),
     CommandSpec::new("llen", 2, Access::Read, llen).keys(1, 1, 1),
     CommandSpec::new("lrange", 4, Access::Read, lrange).keys(1, 1, 1),
     CommandSpec::new("lindex", 3, Access::Read, lindex).keys(1, 1, 1),
-    CommandSpec::new("lset", 4, Access::Write, lset).keys(1, 1, 1),
+    CommandSpec::new("lset", 4, Access::Write, lset)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("lrem", 4, Access::Write, lrem).keys(1, 1, 1),
     CommandSpec::new("ltrim", 4, Access::Write, ltrim).keys(1, 1, 1),
-    CommandSpec::new("linsert", 5, Access::Write, linsert).keys(1, 1, 1),
+    CommandSpec::new("linsert", 5, Access::Write, linsert)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("lpos", -3, Access::Read, lpos).keys(1, 1, 1),
-    CommandSpec::new("lmove", 5, Access::Write, lmove).keys(1, 2, 1),
-    CommandSpec::new("rpoplpush", 3, Access::Write, rpoplpush).keys(1, 2, 1),
+    CommandSpec::new("lmove", 5, Access::Write, lmove)
+        .grows()
+        .keys(1, 2, 1),
+    CommandSpec::new("rpoplpush", 3, Access::Write, rpoplpush)
+        .grows()
+        .keys(1, 2, 1),
     // Keys follow a count: Redis's legacy key range says nothing (0 0 0).
     CommandSpec::new("lmpop", -4, Access::Write, lmpop),
     CommandSpec::new("blpop", -3, Access::Write, blpop).keys(1, -2, 1),
     CommandSpec::new("brpop", -3, Access::Write, brpop).keys(1, -2, 1),
-    CommandSpec::new("blmove", 6, Access::Write, blmove).keys(1, 2, 1),
-    CommandSpec::new("brpoplpush", 4, Access::Write, brpoplpush).keys(1, 2, 1),
+    CommandSpec::new("blmove", 6, Access::Write, blmove)
+        .grows()
+        .keys(1, 2, 1),
+    CommandSpec::new("brpoplpush", 4, Access::Write, brpoplpush)
+        .grows()
+        .keys(1, 2, 1),
     CommandSpec::new("blmpop", -5, Access::Write, blmpop),
 ];
 

@@ -4,10 +4,12 @@
 //! Every figure but the resident set is the keyspace's running count of
 //! the bytes it holds (see [`keyspace`](crate::keyspace) and
 //! [`memory`](crate::memory)): entries, tables and deadline heaps, with
-//! what the allocator rounds each allocation up to. Reading it takes a
-//! read guard for a few loads, never a walk over the keys. What the
-//! keyspace does not hold (connection buffers, thread stacks, the program)
-//! shows only in `used_memory_rss`.
+//! what the allocator rounds each allocation up to, plus what the
+//! connections' read, argument and reply buffers allocate (each
+//! connection counts its own after every batch, `mem_clients_normal`).
+//! Reading it takes a read guard for a few loads, never a walk over the
+//! keys. What neither holds (thread stacks, the program) shows only in
+//! `used_memory_rss`.
 
 use super::{Access, CommandResult, CommandSpec, Context, is_word};
 use crate::error::{CommandError, shown};
@@ -117,9 +119,9 @@ fn fragmentation(rss: u64, used: usize) -> f64 {
     rss as f64 / used.max(1) as f64
 }
 
-/// `MEMORY STATS`: Redis's fields that the keyspace's counts answer
-/// honestly; those about clients, replication, scripts and the
-/// allocator's own statistics are left out.
+/// `MEMORY STATS`: Redis's fields that the keyspace's and the client
+/// buffers' counts answer honestly; those about replication, scripts and
+/// the allocator's own statistics are left out.
 fn stats(ctx: &Context<'_>) -> Reply {
     let int = |n: usize| Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     // One guard for every figure, so that they agree.
@@ -145,12 +147,17 @@ fn stats(ctx: &Context<'_>) -> Reply {
             .collect();
         (store.memory(), store.stored_len(), dbs)
     });
+    let clients = ctx.server.client_buffers.load(std::sync::atomic::Ordering::Relaxed);
+    let mut m = m;
+    m.used += clients;
+    m.peak = m.peak.max(m.used);
     let rss = crate::os::resident_bytes();
     let net = m.used.saturating_sub(m.startup).max(1);
     let mut fields = vec![
         ("peak.allocated".to_string(), int(m.peak)),
         ("total.allocated".into(), int(m.used)),
         ("startup.allocated".into(), int(m.startup)),
+        ("clients.normal".into(), int(clients)),
     ];
     fields.extend(dbs);
     fields.extend([
@@ -187,13 +194,21 @@ fn stats(ctx: &Context<'_>) -> Reply {
 }
 
 /// The `INFO memory` section: Redis's names, for the figures gocache has.
+/// `used_memory` is the keyspace's count plus the client buffers'.
 pub fn info_fields(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
-    let m: Memory = ctx.with_store(|store| store.memory());
+    let (mut m, limit): (Memory, _) = ctx.with_store(|store| (store.memory(), store.limit()));
+    let clients = ctx
+        .server
+        .client_buffers
+        .load(std::sync::atomic::Ordering::Relaxed);
+    m.used += clients;
+    m.peak = m.peak.max(m.used);
     let rss = crate::os::resident_bytes();
     let net = m.used.saturating_sub(m.startup).max(1);
     let bytes = |n: usize| (n.to_string(), human(n as u64));
     let (used, used_human) = bytes(m.used);
     let (peak, peak_human) = bytes(m.peak);
+    let (max, max_human) = bytes(limit.maxmemory);
     vec![
         ("used_memory", used),
         ("used_memory_human", used_human),
@@ -212,9 +227,9 @@ pub fn info_fields(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
             "used_memory_dataset_perc",
             format!("{:.2}%", percent(m.data, net)),
         ),
-        ("maxmemory", "0".into()),
-        ("maxmemory_human", "0B".into()),
-        ("maxmemory_policy", "noeviction".into()),
+        ("maxmemory", max),
+        ("maxmemory_human", max_human),
+        ("maxmemory_policy", limit.policy.name().into()),
         (
             "mem_fragmentation_ratio",
             format!("{:.2}", fragmentation(rss, m.used)),
@@ -223,6 +238,7 @@ pub fn info_fields(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
             "mem_fragmentation_bytes",
             (rss as i64 - m.used as i64).to_string(),
         ),
+        ("mem_clients_normal", clients.to_string()),
         // Rust's global allocator: the C library's malloc.
         ("mem_allocator", "libc".into()),
     ]

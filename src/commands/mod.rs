@@ -131,6 +131,9 @@ pub struct CommandSpec {
     pub in_multi: InMulti,
     /// Key positions for `COMMAND`: first, last (negative from the end), step.
     pub keys: (i32, i32, i32),
+    /// May grow memory (Redis's `denyoom` flag): refused when memory is
+    /// over `maxmemory` and nothing can be evicted.
+    pub grows: bool,
     /// The handler.
     pub run: Handler,
 }
@@ -145,8 +148,15 @@ impl CommandSpec {
             before_auth: false,
             in_multi: InMulti::Queue,
             keys: (0, 0, 0),
+            grows: false,
             run,
         }
+    }
+
+    /// Marks the command as one that may grow memory (see `grows`).
+    pub const fn grows(mut self) -> Self {
+        self.grows = true;
+        self
     }
 
     /// Sets the key positions reported by `COMMAND`.
@@ -648,10 +658,21 @@ pub fn dispatch(
     if server.snapshotter.refusing_writes() && refused_while_saves_fail(spec, session) {
         return reject_command(server, session, spec, CommandError::other(MISCONF));
     }
+    if server.settings.maxmemory() != 0
+        && refused_when_full(spec, session)
+        && server
+            .make_room(
+                crate::clock::now_ms(),
+                crate::shared::EVICT_BATCHES_PER_COMMAND,
+            )
+            .is_err()
+    {
+        return reject_command(server, session, spec, CommandError::other(OOM));
+    }
     if let Some(tx) = session.multi.as_mut() {
         match spec.in_multi {
             InMulti::Queue => {
-                return match tx.queue(argv, spec.access == Access::Write) {
+                return match tx.queue(argv, spec.access == Access::Write, spec.grows) {
                     Ok(()) => Reply::status("QUEUED"),
                     Err(e) => Reply::Error(e),
                 };
@@ -683,6 +704,22 @@ fn refused_while_saves_fail(spec: &CommandSpec, session: &Session) -> bool {
         "exec" => session.multi.as_ref().is_some_and(|tx| tx.has_write),
         "ping" => true,
         _ => spec.access == Access::Write,
+    }
+}
+
+/// The error a growing command gets when memory is over `maxmemory` and
+/// nothing can be evicted (Redis's text).
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// Whether `spec` is refused when memory is full: a command that may grow
+/// memory, `EXEC` of a transaction holding one, and anything queued in
+/// `MULTI` but `EXEC`, `DISCARD`, `QUIT` and `RESET` (a queue grows too),
+/// as in Redis. Keys are evicted for these first.
+fn refused_when_full(spec: &CommandSpec, session: &Session) -> bool {
+    match spec.name {
+        "exec" => session.multi.as_ref().is_some_and(|tx| tx.grows),
+        "discard" | "quit" | "reset" => false,
+        _ => spec.grows || session.multi.is_some(),
     }
 }
 

@@ -246,7 +246,11 @@ fn fixed_fields(ctx: &mut Context<'_>, section: &str) -> Vec<(&'static str, Stri
                 "expired_keys",
                 server.keyspace.expiry().expired_keys().to_string(),
             ),
-            ("evicted_keys", "0".into()),
+            (
+                "evicted_keys",
+                ctx.with_store(crate::keyspace::Store::evicted_keys)
+                    .to_string(),
+            ),
             (
                 "keyspace_hits",
                 stats.keyspace_hits.load(Ordering::Relaxed).to_string(),

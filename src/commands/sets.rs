@@ -31,7 +31,9 @@ use crate::value::{Encodings, Set, SetRef, Value};
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, Access::Write, sadd).keys(1, 1, 1),
+    CommandSpec::new("sadd", -3, Access::Write, sadd)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("srem", -3, Access::Write, srem).keys(1, 1, 1),
     CommandSpec::new("smembers", 2, Access::Read, smembers).keys(1, 1, 1),
     CommandSpec::new("sismember", 3, Access::Read, sismember).keys(1, 1, 1),
@@ -44,11 +46,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Its keys follow a count, which Redis's first/last/step cannot say:
     // it reports 0, 0, 0.
     CommandSpec::new("sintercard", -3, Access::Read, sintercard),
-    CommandSpec::new("sinterstore", -3, Access::Write, sinterstore).keys(1, -1, 1),
+    CommandSpec::new("sinterstore", -3, Access::Write, sinterstore)
+        .grows()
+        .keys(1, -1, 1),
     CommandSpec::new("sunion", -2, Access::Read, sunion).keys(1, -1, 1),
-    CommandSpec::new("sunionstore", -3, Access::Write, sunionstore).keys(1, -1, 1),
+    CommandSpec::new("sunionstore", -3, Access::Write, sunionstore)
+        .grows()
+        .keys(1, -1, 1),
     CommandSpec::new("sdiff", -2, Access::Read, sdiff).keys(1, -1, 1),
-    CommandSpec::new("sdiffstore", -3, Access::Write, sdiffstore).keys(1, -1, 1),
+    CommandSpec::new("sdiffstore", -3, Access::Write, sdiffstore)
+        .grows()
+        .keys(1, -1, 1),
     CommandSpec::new("sscan", -3, Access::Read, sscan).keys(1, 1, 1),
 ];
 

@@ -16,26 +16,54 @@ use crate::value::long_double::LongDouble;
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, Access::Read, get).keys(1, 1, 1),
-    CommandSpec::new("set", -3, Access::Write, set).keys(1, 1, 1),
-    CommandSpec::new("setnx", 3, Access::Write, setnx).keys(1, 1, 1),
-    CommandSpec::new("setex", 4, Access::Write, setex).keys(1, 1, 1),
-    CommandSpec::new("psetex", 4, Access::Write, psetex).keys(1, 1, 1),
-    CommandSpec::new("getset", 3, Access::Write, getset).keys(1, 1, 1),
+    CommandSpec::new("set", -3, Access::Write, set)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("setnx", 3, Access::Write, setnx)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("setex", 4, Access::Write, setex)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("psetex", 4, Access::Write, psetex)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("getset", 3, Access::Write, getset)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("getdel", 2, Access::Write, getdel).keys(1, 1, 1),
     CommandSpec::new("getex", -2, Access::Write, getex).keys(1, 1, 1),
     CommandSpec::new("mget", -2, Access::Read, mget).keys(1, -1, 1),
-    CommandSpec::new("mset", -3, Access::Write, mset).keys(1, -1, 2),
-    CommandSpec::new("msetnx", -3, Access::Write, msetnx).keys(1, -1, 2),
-    CommandSpec::new("incr", 2, Access::Write, incr).keys(1, 1, 1),
-    CommandSpec::new("decr", 2, Access::Write, decr).keys(1, 1, 1),
-    CommandSpec::new("incrby", 3, Access::Write, incrby).keys(1, 1, 1),
-    CommandSpec::new("decrby", 3, Access::Write, decrby).keys(1, 1, 1),
-    CommandSpec::new("incrbyfloat", 3, Access::Write, incrbyfloat).keys(1, 1, 1),
-    CommandSpec::new("append", 3, Access::Write, append).keys(1, 1, 1),
+    CommandSpec::new("mset", -3, Access::Write, mset)
+        .grows()
+        .keys(1, -1, 2),
+    CommandSpec::new("msetnx", -3, Access::Write, msetnx)
+        .grows()
+        .keys(1, -1, 2),
+    CommandSpec::new("incr", 2, Access::Write, incr)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("decr", 2, Access::Write, decr)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("incrby", 3, Access::Write, incrby)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("decrby", 3, Access::Write, decrby)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("incrbyfloat", 3, Access::Write, incrbyfloat)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("append", 3, Access::Write, append)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("strlen", 2, Access::Read, strlen).keys(1, 1, 1),
     CommandSpec::new("getrange", 4, Access::Read, getrange).keys(1, 1, 1),
     CommandSpec::new("substr", 4, Access::Read, getrange).keys(1, 1, 1),
-    CommandSpec::new("setrange", 4, Access::Write, setrange).keys(1, 1, 1),
+    CommandSpec::new("setrange", 4, Access::Write, setrange)
+        .grows()
+        .keys(1, 1, 1),
 ];
 
 /// A reply carrying a string entry's value (shared, not copied), or nil.

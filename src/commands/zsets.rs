@@ -54,8 +54,12 @@ use std::collections::HashMap;
 
 /// This family's rows of the command table.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zadd", -4, Access::Write, zadd).keys(1, 1, 1),
-    CommandSpec::new("zincrby", 4, Access::Write, zincrby).keys(1, 1, 1),
+    CommandSpec::new("zadd", -4, Access::Write, zadd)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("zincrby", 4, Access::Write, zincrby)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("zrem", -3, Access::Write, zrem).keys(1, 1, 1),
     CommandSpec::new("zcard", 2, Access::Read, zcard).keys(1, 1, 1),
     CommandSpec::new("zscore", 3, Access::Read, zscore).keys(1, 1, 1),
@@ -65,7 +69,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zcount", 4, Access::Read, zcount).keys(1, 1, 1),
     CommandSpec::new("zlexcount", 4, Access::Read, zlexcount).keys(1, 1, 1),
     CommandSpec::new("zrange", -4, Access::Read, zrange).keys(1, 1, 1),
-    CommandSpec::new("zrangestore", -5, Access::Write, zrangestore).keys(1, 2, 1),
+    CommandSpec::new("zrangestore", -5, Access::Write, zrangestore)
+        .grows()
+        .keys(1, 2, 1),
     CommandSpec::new("zrangebyscore", -4, Access::Read, zrangebyscore).keys(1, 1, 1),
     CommandSpec::new("zrevrangebyscore", -4, Access::Read, zrevrangebyscore).keys(1, 1, 1),
     CommandSpec::new("zrangebylex", -4, Access::Read, zrangebylex).keys(1, 1, 1),
@@ -82,9 +88,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zunion", -3, Access::Read, zunion),
     CommandSpec::new("zinter", -3, Access::Read, zinter),
     CommandSpec::new("zdiff", -3, Access::Read, zdiff),
-    CommandSpec::new("zunionstore", -4, Access::Write, zunionstore).keys(1, 1, 1),
-    CommandSpec::new("zinterstore", -4, Access::Write, zinterstore).keys(1, 1, 1),
-    CommandSpec::new("zdiffstore", -4, Access::Write, zdiffstore).keys(1, 1, 1),
+    CommandSpec::new("zunionstore", -4, Access::Write, zunionstore)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("zinterstore", -4, Access::Write, zinterstore)
+        .grows()
+        .keys(1, 1, 1),
+    CommandSpec::new("zdiffstore", -4, Access::Write, zdiffstore)
+        .grows()
+        .keys(1, 1, 1),
     CommandSpec::new("zintercard", -3, Access::Read, zintercard),
     CommandSpec::new("zrandmember", -2, Access::Read, zrandmember).keys(1, 1, 1),
     CommandSpec::new("zscan", -3, Access::Read, zscan).keys(1, 1, 1),

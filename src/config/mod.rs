@@ -17,7 +17,9 @@
 
 pub mod file;
 
+use crate::access::Stamps;
 use crate::error::Error;
+use crate::keyspace::{Limit, Policy};
 use crate::log::Level;
 use std::path::PathBuf;
 
@@ -70,6 +72,16 @@ pub struct Config {
     pub databases: usize,
     /// Collection sizes up to which the packed encodings are kept.
     pub encodings: Encodings,
+    /// `maxmemory`: most bytes of data and client buffers; 0 = no limit.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`: what goes when memory is over the limit.
+    pub maxmemory_policy: Policy,
+    /// `maxmemory-samples`: keys a volatile policy compares per victim.
+    pub maxmemory_samples: u32,
+    /// `lfu-log-factor`: how slowly the LFU counter grows.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes per step down of an unused key's counter.
+    pub lfu_decay_time: u32,
 }
 
 /// The thresholds at which a collection leaves its compact encoding
@@ -127,6 +139,11 @@ impl Default for Config {
             max_line_bytes: 0,
             databases: 0,
             encodings: Encodings::DEFAULT,
+            maxmemory: 0,
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
         };
         for param in PARAMS {
             // The defaults are checked by a unit test; a bad one is a bug here.
@@ -519,9 +536,103 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.encodings.zset_max_listpack_value.to_string(),
     },
     fixed("appendonly", "no", "no append-only file yet", true),
-    fixed("maxmemory", "0", "no memory limit yet", true),
-    fixed("maxmemory-policy", "noeviction", "no eviction yet", true),
+    Param {
+        name: "maxmemory",
+        aliases: &[],
+        kind: Kind::Bytes,
+        default: "0",
+        mutable: true,
+        help: "BYTES  most memory for data and client buffers (0 = no limit)",
+        sensitive: false,
+        set: |c, v| {
+            c.maxmemory = bytes(v, 0, u64::MAX)?;
+            Ok(())
+        },
+        get: |c| c.maxmemory.to_string(),
+    },
+    Param {
+        name: "maxmemory-policy",
+        aliases: &[],
+        kind: Kind::Choice,
+        default: "noeviction",
+        mutable: true,
+        help: "POLICY  what goes over the limit: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl",
+        sensitive: false,
+        set: |c, v| {
+            c.maxmemory_policy = Policy::parse(v).ok_or_else(|| {
+                let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )
+            })?;
+            Ok(())
+        },
+        get: |c| c.maxmemory_policy.name().to_string(),
+    },
+    Param {
+        name: "maxmemory-samples",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "5",
+        mutable: true,
+        help: "N  keys a volatile-* policy compares per eviction",
+        sensitive: false,
+        set: |c, v| {
+            c.maxmemory_samples = integer(v, 1, i64::from(i32::MAX))? as u32;
+            Ok(())
+        },
+        get: |c| c.maxmemory_samples.to_string(),
+    },
+    Param {
+        name: "lfu-log-factor",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "10",
+        mutable: true,
+        help: "N  how slowly an LFU access counter grows",
+        sensitive: false,
+        set: |c, v| {
+            c.lfu_log_factor = integer(v, 0, i64::from(i32::MAX))? as u32;
+            Ok(())
+        },
+        get: |c| c.lfu_log_factor.to_string(),
+    },
+    Param {
+        name: "lfu-decay-time",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "1",
+        mutable: true,
+        help: "MINUTES  per step down of an unused key's LFU counter (0 = never)",
+        sensitive: false,
+        set: |c, v| {
+            c.lfu_decay_time = integer(v, 0, i64::from(i32::MAX))? as u32;
+            Ok(())
+        },
+        get: |c| c.lfu_decay_time.to_string(),
+    },
 ];
+
+impl Config {
+    /// The memory limit this configuration sets.
+    pub fn limit(&self) -> Limit {
+        Limit {
+            maxmemory: usize::try_from(self.maxmemory).unwrap_or(usize::MAX),
+            policy: self.maxmemory_policy,
+            samples: self.maxmemory_samples as usize,
+        }
+    }
+
+    /// What access stamps mean under this configuration.
+    pub fn stamps(&self) -> Stamps {
+        Stamps {
+            lfu: self.maxmemory_policy.is_lfu(),
+            log_factor: self.lfu_log_factor,
+            decay_minutes: self.lfu_decay_time,
+        }
+    }
+}
 
 /// A parameter clients and tools ask about that gocache does not support
 /// changing yet: it accepts only its default (`CONFIG SET appendonly no`

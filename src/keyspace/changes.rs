@@ -28,6 +28,8 @@ pub enum Event {
     Expire,
     /// Removed on its deadline, by the sweeper or a write that found it due (`expired`).
     Expired,
+    /// Removed to bring memory under `maxmemory` (`evicted`).
+    Evicted,
     /// Its deadline removed (`persist`).
     Persist,
     /// Renamed away (`rename_from`).
@@ -63,6 +65,7 @@ impl Event {
             Event::Del => "del",
             Event::Expire => "expire",
             Event::Expired => "expired",
+            Event::Evicted => "evicted",
             Event::Persist => "persist",
             Event::RenameFrom => "rename_from",
             Event::RenameTo => "rename_to",

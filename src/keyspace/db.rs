@@ -40,6 +40,7 @@
 //! here does I/O or sleeps: it only touches memory, under the keyspace's
 //! write guard.
 
+use crate::access::Stamps;
 pub use crate::entry::{Entry, Key};
 use crate::expiry::{COMPACT_STEP, DeadlineHeap, ExpiryState, HOLD_KEY_BYTES, Lookup};
 use crate::key_hash::KeyHashing;
@@ -135,7 +136,7 @@ pub(super) fn mix_hash(seed: u64, key: &[u8]) -> u64 {
 /// One database's maps and counters.
 pub struct Db {
     /// Empty until the first key is stored, then [`PARTITIONS`] sets.
-    parts: Box<[KeyTable]>,
+    pub(super) parts: Box<[KeyTable]>,
     /// Each partition's room: its table's capacity when it was last
     /// allocated. A set's `capacity()` is its keys plus the slots it can
     /// still fill before it grows, which a removal that leaves a tombstone
@@ -147,7 +148,7 @@ pub struct Db {
     router: Router,
     /// The partitions' hash, under a key of this database's own.
     hashing: KeyHashing,
-    len: usize,
+    pub(super) len: usize,
     with_deadline: usize,
     /// Total length of the keys stored with a deadline, which the deadline
     /// heap's table always holds: the rest of the table is waste to compact.
@@ -162,6 +163,20 @@ pub struct Db {
     table_bytes: usize,
     pub(super) deadlines: DeadlineHeap,
     pub(super) expiry: Arc<ExpiryState>,
+    /// What access stamps mean here, and how a use changes one.
+    pub(super) stamps: Stamps,
+    /// Where eviction's hand is in this database.
+    pub(super) hand: Hand,
+    /// The keys the hand queued for eviction.
+    pub(super) victims: super::evict::Victims,
+}
+
+/// Where eviction's hand points: a partition, and how many of its entries
+/// (in its table's order) the hand has passed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Hand {
+    pub(super) part: usize,
+    pub(super) passed: usize,
 }
 
 /// An empty value of `value`'s type in its big encoding: what an entry
@@ -205,6 +220,9 @@ impl Db {
             table_bytes: 0,
             deadlines: DeadlineHeap::default(),
             expiry,
+            stamps: Stamps::default(),
+            hand: Hand::default(),
+            victims: super::evict::Victims::default(),
         }
     }
 
@@ -248,15 +266,32 @@ impl Db {
         self.parts.get(self.part_of(key))?.get(key)
     }
 
-    /// The live entry for `key`, or `None` when absent or past its deadline.
+    /// The live entry for `key`, or `None` when absent or past its
+    /// deadline; a use of the key, which its access stamp records (Redis's
+    /// lookups that touch).
+    #[inline]
     pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        let entry = self.peek(key, now)?;
+        entry.set_stamp(self.stamps.touched(entry.stamp(), now));
+        Some(entry)
+    }
+
+    /// [`Db::get`] that is not a use: the stamp stays (`TYPE`, `TTL`,
+    /// `EXISTS`, `OBJECT` and the rest of Redis's lookups that do not touch).
+    #[inline]
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
         let entry = self.stored(key)?;
         (!entry.is_expired(now)).then_some(entry)
     }
 
-    /// Whether `key` is live.
+    /// What access stamps mean in this database.
+    pub fn stamps(&self) -> &Stamps {
+        &self.stamps
+    }
+
+    /// Whether `key` is live (not a use of it).
     pub fn contains(&self, key: &[u8], now: u64) -> bool {
-        self.get(key, now).is_some()
+        self.peek(key, now).is_some()
     }
 
     /// Whether `key` is stored but past its deadline (a write removes it).
@@ -310,9 +345,20 @@ impl Db {
     /// returns (live or past its deadline). The entry is built before the
     /// lock is taken, so that its allocation is not made while others wait.
     #[inline]
-    pub(super) fn insert(&mut self, entry: Entry) -> Option<Entry> {
+    pub(super) fn insert(&mut self, entry: Entry, now: u64) -> Option<Entry> {
         let (expires_at, key_len) = (entry.expires_at(), entry.key().len());
         let part = self.part_of(entry.key());
+        // The stamp (see `Stamps::on_store`): under LFU the count of the key
+        // replaced carries over, which takes a lookup first.
+        let replaced = if self.stamps.lfu {
+            self.parts
+                .get(part)
+                .and_then(|p| p.get(entry.key()))
+                .map(Entry::stamp)
+        } else {
+            None
+        };
+        entry.set_stamp(self.stamps.on_store(replaced, now));
         // A second handle on the stored entry (a count, not a copy), to link
         // it to the deadline heap's copy of its key once it is stored. With
         // no deadline to queue and no key in the heap's table (so no slot
@@ -322,6 +368,14 @@ impl Db {
         let bytes = entry.footprint();
         // Even replacing a key may grow the table (it makes room first).
         let old = self.parts_for_insert()[part].replace(entry);
+        // Under recency, a key that replaced another was used, unlike a
+        // new one: its stored handle is stamped so (a lookup, only for an
+        // overwrite).
+        if let Some(old) = old.as_ref().filter(|_| !self.stamps.lfu) {
+            if let Some(stored) = self.parts[part].get(old.key()) {
+                stored.set_stamp(self.stamps.on_store(Some(old.stamp()), now));
+            }
+        }
         self.maybe_grown(part);
         self.data_bytes = self.data_bytes + bytes - old.as_ref().map_or(0, Entry::footprint);
         // The new entry takes over the old one's place in the deadline
@@ -376,10 +430,14 @@ impl Db {
         let Some(value) = entry.collection() else {
             return Edit::WrongType;
         };
+        // An edit is a use of the key; a new entry for it keeps the stamp.
+        let stamp = self.stamps.touched(entry.stamp(), now);
+        entry.set_stamp(stamp);
         if entry.is_packed() || !entry.is_unique() {
             let mut copy = value.to_value();
             let result = change(&mut copy);
             let fresh = entry.with_same_key(copy);
+            fresh.set_stamp(stamp);
             let bytes = fresh.footprint();
             let old = self.parts[part].replace(fresh);
             self.data_bytes = self.data_bytes + bytes - old.as_ref().map_or(0, Entry::footprint);
@@ -408,6 +466,7 @@ impl Db {
             return Edit::Done(result);
         };
         let fresh = entry.with_same_key(packed);
+        fresh.set_stamp(stamp);
         let bytes = fresh.footprint();
         let old = self.parts[part].replace(fresh);
         self.data_bytes = self.data_bytes + bytes - before;
@@ -662,7 +721,7 @@ impl Db {
     /// add up to the table) and, with a deadline, what the deadline heap
     /// holds for it (one hint, one place in the table, one copy of the key).
     pub fn usage_of(&self, key: &[u8], now: u64) -> Option<usize> {
-        let entry = self.get(key, now)?;
+        let entry = self.peek(key, now)?;
         let part = self.part_of(key);
         let slot = table_bytes(self.rooms[part]).div_ceil(self.parts[part].len().max(1));
         let deadline = match entry.deadline() {

@@ -50,6 +50,7 @@
 pub mod blocked;
 pub mod changes;
 mod db;
+pub mod evict;
 mod trash;
 pub mod watch;
 
@@ -59,6 +60,7 @@ pub use blocked::{
 };
 pub use changes::{Change, ChangeLog, Effect, Event};
 pub use db::{Db, PARTITIONS};
+pub use evict::{Limit, Policy, Room};
 pub use trash::Trash;
 pub use watch::{WatchFlag, Watches, Watching};
 
@@ -142,6 +144,16 @@ pub struct Store {
     /// Waiters served (or unblocked) under this guard, woken once it is
     /// released.
     woken: Vec<Arc<Waiter>>,
+    /// The memory limit and eviction policy in force.
+    limit: Limit,
+    /// Keys evicted since start.
+    evicted: u64,
+    /// The database the next victim is looked for in first.
+    evict_from: usize,
+    /// The state of eviction's random draws.
+    rng: u64,
+    /// `memory.used`, published at each commit for a check without the lock.
+    used_published: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Store {
@@ -163,6 +175,11 @@ impl Store {
             trash: Trash::default(),
             blocked: Blocked::default(),
             woken: Vec::new(),
+            limit: Limit::default(),
+            evicted: 0,
+            evict_from: 0,
+            rng: crate::clock::now_us() | 1,
+            used_published: Arc::new(std::sync::atomic::AtomicUsize::new(startup)),
         }
     }
 
@@ -533,7 +550,9 @@ impl DbWriter<'_> {
     /// The live entry for `key`; a stored one past its deadline is removed.
     pub fn get_live(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         self.expire_if_due(key, now);
-        self.db.stored(key)
+        let entry = self.db.stored(key)?;
+        entry.set_stamp(self.db.stamps.touched(entry.stamp(), now));
+        Some(entry)
     }
 
     /// Stores `entry` (built before the lock was taken) as a `set`.
@@ -549,7 +568,7 @@ impl DbWriter<'_> {
         let expires_at = entry.expires_at();
         self.log
             .key(self.index, event, &entry, Effect::Stored(expires_at));
-        let old = self.counted(|db| db.insert(entry))?;
+        let old = self.counted(|db| db.insert(entry, now))?;
         self.trash.entry(&old);
         // Redis counts a key found expired by the write that replaces it.
         if old.is_expired(now) {
@@ -689,7 +708,7 @@ impl DbWriter<'_> {
                 }
                 // Stored without a record: the edit below is the change.
                 let entry = Entry::with_value(key, C::empty(), 0);
-                self.counted(|db| db.insert(entry));
+                self.counted(|db| db.insert(entry, now));
                 match edit_once(self) {
                     db::Edit::Done(done) => done,
                     _ => None,
@@ -771,6 +790,9 @@ impl Drop for WriteGuard<'_> {
             return;
         };
         guard.commit();
+        guard
+            .used_published
+            .store(guard.memory.used, std::sync::atomic::Ordering::Relaxed);
         let trash = if guard.trash.is_empty() {
             None
         } else {
@@ -797,6 +819,8 @@ pub struct Keyspace {
     store: Arc<RwLock<Store>>,
     expiry: Arc<ExpiryState>,
     databases: usize,
+    /// The store's `used_memory` as of the last commit.
+    used_published: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Keyspace {
@@ -825,11 +849,22 @@ impl Keyspace {
     fn build(databases: usize, expiry: ExpiryState) -> Keyspace {
         let expiry = Arc::new(expiry);
         let databases = databases.max(1);
+        let store = Store::new(databases, expiry.clone());
+        let used_published = store.used_published.clone();
         Keyspace {
-            store: Arc::new(RwLock::new(Store::new(databases, expiry.clone()))),
+            store: Arc::new(RwLock::new(store)),
             expiry,
             databases,
+            used_published,
         }
+    }
+
+    /// The keyspace's `used_memory` as of the last write committed: one
+    /// atomic load, no lock, for deciding whether to take the lock to evict.
+    #[inline]
+    pub fn used_memory_published(&self) -> usize {
+        self.used_published
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A shared guard for reading. Recovers a poisoned lock.

@@ -92,6 +92,9 @@ pub struct Shared {
     pub snapshotter: Arc<Snapshotter>,
     /// Connections being served now.
     pub connected: AtomicUsize,
+    /// Bytes the connections' buffers hold, counted toward `maxmemory`
+    /// and `used_memory` (see [`Shared::used_memory`]).
+    pub client_buffers: AtomicUsize,
     frozen: AtomicBool,
     /// Guards the wait for `frozen` to clear.
     thaw: Mutex<()>,
@@ -103,7 +106,43 @@ pub struct Shared {
     reserve: Mutex<FileReserve>,
 }
 
+/// Most batches of evictions one command waits for before it runs anyway
+/// (the next commands go on evicting): a command never waits long behind
+/// a mass of evictions, such as a lowered limit leaves.
+pub const EVICT_BATCHES_PER_COMMAND: usize = 8;
+
+/// Memory is over `maxmemory` and the policy can evict nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
 impl Shared {
+    /// Bytes counted as used: the keyspace's (as of its last commit) and
+    /// the client buffers'.
+    pub fn used_memory(&self) -> usize {
+        self.keyspace.used_memory_published() + self.client_buffers.load(Ordering::Relaxed)
+    }
+
+    /// Evicts keys by the policy in force until memory is within
+    /// `maxmemory`, in batches of [`EVICT_BATCH`](crate::keyspace::evict::EVICT_BATCH)
+    /// keys, the lock released between them, at most `batches` of them.
+    /// `Err` if memory is over the limit and nothing can be evicted. The
+    /// check before any lock is two atomic loads.
+    pub fn make_room(&self, now: u64, batches: usize) -> Result<(), OutOfMemory> {
+        let max = self.settings.maxmemory();
+        if max == 0 || self.used_memory() <= max {
+            return Ok(());
+        }
+        for _ in 0..batches {
+            let clients = self.client_buffers.load(Ordering::Relaxed);
+            match self.write_keyspace().make_room(clients, now) {
+                crate::keyspace::Room::Enough => return Ok(()),
+                crate::keyspace::Room::Exhausted => return Err(OutOfMemory),
+                crate::keyspace::Room::Evicting => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The keyspace write guard, waiting while writes are frozen for a final
     /// snapshot (checked after the lock is taken, so no write slips past;
     /// the wait is on a condition, with no lock of the keyspace held).
@@ -202,7 +241,9 @@ impl Shared {
                 .client_query_buffer_limit
                 .max(config.proto_max_bulk_len.saturating_add(1 << 20)),
         };
+        keyspace.write().set_limit(config.limit(), config.stamps());
         Shared {
+            client_buffers: AtomicUsize::new(0),
             settings: Settings::new(config, file),
             limits,
             keyspace,

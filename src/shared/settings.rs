@@ -28,6 +28,7 @@ pub struct Settings {
     protected_mode: AtomicBool,
     password_set: AtomicBool,
     timeout_secs: AtomicU64,
+    maxmemory: AtomicUsize,
     /// The collection encoding thresholds, read by every collection write.
     encodings: [AtomicU64; 7],
     /// Serialises changes, so two `CONFIG SET`s never interleave.
@@ -43,6 +44,7 @@ impl Settings {
             protected_mode: AtomicBool::new(false),
             password_set: AtomicBool::new(false),
             timeout_secs: AtomicU64::new(0),
+            maxmemory: AtomicUsize::new(0),
             encodings: Default::default(),
             current: RwLock::new(config.clone()),
             file,
@@ -61,6 +63,8 @@ impl Settings {
             .store(config.requirepass.is_some(), Ordering::Relaxed);
         self.timeout_secs
             .store(config.timeout_secs, Ordering::Relaxed);
+        self.maxmemory
+            .store(config.limit().maxmemory, Ordering::Relaxed);
         crate::log::set_level(config.log_level);
         let e = config.encodings;
         let values = [
@@ -129,6 +133,11 @@ impl Settings {
         self.timeout_secs.load(Ordering::Relaxed)
     }
 
+    /// `maxmemory` in bytes; 0 = no limit. One atomic load.
+    pub fn maxmemory(&self) -> usize {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
     /// The config file the server started from.
     pub fn file(&self) -> Option<&PathBuf> {
         self.file.as_ref()
@@ -165,8 +174,20 @@ impl Settings {
                 .snapshotter
                 .set_stop_writes_on_error(next.stop_writes_on_bgsave_error);
         }
+        let (limit, stamps) = (next.limit(), next.stamps());
+        let lowered = limit.maxmemory != 0
+            && (old.limit().maxmemory == 0 || limit.maxmemory < old.limit().maxmemory);
+        if limit != old.limit() || stamps != old.stamps() {
+            server.keyspace.write().set_limit(limit, stamps);
+        }
         self.mirror(&next);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = next;
+        if lowered {
+            // Down to the new limit now, as Redis does, a batch per hold of
+            // the lock. Bounded: each batch evicts keys or ends it.
+            let now = crate::clock::now_ms();
+            let _ = server.make_room(now, usize::MAX);
+        }
         Ok(())
     }
 }
