@@ -24,7 +24,7 @@
 //! Switching between the two families reinterprets the stamps already
 //! stored, as in Redis: they adjust as keys are used again.
 //!
-//! This module is arithmetic on stamps and a few process-wide settings. It
+//! This module is arithmetic on stamps and a keyspace's copy of the settings. It
 //! never touches the keyspace, takes no lock and allocates nothing.
 
 use std::cell::Cell;

@@ -104,7 +104,7 @@ const ARC_VEC: usize = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Ve
 ///
 /// The word holds the allocation's address in its low 48 bits and the key's
 /// access stamp ([`access`](crate::access)) in the top 16, which addresses
-/// never use on the targets [`STAMPS_FIT`] names (elsewhere the stamp is
+/// never use on the targets `STAMPS_FIT` names (elsewhere the stamp is
 /// not kept and reads 0). The stamp belongs to this handle, not to the
 /// allocation: the keyspace's own handle, in its table, is the one stamped.
 /// It is atomic so a read under the keyspace's shared lock can stamp it;

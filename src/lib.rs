@@ -49,7 +49,8 @@
 //! - [`session`] is per-connection state; [`stats`] the `INFO` counters;
 //!   [`error`] the error types; [`glob`] the pattern matcher; [`clock`] time;
 //!   [`key_hash`] the keyed hash of every table whose keys clients choose
-//!   (a database's, a collection's).
+//!   (a database's, a collection's); [`access`] what a key's access stamp
+//!   (recency or frequency, for eviction and `OBJECT IDLETIME|FREQ`) means.
 //!
 //! Dependencies run one way: `server` → `connection` → `commands` →
 //! `shared` → `keyspace`, `snapshot`, `session`, `config`. Nothing below

@@ -147,7 +147,10 @@ fn stats(ctx: &Context<'_>) -> Reply {
             .collect();
         (store.memory(), store.stored_len(), dbs)
     });
-    let clients = ctx.server.client_buffers.load(std::sync::atomic::Ordering::Relaxed);
+    let clients = ctx
+        .server
+        .client_buffers
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut m = m;
     m.used += clients;
     m.peak = m.peak.max(m.used);

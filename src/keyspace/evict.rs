@@ -12,7 +12,7 @@
 //! How victims are chosen, by policy:
 //!
 //! - `allkeys-lru`: the CLOCK approximation of LRU. Each database has a
-//!   *hand* ([`Hand`](super::db::Hand)) that walks its partitions in their
+//!   *hand* (`db::Hand`) that walks its partitions in their
 //!   tables' order (which the keyed hash makes unrelated to the keys or to
 //!   when they were used). A use of a key sets the referenced bit of its
 //!   access stamp ([`access`](crate::access)); the hand clears it as it
