@@ -10,8 +10,8 @@
 # start_listening NAME COMMAND...
 #                      starts a server that prints "... listening on IP:PORT";
 #                      sets PORT, and LAST_PID to its PID
-# start_redis          starts redis-server without persistence; sets RPID
-#                      and RPORT once it answers PING
+# start_redis [ARG...] starts redis-server without persistence, with any
+#                      extra ARGs; sets RPID and RPORT once it answers PING
 
 need() {
   if ! command -v "$1" >/dev/null 2>&1; then
@@ -59,7 +59,7 @@ start_listening() {
 start_redis() {
   RPORT=$(free_port)
   redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    --logfile "$work/redis.log" &
+    --logfile "$work/redis.log" "$@" &
   RPID=$!
   pids+=("$RPID")
   for _ in $(seq 1 200); do

@@ -39,24 +39,16 @@ info() { redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 # and SPORT.
 start_server() {
   local kind=$1 limit=$2 dir
-  dir=$(mktemp -d "$work/$kind.XXXXXX")
   if [ "$kind" = gocache ]; then
+    dir=$(mktemp -d "$work/$kind.XXXXXX")
     start_listening gocache "$bin" --port 0 --save '' --dir "$dir" --loglevel warning \
       --maxmemory "$limit" --maxmemory-policy allkeys-lru
     SPID=$LAST_PID
     SPORT=$PORT
   else
-    SPORT=$(free_port)
-    redis-server --port "$SPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
-      --logfile "$work/redis.log" --maxmemory "$limit" --maxmemory-policy allkeys-lru &
-    SPID=$!
-    pids+=("$SPID")
-    for _ in $(seq 1 200); do
-      if redis-cli -p "$SPORT" ping >/dev/null 2>&1; then return 0; fi
-      sleep 0.05
-    done
-    echo "redis-server did not answer PING" >&2
-    exit 1
+    start_redis --maxmemory "$limit" --maxmemory-policy allkeys-lru
+    SPID=$RPID
+    SPORT=$RPORT
   fi
 }
 

@@ -119,6 +119,18 @@ fn fragmentation(rss: u64, used: usize) -> f64 {
     rss as f64 / used.max(1) as f64
 }
 
+/// The keyspace's figures `m` with the client buffers' bytes added (to
+/// what is used and, if that passes it, to the peak), and those bytes.
+fn with_clients(ctx: &Context<'_>, mut m: Memory) -> (Memory, usize) {
+    let clients = ctx
+        .server
+        .client_buffers
+        .load(std::sync::atomic::Ordering::Relaxed);
+    m.used += clients;
+    m.peak = m.peak.max(m.used);
+    (m, clients)
+}
+
 /// `MEMORY STATS`: Redis's fields that the keyspace's and the client
 /// buffers' counts answer honestly; those about replication, scripts and
 /// the allocator's own statistics are left out.
@@ -147,13 +159,7 @@ fn stats(ctx: &Context<'_>) -> Reply {
             .collect();
         (store.memory(), store.stored_len(), dbs)
     });
-    let clients = ctx
-        .server
-        .client_buffers
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let mut m = m;
-    m.used += clients;
-    m.peak = m.peak.max(m.used);
+    let (m, clients) = with_clients(ctx, m);
     let rss = crate::os::resident_bytes();
     let net = m.used.saturating_sub(m.startup).max(1);
     let mut fields = vec![
@@ -199,13 +205,8 @@ fn stats(ctx: &Context<'_>) -> Reply {
 /// The `INFO memory` section: Redis's names, for the figures gocache has.
 /// `used_memory` is the keyspace's count plus the client buffers'.
 pub fn info_fields(ctx: &Context<'_>) -> Vec<(&'static str, String)> {
-    let (mut m, limit): (Memory, _) = ctx.with_store(|store| (store.memory(), store.limit()));
-    let clients = ctx
-        .server
-        .client_buffers
-        .load(std::sync::atomic::Ordering::Relaxed);
-    m.used += clients;
-    m.peak = m.peak.max(m.used);
+    let (m, limit): (Memory, _) = ctx.with_store(|store| (store.memory(), store.limit()));
+    let (m, clients) = with_clients(ctx, m);
     let rss = crate::os::resident_bytes();
     let net = m.used.saturating_sub(m.startup).max(1);
     let bytes = |n: usize| (n.to_string(), human(n as u64));

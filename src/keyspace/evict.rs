@@ -434,7 +434,9 @@ fn sample_volatile(db: &Db, limit: Limit, now: u64, seed: u64) -> Option<Box<[u8
             }
         }
     }
-    let samples = limit.samples.max(1);
+    // No more samples than there are keys with a deadline: a large
+    // `maxmemory-samples` must not make one hold of the lock draw billions.
+    let samples = limit.samples.clamp(1, db.stored_with_deadline());
     let mut pick = seed;
     // The best so far: its key and its rank (lower goes first).
     let mut best: Option<(u64, &[u8])> = None;
