@@ -60,12 +60,13 @@
 //!   evicted_keys=E set_errors=X seconds=T` (`used_memory` from `INFO
 //!   memory`, `evicted_keys` from `INFO stats`, `-` where the server does
 //!   not say).
-//! - `simulate --policy lru|lfu --capacity C --trace T --requests N --keys K
-//!   --seed S`: the same trace against an exact cache of C entries, filled
-//!   on every miss. `lru` evicts the least recently used resident key. `lfu`
-//!   evicts the resident key with the fewest requests since it was
-//!   inserted (its inserting request counts as one), ties going to the least
-//!   recently used; a key evicted and inserted again starts over at one.
+//! - `simulate --policy lru|lfu|s3fifo --capacity C --trace T --requests N
+//!   --keys K --seed S`: the same trace against an exact cache of C
+//!   entries, filled on every miss. `lru` evicts the least recently used
+//!   resident key. `lfu` evicts the resident key with the fewest requests
+//!   since it was inserted (its inserting request counts as one), ties going
+//!   to the least recently used; a key evicted and inserted again starts
+//!   over at one. `s3fifo` is S3-FIFO, as `simulate_s3fifo` says.
 //!   Prints `hits=H requests=N ratio=R policy=P capacity=C`.
 //! - `fill --addr HOST:PORT --count C --keys K [--batch B]`: SETs the keys
 //!   of ranks `0..C` (names as above, 100-byte values), pipelined; used to
@@ -490,6 +491,76 @@ fn simulate_lfu(trace: &mut Trace, requests: u64, capacity: usize) -> u64 {
     hits
 }
 
+/// Exact S3-FIFO (Yang et al., SOSP 2023) of `capacity` entries: a small
+/// FIFO of a tenth of the capacity that new keys enter, a main FIFO with a
+/// 2-bit count per key (a hit adds one, up to 3), and a ghost FIFO of as
+/// many keys as the main one holds. When the cache is full: while the small
+/// FIFO holds a tenth or more, its oldest key moves to the main FIFO if it
+/// was hit, or else is evicted into the ghost; otherwise the main FIFO's
+/// oldest key is evicted if its count is 0, or else goes back in with its
+/// count lowered by one. A miss on a key the ghost holds enters the main
+/// FIFO. (libCacheSim's S3FIFO.c, the authors' simulator, does the same.)
+fn simulate_s3fifo(trace: &mut Trace, requests: u64, capacity: usize) -> u64 {
+    use std::collections::VecDeque;
+    // Where a cached key is, and its count.
+    let mut cached: HashMap<u64, (bool, u8)> = HashMap::with_capacity(capacity + 1);
+    let (mut small, mut main) = (VecDeque::new(), VecDeque::new());
+    let mut ghost: VecDeque<u64> = VecDeque::new();
+    let mut in_ghost: HashMap<u64, u64> = HashMap::new();
+    let small_max = (capacity / 10).max(1);
+    let mut hits = 0;
+    for _ in 0..requests {
+        let id = trace.next_key();
+        if let Some(meta) = cached.get_mut(&id) {
+            hits += 1;
+            meta.1 = (meta.1 + 1).min(3);
+            continue;
+        }
+        if capacity == 0 {
+            continue;
+        }
+        while cached.len() >= capacity {
+            if small.len() >= small_max || main.is_empty() {
+                let victim = small.pop_front().expect("a full cache has keys");
+                let count = cached[&victim].1;
+                if count > 0 {
+                    cached.insert(victim, (true, 0));
+                    main.push_back(victim);
+                } else {
+                    cached.remove(&victim);
+                    ghost.push_back(victim);
+                    *in_ghost.entry(victim).or_insert(0) += 1;
+                    while ghost.len() > capacity - small_max {
+                        let old = ghost.pop_front().expect("a long ghost has keys");
+                        let n = in_ghost.get_mut(&old).expect("ghost keys are counted");
+                        *n -= 1;
+                        if *n == 0 {
+                            in_ghost.remove(&old);
+                        }
+                    }
+                }
+            } else {
+                let victim = main.pop_front().expect("checked");
+                let count = cached[&victim].1;
+                if count > 0 {
+                    cached.insert(victim, (true, count - 1));
+                    main.push_back(victim);
+                } else {
+                    cached.remove(&victim);
+                }
+            }
+        }
+        if in_ghost.contains_key(&id) {
+            cached.insert(id, (true, 0));
+            main.push_back(id);
+        } else {
+            cached.insert(id, (false, 0));
+            small.push_back(id);
+        }
+    }
+    hits
+}
+
 /// `simulate`: the trace against an exact in-process cache.
 fn simulate(o: &Opts) -> Result<(), String> {
     let policy = o.str("policy")?;
@@ -499,7 +570,8 @@ fn simulate(o: &Opts) -> Result<(), String> {
     let hits = match policy {
         "lru" => simulate_lru(&mut trace, requests, capacity),
         "lfu" => simulate_lfu(&mut trace, requests, capacity),
-        _ => return Err(format!("unknown policy '{policy}' (lru or lfu)")),
+        "s3fifo" => simulate_s3fifo(&mut trace, requests, capacity),
+        _ => return Err(format!("unknown policy '{policy}' (lru, lfu or s3fifo)")),
     };
     println!(
         "hits={hits} requests={requests} ratio={:.4} policy={policy} capacity={capacity}",

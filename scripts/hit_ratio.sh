@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cache hit ratios of maxmemory eviction policies, gocache beside Redis 7,
-# with exact LRU and exact LFU caches of the same size as yardsticks.
+# with exact LRU, exact LFU and exact S3-FIFO caches of the same size as
+# yardsticks.
 #
 #   bash scripts/hit_ratio.sh
 #
@@ -11,7 +12,7 @@
 # same MAXMEMORY. MAXMEMORY is sized on Redis: the used_memory of a fresh
 # Redis after SETting KEYS*FRACTION keys of the trace's kind, so Redis holds
 # about FRACTION of the key space. `cache_trace simulate` then runs the same
-# trace through an exact LRU and an exact LFU cache whose capacity is the
+# trace through an exact LRU, LFU and S3-FIFO cache whose capacity is the
 # DBSIZE Redis had at the end of its allkeys-lru run (and, second figure,
 # gocache's DBSIZE at the end of its allkeys-lru run).
 #
@@ -21,7 +22,8 @@
 #   TRACES          traces (default "zipf0.8 zipf1.0 scan")
 #   POLICIES        policies run on both servers
 #                   (default "allkeys-lru allkeys-lfu allkeys-random")
-#   EXTRA_POLICIES  policies run on gocache only (default empty)
+#   EXTRA_POLICIES  policies run on gocache only (default "allkeys-s3fifo",
+#                   gocache's own; set it empty for none)
 #   GOCACHE         gocache binary (default: `cargo build --release`, then
 #                   target/release/gocache)
 #   FRACTION        share of KEYS the memory limit holds (default 0.10)
@@ -40,7 +42,7 @@ REQUESTS=${REQUESTS:-1000000}
 KEYS=${KEYS:-1000000}
 TRACES=${TRACES:-"zipf0.8 zipf1.0 scan"}
 POLICIES=${POLICIES:-"allkeys-lru allkeys-lfu allkeys-random"}
-EXTRA_POLICIES=${EXTRA_POLICIES:-}
+EXTRA_POLICIES=${EXTRA_POLICIES-allkeys-s3fifo}
 GOCACHE=${GOCACHE:-}
 FRACTION=${FRACTION:-0.10}
 SEED=${SEED:-1}
@@ -234,10 +236,11 @@ run_gocache() {
   fi
 }
 
-# Exact LRU and LFU of capacity $2 on trace $1; stores under sim,$1,$3.
+# Exact LRU, LFU and S3-FIFO of capacity $2 on trace $1; stores under
+# sim,$1,$3.
 run_sims() {
   local p out
-  for p in lru lfu; do
+  for p in lru lfu s3fifo; do
     if [[ "$2" =~ ^[0-9]+$ ]]; then
       out=$("$TOOL" simulate --policy "$p" --capacity "$2" --trace "$1" \
         --requests "$REQUESTS" --keys "$KEYS" --seed "$SEED")
@@ -271,8 +274,8 @@ print_tables() {
   sep="|---|"
   for p in $POLICIES; do head+=" Redis $p |"; sep+="---:|"; done
   for p in $POLICIES $EXTRA_POLICIES; do head+=" gocache $p |"; sep+="---:|"; done
-  head+=" exact LRU (Redis keys / gocache keys) | exact LFU (Redis keys / gocache keys) | keys held (Redis / gocache) |"
-  sep+="---:|---:|---:|"
+  head+=" exact LRU (Redis keys / gocache keys) | exact LFU (Redis keys / gocache keys) | exact S3-FIFO (Redis keys / gocache keys) | keys held (Redis / gocache) |"
+  sep+="---:|---:|---:|---:|"
   echo "$head"
   echo "$sep"
   for t in $TRACES; do
@@ -281,6 +284,7 @@ print_tables() {
     for p in $POLICIES $EXTRA_POLICIES; do row+=" ${RATIO[gocache,$t,$p]:-n/a} |"; done
     row+=" ${RATIO[sim,$t,lru,redis]:-n/a} / ${RATIO[sim,$t,lru,gocache]:-n/a} |"
     row+=" ${RATIO[sim,$t,lfu,redis]:-n/a} / ${RATIO[sim,$t,lfu,gocache]:-n/a} |"
+    row+=" ${RATIO[sim,$t,s3fifo,redis]:-n/a} / ${RATIO[sim,$t,s3fifo,gocache]:-n/a} |"
     row+=" $(held redis "$t") / $(held gocache "$t") |"
     echo "$row"
   done

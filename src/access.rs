@@ -21,8 +21,15 @@
 //!   with probability `1 / ((counter - LFU_INIT) * lfu-log-factor + 1)`, and
 //!   it loses one for every `lfu-decay-time` minutes the key went unused.
 //!
-//! Switching between the two families reinterprets the stamps already
-//! stored, as in Redis: they adjust as keys are used again.
+//! - **Queues** (`allkeys-s3fifo`, gocache's own): bit 15 says the key
+//!   is in the *main* queue rather than the *small* one new keys start in,
+//!   bits 13-14 count accesses since the eviction hand last passed it (0 to
+//!   3, saturating), and bits 0-12 are the second of the last access,
+//!   modulo 2^13 (`OBJECT IDLETIME` is exact below two hours). See
+//!   [`evict`](crate::keyspace::evict) for what the hand does with them.
+//!
+//! Switching between the families reinterprets the stamps already stored,
+//! as in Redis: they adjust as keys are used again.
 //!
 //! This module is arithmetic on stamps and a keyspace's copy of the settings. It
 //! never touches the keyspace, takes no lock and allocates nothing.
@@ -39,6 +46,34 @@ pub const REFERENCED: u16 = 1 << 15;
 /// In a recency stamp: the bits of the second of the last access.
 const SECONDS: u16 = REFERENCED - 1;
 
+/// In a queue stamp: the key is in the main queue.
+pub const MAIN: u16 = 1 << 15;
+
+/// In a queue stamp: where the access count starts.
+const QUEUE_COUNT_SHIFT: u32 = 13;
+
+/// In a queue stamp: the access count's bits.
+const QUEUE_COUNT: u16 = 0b11 << QUEUE_COUNT_SHIFT;
+
+/// In a queue stamp: one access.
+pub const QUEUE_ACCESS: u16 = 1 << QUEUE_COUNT_SHIFT;
+
+/// In a queue stamp: the bits of the second of the last access.
+const QUEUE_SECONDS: u16 = QUEUE_ACCESS - 1;
+
+/// A queue stamp's access count (0 to 3).
+#[inline]
+pub fn queue_count(stamp: u16) -> u16 {
+    (stamp & QUEUE_COUNT) >> QUEUE_COUNT_SHIFT
+}
+
+/// A queue stamp as the main queue takes a key promoted from the small
+/// one: in the main queue, its accesses counted from zero again.
+#[inline]
+pub fn promoted(stamp: u16) -> u16 {
+    MAIN | (stamp & QUEUE_SECONDS)
+}
+
 /// What stamps mean in one keyspace, and the LFU counter's settings: a copy
 /// of the `maxmemory-policy` family, `lfu-log-factor` and `lfu-decay-time`
 /// in force, kept beside the data it stamps.
@@ -46,6 +81,9 @@ const SECONDS: u16 = REFERENCED - 1;
 pub struct Stamps {
     /// Whether stamps count frequency (an LFU policy is in force).
     pub lfu: bool,
+    /// Whether stamps place keys in queues (`allkeys-s3fifo` is in force);
+    /// never with `lfu`.
+    pub queues: bool,
     /// `lfu-log-factor`.
     pub log_factor: u32,
     /// `lfu-decay-time`, in minutes; 0 never decays.
@@ -57,6 +95,7 @@ impl Default for Stamps {
     fn default() -> Stamps {
         Stamps {
             lfu: false,
+            queues: false,
             log_factor: 10,
             decay_minutes: 1,
         }
@@ -81,6 +120,12 @@ pub fn idle_seconds(stamp: u16, now: u64) -> u64 {
     u64::from(seconds(now).wrapping_sub(stamp) & SECONDS)
 }
 
+/// The queue stamps' clock at `now`: seconds modulo 2^13.
+#[inline]
+fn queue_seconds(now: u64) -> u16 {
+    ((now / 1000) as u16) & QUEUE_SECONDS
+}
+
 impl Stamps {
     /// The stamp of a key stored at `now` that replaces one stamped `old`
     /// (if any). Replacing a key is a use of it; under LFU its count
@@ -94,13 +139,45 @@ impl Stamps {
         match old {
             Some(old) => self.touched(old, now),
             None if self.lfu => u16::from(minutes(now)) << 8 | u16::from(LFU_INIT),
+            None if self.queues => queue_seconds(now),
             None => seconds(now),
         }
+    }
+
+    /// Under queues: the stamp of a new key stored at `now` that was
+    /// evicted from the small queue not long ago (the ghost queue remembers
+    /// it). It goes straight to the main queue, counted as used once (so
+    /// the hand's next pass lowers its count rather than taking it): it
+    /// was wanted again.
+    #[inline]
+    pub fn on_store_remembered(&self, now: u64) -> u16 {
+        MAIN | QUEUE_ACCESS | queue_seconds(now)
+    }
+
+    /// Under queues: the stamp of a new key stored at `now` straight into
+    /// the main queue, unused yet.
+    #[inline]
+    pub fn on_store_main(&self, now: u64) -> u16 {
+        MAIN | queue_seconds(now)
+    }
+
+    /// Seconds since the key stamped `stamp` was last used, at `now`
+    /// (`OBJECT IDLETIME`; not meaningful under LFU).
+    #[inline]
+    pub fn idle_seconds(&self, stamp: u16, now: u64) -> u64 {
+        if self.queues {
+            return u64::from(queue_seconds(now).wrapping_sub(stamp) & QUEUE_SECONDS);
+        }
+        idle_seconds(stamp, now)
     }
 
     /// The stamp of a key stamped `old` and used at `now`.
     #[inline]
     pub fn touched(&self, old: u16, now: u64) -> u16 {
+        if self.queues {
+            let count = (queue_count(old) + 1).min(3);
+            return (old & MAIN) | count << QUEUE_COUNT_SHIFT | queue_seconds(now);
+        }
         if !self.lfu {
             return REFERENCED | seconds(now);
         }
@@ -173,6 +250,31 @@ mod tests {
         assert_eq!(stamp & REFERENCED, 0, "a new key is not referenced yet");
         assert_eq!(idle_seconds(stamp, near_wrap + 3_000), 3);
         assert_eq!(stamps.on_store(Some(stamp), 0) & REFERENCED, REFERENCED);
+    }
+
+    #[test]
+    fn a_queue_stamp_counts_accesses_to_three_and_keeps_its_queue() {
+        let stamps = Stamps {
+            queues: true,
+            ..Stamps::default()
+        };
+        let new = stamps.on_store(None, 5_000);
+        assert_eq!((new & MAIN, queue_count(new)), (0, 0));
+        let mut stamp = new;
+        for expected in [1, 2, 3, 3] {
+            stamp = stamps.touched(stamp, 6_000);
+            assert_eq!((stamp & MAIN, queue_count(stamp)), (0, expected));
+        }
+        assert_eq!(stamps.idle_seconds(stamp, 9_000), 3);
+        let main = promoted(stamp);
+        assert_eq!((main & MAIN, queue_count(main)), (MAIN, 0));
+        assert_eq!(stamps.touched(main, 6_000) & MAIN, MAIN);
+        let back = stamps.on_store_remembered(7_000);
+        assert_eq!((back & MAIN, queue_count(back)), (MAIN, 1));
+        // Seconds wrap at 2^13.
+        let wrap = u64::from(QUEUE_SECONDS) * 1000;
+        let late = stamps.on_store(None, wrap);
+        assert_eq!(stamps.idle_seconds(late, wrap + 2_000), 2);
     }
 
     #[test]

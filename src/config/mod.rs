@@ -556,7 +556,7 @@ pub static PARAMS: &[Param] = &[
         kind: Kind::Choice,
         default: "noeviction",
         mutable: true,
-        help: "POLICY  what goes over the limit: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl",
+        help: "POLICY  what goes over the limit: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl, or gocache's allkeys-s3fifo",
         sensitive: false,
         set: |c, v| {
             c.maxmemory_policy = Policy::parse(v).ok_or_else(|| {
@@ -628,6 +628,7 @@ impl Config {
     pub fn stamps(&self) -> Stamps {
         Stamps {
             lfu: self.maxmemory_policy.is_lfu(),
+            queues: self.maxmemory_policy == Policy::AllkeysS3fifo,
             log_factor: self.lfu_log_factor,
             decay_minutes: self.lfu_decay_time,
         }

@@ -169,6 +169,10 @@ pub struct Db {
     pub(super) hand: Hand,
     /// The keys the hand queued for eviction.
     pub(super) victims: super::evict::Victims,
+    /// Under `allkeys-s3fifo`: the keys new to the cache, oldest first.
+    pub(super) small: super::evict::SmallQueue,
+    /// Under `allkeys-s3fifo`: keys lately evicted from the small queue.
+    pub(super) ghost: super::evict::Ghost,
 }
 
 /// Where eviction's hand points: a partition, and how many of its entries
@@ -223,6 +227,8 @@ impl Db {
             stamps: Stamps::default(),
             hand: Hand::default(),
             victims: super::evict::Victims::default(),
+            small: super::evict::SmallQueue::default(),
+            ghost: super::evict::Ghost::default(),
         }
     }
 
@@ -358,7 +364,23 @@ impl Db {
         } else {
             None
         };
-        entry.set_stamp(self.stamps.on_store(replaced, now));
+        // Under queues a key new to the cache joins the small queue, unless
+        // the ghost queue remembers it, or the small queue has its share of
+        // the keys already (then it joins the main queue, as in the authors'
+        // own simulator: a cache filling up keeps what it stored first). An
+        // overwrite is restamped below, and keeps its queue.
+        let mut small_key = None;
+        let stamp = if !self.stamps.queues {
+            self.stamps.on_store(replaced, now)
+        } else if self.ghost.take(self.ghost_hash(entry.key())) {
+            self.stamps.on_store_remembered(now)
+        } else if self.small.len() * super::evict::SMALL_SHARE > self.len {
+            self.stamps.on_store_main(now)
+        } else {
+            small_key = Some(Box::<[u8]>::from(entry.key()));
+            self.stamps.on_store(None, now)
+        };
+        entry.set_stamp(stamp);
         // A second handle on the stored entry (a count, not a copy), to link
         // it to the deadline heap's copy of its key once it is stored. With
         // no deadline to queue and no key in the heap's table (so no slot
@@ -387,6 +409,9 @@ impl Db {
         let old_deadline = old.as_ref().map_or(0, Entry::expires_at);
         if old.is_none() {
             self.len += 1;
+            if let Some(key) = small_key {
+                self.small.push(key);
+            }
         }
         self.forget_deadline(old_deadline, key_len);
         self.count_deadline(expires_at, key_len);
@@ -604,6 +629,40 @@ impl Db {
         (count, more)
     }
 
+    /// Drops up to `max` stale hints from the front of the deadline heap,
+    /// so that its earliest hint, once live, names the key nearest its
+    /// deadline (`volatile-ttl`'s victim: the hint of a key it just evicted
+    /// is stale, and would otherwise stay at the front). Call it where the
+    /// database's memory is counted: the heap's table of keys may shrink.
+    pub(super) fn drop_stale_earliest(&mut self, max: usize) {
+        let mut freed: Vec<super::Key> = Vec::new();
+        for _ in 0..max {
+            let deadline = {
+                let Some((deadline, key)) = self.deadlines.earliest() else {
+                    break;
+                };
+                let part = self.part_of(key);
+                let live = self
+                    .parts
+                    .get(part)
+                    .and_then(|p| p.get(&**key))
+                    .is_some_and(|e| self.deadlines.is_current(deadline, key, e));
+                if live {
+                    break;
+                }
+                deadline
+            };
+            let Some((_, key)) = self.deadlines.pop_due(deadline) else {
+                break;
+            };
+            let entries = Entries {
+                parts: &self.parts,
+                router: &self.router,
+            };
+            self.deadlines.finish_pop(key, &entries, &mut freed);
+        }
+    }
+
     /// Partitions holding less than a quarter of their room, which
     /// `Db::shrink_partition` would give back.
     pub fn underfull_partitions(&self) -> Vec<usize> {
@@ -688,6 +747,8 @@ impl Db {
         self.data_bytes = 0;
         self.table_bytes = 0;
         self.deadlines.clear();
+        // Every listed key is gone; the ghost may remember them still.
+        self.small.clear();
         (n, parts)
     }
 
@@ -696,7 +757,18 @@ impl Db {
     /// the counts.
     #[inline]
     pub fn used_memory(&self) -> usize {
-        self.data_bytes + self.table_bytes + self.deadlines.footprint()
+        self.data_bytes
+            + self.table_bytes
+            + self.deadlines.footprint()
+            + self.small.footprint()
+            + self.ghost.footprint()
+    }
+
+    /// The hash the ghost queue remembers `key` by.
+    #[inline]
+    pub(super) fn ghost_hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hashing.hash_one(key)
     }
 
     /// Bytes of the stored entries (keys and values).
@@ -748,7 +820,12 @@ impl Db {
         let entries: usize = self.parts.iter().flatten().map(Entry::footprint).sum();
         assert_eq!(entries, self.data_bytes, "entries");
         assert_eq!(partitions + tables, self.table_bytes, "tables");
-        partitions + tables + entries + self.deadlines.recount_footprint()
+        partitions
+            + tables
+            + entries
+            + self.deadlines.recount_footprint()
+            + self.small.footprint()
+            + self.ghost.footprint()
     }
 
     /// Keys stored, counting any past their deadline not yet swept.

@@ -4,8 +4,8 @@
 //! [`Store::make_room`] is the one way keys are evicted. It removes keys
 //! through the database's [`DbWriter`](super::DbWriter) as the event
 //! `evicted`, so each eviction reaches the commit point like any deletion
-//! (`WATCH` fires, a log records a `DEL`), and their values go to the
-//! trash, freed once the guard is released. It evicts at most a bounded
+//! (`WATCH` fires, a log records a `DEL`), and the entries go to the
+//! trash, strings too, freed once the guard is released. It evicts at most a bounded
 //! number of keys per call, so that one hold of the lock stays short; the
 //! caller releases the lock between calls.
 //!
@@ -29,6 +29,23 @@
 //! - `allkeys-random`: the hand takes every key it passes. The tables'
 //!   order is random with respect to use, so this is random eviction, at
 //!   no cost of a random draw per key.
+//! - `allkeys-s3fifo`, gocache's own: S3-FIFO (Yang et al., "FIFO queues
+//!   are all you need for cache eviction", SOSP 2023). A key new to the
+//!   cache joins the *small* queue ([`SmallQueue`], a list of copies of
+//!   its keys in the order they were stored), unless the small queue holds
+//!   a tenth of the keys already ([`SMALL_SHARE`]; then it joins the main
+//!   queue, as in the authors' own simulator) or the *ghost* queue
+//!   remembers it ([`Ghost`]; then it joins the main queue, counted as used
+//!   once). While the small queue holds more than a tenth of the keys, the
+//!   victim is its oldest key not read since it was stored, which the
+//!   ghost then remembers, and the keys read that it passes on the way move
+//!   to the *main* queue. Otherwise the hand works the main queue as a
+//!   CLOCK with a 2-bit count (a read adds one, up to 3; the hand takes a
+//!   key at 0 and lowers the others by one) and passes small keys by. So a
+//!   key written once and never read (a scan, a one-off miss) holds at most
+//!   a tenth of the memory, and only for a tenth of the cache's turnover,
+//!   and a key wanted again soon after its eviction is not judged new
+//!   twice. Stamps are the queue stamps of [`access`](crate::access).
 //! - `volatile-lru`, `volatile-lfu`, `volatile-random`, `volatile-ttl`:
 //!   `maxmemory-samples` keys drawn at random from the keys with a deadline
 //!   (the deadline heap's table of them, O(1) a draw), and the one idle
@@ -48,7 +65,7 @@
 //! write guard its caller holds.
 
 use super::{Db, Event, PARTITIONS, Store};
-use crate::access::REFERENCED;
+use crate::access::{MAIN, QUEUE_ACCESS, REFERENCED, promoted, queue_count};
 
 /// Redis's `maxmemory-policy`: what goes when memory is over the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +75,9 @@ pub enum Policy {
     NoEviction,
     /// Least recently used, among every key.
     AllkeysLru,
+    /// gocache's own: S3-FIFO's small, main and ghost queues, among every
+    /// key (see the module docs).
+    AllkeysS3fifo,
     /// Least recently used, among the keys with a deadline.
     VolatileLru,
     /// Least frequently used, among every key.
@@ -73,7 +93,8 @@ pub enum Policy {
 }
 
 impl Policy {
-    /// Every policy, in the order Redis lists them in its error.
+    /// Redis's policies, in the order Redis lists them in its error (which
+    /// gocache's error repeats, word for word).
     pub const ALL: [Policy; 8] = [
         Policy::VolatileLru,
         Policy::VolatileLfu,
@@ -96,13 +117,16 @@ impl Policy {
             Policy::AllkeysRandom => "allkeys-random",
             Policy::VolatileRandom => "volatile-random",
             Policy::VolatileTtl => "volatile-ttl",
+            Policy::AllkeysS3fifo => "allkeys-s3fifo",
         }
     }
 
-    /// The policy named `name`, in any letter case.
+    /// The policy named `name`, in any letter case: Redis's eight, and
+    /// gocache's own.
     pub fn parse(name: &str) -> Option<Policy> {
         Policy::ALL
             .into_iter()
+            .chain([Policy::AllkeysS3fifo])
             .find(|p| p.name().eq_ignore_ascii_case(name))
     }
 
@@ -175,6 +199,138 @@ const LFU_SELECTIVITY: usize = 16;
 /// it settles for what it found (draws can name keys since removed).
 const DRAWS_PER_SAMPLE: usize = 4;
 
+/// Under `allkeys-s3fifo`: the small queue gives up keys while it holds
+/// more than one key in this many (S3-FIFO's small queue is a tenth of the
+/// cache), the main queue otherwise.
+pub const SMALL_SHARE: usize = 10;
+
+/// Keys of the small queue one search for a victim looks at, at most.
+const SMALL_LOOKS: usize = 64;
+
+/// Under `allkeys-s3fifo`: S3-FIFO's small queue, the keys new to the
+/// cache in the order they were stored. A key stays listed after it is
+/// deleted or promoted; the queue's head is checked against the database
+/// when it is taken.
+#[derive(Debug, Default)]
+pub struct SmallQueue {
+    keys: std::collections::VecDeque<Box<[u8]>>,
+    /// Bytes the listed keys' copies allocate.
+    key_bytes: usize,
+}
+
+impl SmallQueue {
+    /// Lists `key` as the newest.
+    pub(super) fn push(&mut self, key: Box<[u8]>) {
+        self.key_bytes += crate::memory::chunk(key.len());
+        self.keys.push_back(key);
+    }
+
+    fn pop(&mut self) -> Option<Box<[u8]>> {
+        let key = self.keys.pop_front()?;
+        self.key_bytes -= crate::memory::chunk(key.len());
+        // Give back what a longer queue needed (halving at a quarter, so
+        // that growing and shrinking do not alternate).
+        if self.keys.capacity() > 64 && self.keys.len() < self.keys.capacity() / 4 {
+            self.keys.shrink_to(self.keys.len() * 2);
+        }
+        Some(key)
+    }
+
+    /// Keys listed (some may be gone).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is listed.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Forgets every key and gives back the memory (the policy changed, or
+    /// the database was emptied).
+    pub(super) fn clear(&mut self) {
+        *self = SmallQueue::default();
+    }
+
+    /// Bytes the queue allocates.
+    pub fn footprint(&self) -> usize {
+        crate::memory::vec(self.keys.capacity(), std::mem::size_of::<Box<[u8]>>()) + self.key_bytes
+    }
+}
+
+/// Slots the ghost queue has at least, when it has any.
+const GHOST_MIN_SLOTS: usize = 1024;
+
+/// Under `allkeys-s3fifo`: S3-FIFO's ghost queue, the keys lately taken
+/// from the small queue, each remembered by a 15-bit fingerprint of its
+/// hash in a table of about one slot per key the database holds (rounded
+/// up to a power of two; S3-FIFO's ghost is as long as its main queue).
+/// A key whose hash lands on a slot already holding another's takes it,
+/// so the ghost forgets older keys as newer ones come, as a queue of the
+/// same length would, only less strictly; a key never evicted matches a
+/// slot one time in 32,768, and then merely starts in the main queue.
+#[derive(Debug, Default)]
+pub struct Ghost {
+    slots: Vec<u16>,
+}
+
+impl Ghost {
+    /// The slot for `hash`, and the fingerprint it holds for it (never 0,
+    /// which marks an empty slot).
+    #[inline]
+    fn slot(&self, hash: u64) -> (usize, u16) {
+        let index = (hash as usize) & (self.slots.len() - 1);
+        (index, (hash >> 48) as u16 | 1)
+    }
+
+    /// Remembers the key hashed `hash`.
+    pub(super) fn remember(&mut self, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let (index, print) = self.slot(hash);
+        self.slots[index] = print;
+    }
+
+    /// Whether the key hashed `hash` is remembered; it is forgotten if so.
+    #[inline]
+    pub(super) fn take(&mut self, hash: u64) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let (index, print) = self.slot(hash);
+        let found = self.slots[index] == print;
+        if found {
+            self.slots[index] = 0;
+        }
+        found
+    }
+
+    /// Sizes the table for a database of `keys` keys (forgetting every key
+    /// when it moves). Call it where the database's memory is counted.
+    pub(super) fn fit(&mut self, keys: usize) {
+        let want = keys.max(GHOST_MIN_SLOTS).next_power_of_two();
+        if self.slots.len() < want || self.slots.len() > 4 * want {
+            self.slots = vec![0; want];
+        }
+    }
+
+    /// Forgets every key and gives back the table (the policy changed).
+    pub(super) fn clear(&mut self) {
+        self.slots = Vec::new();
+    }
+
+    /// Bytes the table allocates.
+    #[inline]
+    pub fn footprint(&self) -> usize {
+        crate::memory::vec(self.slots.capacity(), std::mem::size_of::<u16>())
+    }
+}
+
+/// Under `volatile-ttl`: stale hints dropped from the front of the deadline
+/// heap per victim, at most (the sample decides if there are more).
+const STALE_HINTS_DROPPED: usize = 64;
+
 /// Most keys one [`Store::make_room`] evicts.
 pub const EVICT_BATCH: usize = 64;
 
@@ -235,8 +391,14 @@ impl Store {
     /// if the policy is an LFU one, recency otherwise.
     pub fn set_limit(&mut self, limit: Limit, stamps: crate::access::Stamps) {
         if limit.policy != self.limit.policy {
-            for db in &mut self.dbs {
-                db.victims.clear();
+            for index in 0..self.dbs.len() {
+                self.dbs[index].victims.clear();
+                if limit.policy != Policy::AllkeysS3fifo {
+                    self.counted(index, |db| {
+                        db.small.clear();
+                        db.ghost.clear();
+                    });
+                }
             }
         }
         self.limit = limit;
@@ -265,18 +427,21 @@ impl Store {
             return Room::Enough;
         }
         let target = self.limit.maxmemory - slack(self.limit.maxmemory);
+        if self.limit.policy == Policy::AllkeysS3fifo {
+            for index in 0..self.dbs.len() {
+                self.counted(index, |db| db.ghost.fit(db.len));
+            }
+        }
         for _ in 0..EVICT_BATCH {
             if self.memory.used + clients <= target {
                 return Room::Enough;
             }
             match self.pick_victim(now) {
                 Pick::Victim(db, key) => {
-                    if self
-                        .writer(db)
-                        .remove_as(&key, now, Event::Evicted)
-                        .is_some()
-                    {
+                    if let Some(gone) = self.writer(db).remove_as(&key, now, Event::Evicted) {
                         self.evicted += 1;
+                        // Freed once the guard is released.
+                        self.trash.keep(gone);
                     }
                 }
                 // The hand passed keys used since its last turn; the next
@@ -309,12 +474,24 @@ impl Store {
                     continue;
                 }
                 self.rng = next_random(self.rng);
-                sample_volatile(db, limit, now, self.rng)
+                let seed = self.rng;
+                if limit.policy == Policy::VolatileTtl {
+                    // Stale hints at the front would hide the nearest key.
+                    self.counted(index, |db| db.drop_stale_earliest(STALE_HINTS_DROPPED));
+                }
+                sample_volatile(&self.dbs[index], limit, now, seed)
             } else {
                 if db.len == 0 {
                     continue;
                 }
-                queued_victim(db, limit.policy, now)
+                if limit.policy == Policy::AllkeysS3fifo {
+                    // Taking from the small queue frees its copies of keys.
+                    self.counted(index, |db| {
+                        small_victim(db).or_else(|| queued_victim(db, limit.policy, now))
+                    })
+                } else {
+                    queued_victim(db, limit.policy, now)
+                }
             };
             evictable = true;
             if let Some(key) = found {
@@ -365,6 +542,37 @@ fn queued_victim(db: &mut Db, policy: Policy, now: u64) -> Option<Box<[u8]>> {
     None
 }
 
+/// Under `allkeys-s3fifo`, while the small queue holds more than a
+/// [`SMALL_SHARE`]th of `db`'s keys: its oldest key not used since it was
+/// stored, which the ghost queue then remembers; the used ones it passes
+/// move to the main queue. At most [`SMALL_LOOKS`] keys are looked at.
+/// `None` leaves it to the main queue.
+fn small_victim(db: &mut Db) -> Option<Box<[u8]>> {
+    for _ in 0..SMALL_LOOKS {
+        if db.small.len() * SMALL_SHARE <= db.len {
+            return None;
+        }
+        let key = db.small.pop()?;
+        // Gone, or moved to the main queue since (stored again while the
+        // ghost remembered it): not the small queue's any more.
+        let Some(entry) = db.stored(&key) else {
+            continue;
+        };
+        let stamp = entry.stamp();
+        if stamp & MAIN != 0 {
+            continue;
+        }
+        if queue_count(stamp) > 0 {
+            entry.set_stamp(promoted(stamp));
+            continue;
+        }
+        let hash = db.ghost_hash(&key);
+        db.ghost.remember(hash);
+        return Some(key);
+    }
+    None
+}
+
 /// Moves `db`'s hand over up to [`EXAMINE`] keys, queueing victims by
 /// `policy` (see the module docs).
 fn turn_hand(db: &mut Db, policy: Policy, now: u64) {
@@ -388,6 +596,12 @@ fn turn_hand(db: &mut Db, policy: Policy, now: u64) {
                     counted.push((stamps.frequency(stamp, now), stamp, entry.key()));
                 }
                 Policy::AllkeysRandom => victims.push(entry.key(), stamp),
+                // The small queue has its own order (see `small_victim`).
+                Policy::AllkeysS3fifo if stamp & MAIN == 0 => {}
+                Policy::AllkeysS3fifo if queue_count(stamp) > 0 => {
+                    entry.set_stamp(stamp - QUEUE_ACCESS);
+                }
+                Policy::AllkeysS3fifo => victims.push(entry.key(), stamp),
                 _ if stamp & REFERENCED != 0 => entry.set_stamp(stamp & !REFERENCED),
                 _ => victims.push(entry.key(), stamp),
             }
@@ -496,6 +710,7 @@ mod tests {
         let mut g = ks.write();
         let lfu = Stamps {
             lfu: policy.is_lfu(),
+            queues: policy == Policy::AllkeysS3fifo,
             ..Stamps::default()
         };
         g.set_limit(
@@ -572,6 +787,39 @@ mod tests {
     }
 
     #[test]
+    fn allkeys_s3fifo_takes_unread_small_keys_first_then_works_the_main_queue() {
+        let ks = store_with(Policy::AllkeysS3fifo, 21, &[]);
+        let mut g = ks.write();
+        let is_main =
+            |g: &mut Store, k: &str| g.db(0).stored(k.as_bytes()).unwrap().stamp() & MAIN != 0;
+        // One key in ten joined the small queue: k0, k10 and k20, in order.
+        let small: Vec<String> = (0..21)
+            .map(|i| format!("k{i}"))
+            .filter(|k| !is_main(&mut g, k))
+            .collect();
+        assert_eq!(small, ["k0", "k10", "k20"]);
+        g.counted(0, |db| db.ghost.fit(db.len));
+        // Three small keys of 21 is over a tenth: the oldest unread one goes,
+        // and the ghost remembers it.
+        assert_eq!(evict_one(&mut g).as_deref(), Some("k0"));
+        // Read keys stay, in either queue, while unread ones go: k10, the
+        // small queue's oldest, as soon as the small queue is over its share
+        // again (after one main key goes).
+        assert!(g.db(0).get(b"k5", NOW).is_some());
+        assert!(g.db(0).get(b"k20", NOW).is_some());
+        let gone: Vec<String> = (0..5).map(|_| evict_one(&mut g).unwrap()).collect();
+        assert!(gone.contains(&"k10".to_string()), "{gone:?}");
+        assert!(!gone.iter().any(|k| k == "k5" || k == "k20"), "{gone:?}");
+        // Stored again while the ghost remembers it, k0 joins the main queue.
+        g.writer(0).put(b"k0", b"v", 0, NOW);
+        assert!(is_main(&mut g, "k0"));
+        // The small queue, worked, moves the read k20 to the main queue.
+        while !is_main(&mut g, "k20") {
+            assert_ne!(evict_one(&mut g).as_deref(), Some("k20"));
+        }
+    }
+
+    #[test]
     fn allkeys_lfu_takes_the_least_used() {
         let ks = store_with(Policy::AllkeysLfu, 40, &[]);
         let mut g = ks.write();
@@ -619,7 +867,14 @@ mod tests {
     fn volatile_ttl_takes_the_nearest_deadline_first() {
         let ks = store_with(Policy::VolatileTtl, 30, &[3, 8, 21, 25]);
         let mut g = ks.write();
-        // Deadlines grow with the index, but k25's is moved nearest.
+        // One sample: the order below is the heap's, not a sample's luck.
+        let limit = Limit {
+            samples: 1,
+            ..g.limit()
+        };
+        g.set_limit(limit, Stamps::default());
+        // Deadlines grow with the index, but k25's is moved nearest. Each
+        // eviction leaves the victim's hint, stale, at the heap's front.
         g.writer(0).set_deadline(b"k25", NOW + 10, NOW);
         let order: Vec<String> = (0..4).filter_map(|_| evict_one(&mut g)).collect();
         assert_eq!(order, ["k25", "k3", "k8", "k21"]);

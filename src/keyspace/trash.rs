@@ -39,6 +39,14 @@ impl Trash {
         }
     }
 
+    /// Keeps a removed entry of any kind, strings included: eviction's,
+    /// whose batches of removals would otherwise free dozens of entries
+    /// while every other writer waits.
+    pub fn keep(&mut self, entry: Entry) {
+        self.work += entry.collection().map_or(1, |value| value.len());
+        self.entries.push(entry);
+    }
+
     /// Keeps a database's emptied partitions, holding `keys` keys.
     pub fn tables(&mut self, tables: Box<[KeyTable]>, keys: usize) {
         if !tables.is_empty() {
