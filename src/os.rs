@@ -10,8 +10,8 @@
 //!   table is full, see [`FileReserve`].
 //! - Giving freed heap memory back to the operating system after a mass
 //!   expiry (glibc's `malloc_trim`), see [`return_free_memory`], keeping
-//!   large temporary buffers out of the heap and every thread in one arena
-//!   (glibc's `mallopt`), see [`tune_allocator`]; and, in tests only,
+//!   large temporary buffers out of the heap and, under a memory limit,
+//!   every thread in one arena (glibc's `mallopt`), see [`tune_allocator`]; and, in tests only,
 //!   asking glibc how large a block it handed out is (`malloc_usable_size`), which checks the allocator
 //!   model that `INFO memory` counts with ([`memory`](crate::memory)).
 //! - An exclusive lock on the snapshot's temporary file while a save writes
@@ -595,7 +595,8 @@ pub(crate) fn usable_size_of_fresh_allocation(size: usize) -> Option<usize> {
 pub const OWN_PAGES_FROM: usize = 256 * 1024;
 
 /// Fixes glibc's threshold for serving an allocation with pages of its own
-/// at [`OWN_PAGES_FROM`], and keeps every thread in one arena.
+/// at [`OWN_PAGES_FROM`], and with `one_arena` (a memory limit is set at
+/// start) keeps every thread in one arena.
 ///
 /// The threshold: left alone, glibc raises it to the size of the largest
 /// block freed so far (up to 32 MiB): after the snapshot file is read at
@@ -606,13 +607,15 @@ pub const OWN_PAGES_FROM: usize = 256 * 1024;
 /// One arena: left alone, glibc gives threads up to eight arenas a core,
 /// and with a connection thread per client a key is allocated in one arena
 /// and its replacement, after an eviction, in another; each arena keeps its
-/// own high-water mark, and the process grew to 1.3 to 2 times the memory
-/// limit under a flood of new keys (`scripts/eviction_bench.sh`). With one
-/// arena it stays within a few percent of it, and the same flood ran
-/// faster here; the cost elsewhere was 2 to 3 % of throughput with 50
-/// clients. Per-thread caches still serve most allocations without a lock.
+/// own high-water mark, and the process grew to 1.25 to 1.5 times the
+/// memory limit under a flood of new keys (`scripts/eviction_bench.sh`).
+/// With one arena it grew to 1.09 times, and the same flood ran faster
+/// here. Without a limit the arenas stay: one cost 2 to 4 % of throughput
+/// with 50 clients. Per-thread caches still serve most allocations
+/// without the arena's lock. (A limit first set at runtime finds the
+/// arenas made already: glibc cannot merge them.)
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn tune_allocator() {
+pub fn tune_allocator(one_arena: bool) {
     unsafe extern "C" {
         /// glibc: `int mallopt(int param, int value)`.
         fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
@@ -626,13 +629,15 @@ pub fn tune_allocator() {
     // before any connection thread exists.
     unsafe {
         mallopt(M_MMAP_THRESHOLD, OWN_PAGES_FROM as std::ffi::c_int);
-        mallopt(M_ARENA_MAX, 1);
+        if one_arena {
+            mallopt(M_ARENA_MAX, 1);
+        }
     }
 }
 
 /// Other platforms: their allocators need no such tuning here.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn tune_allocator() {}
+pub fn tune_allocator(_one_arena: bool) {}
 
 /// Resident set size of this process in bytes, from `/proc/self/statm`
 /// (0 where there is no `/proc`).

@@ -61,7 +61,8 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
     let Startup { mut config, file } = startup;
     crate::log::set_level(config.log_level);
     crate::os::install()?;
-    crate::os::tune_allocator();
+    // With a memory limit from the start, one arena (see `tune_allocator`).
+    crate::os::tune_allocator(config.maxmemory != 0);
     // Opened first, the reserve gets the lowest descriptor numbers.
     let reserve = FileReserve::open();
     let wanted = config.max_clients;
