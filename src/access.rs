@@ -74,16 +74,28 @@ pub fn promoted(stamp: u16) -> u16 {
     MAIN | (stamp & QUEUE_SECONDS)
 }
 
+/// Which of the three meanings (see the module docs) stamps have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Meaning {
+    /// A referenced bit and the second of the last use (every policy but
+    /// the LFU ones and `allkeys-s3fifo`).
+    #[default]
+    Recency,
+    /// Redis's logarithmic counter and the minute of the last use (the
+    /// `*-lfu` policies).
+    Frequency,
+    /// The queue, a 2-bit count and the second of the last use
+    /// (`allkeys-s3fifo`).
+    Queues,
+}
+
 /// What stamps mean in one keyspace, and the LFU counter's settings: a copy
 /// of the `maxmemory-policy` family, `lfu-log-factor` and `lfu-decay-time`
 /// in force, kept beside the data it stamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamps {
-    /// Whether stamps count frequency (an LFU policy is in force).
-    pub lfu: bool,
-    /// Whether stamps place keys in queues (`allkeys-s3fifo` is in force);
-    /// never with `lfu`.
-    pub queues: bool,
+    /// What the stamps mean, by the policy in force.
+    pub meaning: Meaning,
     /// `lfu-log-factor`.
     pub log_factor: u32,
     /// `lfu-decay-time`, in minutes; 0 never decays.
@@ -94,8 +106,7 @@ impl Default for Stamps {
     /// Redis's defaults: recency, factor 10, decay every minute.
     fn default() -> Stamps {
         Stamps {
-            lfu: false,
-            queues: false,
+            meaning: Meaning::Recency,
             log_factor: 10,
             decay_minutes: 1,
         }
@@ -127,6 +138,12 @@ fn queue_seconds(now: u64) -> u16 {
 }
 
 impl Stamps {
+    /// Whether stamps count frequency (an LFU policy is in force).
+    #[inline]
+    pub fn lfu(&self) -> bool {
+        self.meaning == Meaning::Frequency
+    }
+
     /// The stamp of a key stored at `now` that replaces one stamped `old`
     /// (if any). Replacing a key is a use of it; under LFU its count
     /// carries over, as Redis keeps it across an overwrite, and a new key
@@ -136,11 +153,11 @@ impl Stamps {
     /// one-off miss, a scan) does not push out the keys that are read.
     #[inline]
     pub fn on_store(&self, old: Option<u16>, now: u64) -> u16 {
-        match old {
-            Some(old) => self.touched(old, now),
-            None if self.lfu => u16::from(minutes(now)) << 8 | u16::from(LFU_INIT),
-            None if self.queues => queue_seconds(now),
-            None => seconds(now),
+        match (old, self.meaning) {
+            (Some(old), _) => self.touched(old, now),
+            (None, Meaning::Frequency) => u16::from(minutes(now)) << 8 | u16::from(LFU_INIT),
+            (None, Meaning::Queues) => queue_seconds(now),
+            (None, Meaning::Recency) => seconds(now),
         }
     }
 
@@ -165,7 +182,7 @@ impl Stamps {
     /// (`OBJECT IDLETIME`; not meaningful under LFU).
     #[inline]
     pub fn idle_seconds(&self, stamp: u16, now: u64) -> u64 {
-        if self.queues {
+        if self.meaning == Meaning::Queues {
             return u64::from(queue_seconds(now).wrapping_sub(stamp) & QUEUE_SECONDS);
         }
         idle_seconds(stamp, now)
@@ -174,12 +191,13 @@ impl Stamps {
     /// The stamp of a key stamped `old` and used at `now`.
     #[inline]
     pub fn touched(&self, old: u16, now: u64) -> u16 {
-        if self.queues {
-            let count = (queue_count(old) + 1).min(3);
-            return (old & MAIN) | count << QUEUE_COUNT_SHIFT | queue_seconds(now);
-        }
-        if !self.lfu {
-            return REFERENCED | seconds(now);
+        match self.meaning {
+            Meaning::Queues => {
+                let count = (queue_count(old) + 1).min(3);
+                return (old & MAIN) | count << QUEUE_COUNT_SHIFT | queue_seconds(now);
+            }
+            Meaning::Recency => return REFERENCED | seconds(now),
+            Meaning::Frequency => {}
         }
         let counter = self.log_increment(self.frequency(old, now));
         u16::from(minutes(now)) << 8 | u16::from(counter)
@@ -255,7 +273,7 @@ mod tests {
     #[test]
     fn a_queue_stamp_counts_accesses_to_three_and_keeps_its_queue() {
         let stamps = Stamps {
-            queues: true,
+            meaning: Meaning::Queues,
             ..Stamps::default()
         };
         let new = stamps.on_store(None, 5_000);
@@ -280,7 +298,7 @@ mod tests {
     #[test]
     fn the_frequency_counter_decays_by_minutes_and_grows_logarithmically() {
         let stamps = Stamps {
-            lfu: true,
+            meaning: Meaning::Frequency,
             ..Stamps::default()
         };
         assert_eq!(stamps.on_store(None, 0) as u8, LFU_INIT);

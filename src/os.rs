@@ -11,8 +11,9 @@
 //! - Giving freed heap memory back to the operating system after a mass
 //!   expiry (glibc's `malloc_trim`), see [`return_free_memory`], keeping
 //!   large temporary buffers out of the heap and, under a memory limit,
-//!   every thread in one arena (glibc's `mallopt`), see [`tune_allocator`]; and, in tests only,
-//!   asking glibc how large a block it handed out is (`malloc_usable_size`), which checks the allocator
+//!   every thread in one arena (glibc's `mallopt`), see
+//!   [`tune_allocator`]; and, in tests only, asking glibc how large a block
+//!   it handed out is (`malloc_usable_size`), which checks the allocator
 //!   model that `INFO memory` counts with ([`memory`](crate::memory)).
 //! - An exclusive lock on the snapshot's temporary file while a save writes
 //!   it (`flock`), see [`try_lock_exclusive`]: the standard library has file

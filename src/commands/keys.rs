@@ -576,9 +576,9 @@ fn object(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
             Some(value) => value.encoding(),
             None => string_encoding(entry.value()),
         }),
-        Sub::Idletime if stamps.lfu => return Err(CommandError::other(IDLETIME_UNDER_LFU)),
+        Sub::Idletime if stamps.lfu() => return Err(CommandError::other(IDLETIME_UNDER_LFU)),
         Sub::Idletime => Reply::Integer(stamps.idle_seconds(entry.stamp(), ctx.now) as i64),
-        Sub::Freq if !stamps.lfu => return Err(CommandError::other(FREQ_WITHOUT_LFU)),
+        Sub::Freq if !stamps.lfu() => return Err(CommandError::other(FREQ_WITHOUT_LFU)),
         Sub::Freq => Reply::Integer(i64::from(stamps.frequency(entry.stamp(), ctx.now))),
         // Every value has one reference: gocache shares no integers.
         _ => Reply::Integer(1),

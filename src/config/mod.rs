@@ -627,8 +627,7 @@ impl Config {
     /// What access stamps mean under this configuration.
     pub fn stamps(&self) -> Stamps {
         Stamps {
-            lfu: self.maxmemory_policy.is_lfu(),
-            queues: self.maxmemory_policy == Policy::AllkeysS3fifo,
+            meaning: self.maxmemory_policy.stamp_meaning(),
             log_factor: self.lfu_log_factor,
             decay_minutes: self.lfu_decay_time,
         }

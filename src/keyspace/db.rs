@@ -356,7 +356,7 @@ impl Db {
         let part = self.part_of(entry.key());
         // The stamp (see `Stamps::on_store`): under LFU the count of the key
         // replaced carries over, which takes a lookup first.
-        let replaced = if self.stamps.lfu {
+        let replaced = if self.stamps.lfu() {
             self.parts
                 .get(part)
                 .and_then(|p| p.get(entry.key()))
@@ -370,7 +370,7 @@ impl Db {
         // own simulator: a cache filling up keeps what it stored first). An
         // overwrite is restamped below, and keeps its queue.
         let mut small_key = None;
-        let stamp = if !self.stamps.queues {
+        let stamp = if self.stamps.meaning != crate::access::Meaning::Queues {
             self.stamps.on_store(replaced, now)
         } else if self.ghost.take(self.ghost_hash(entry.key())) {
             self.stamps.on_store_remembered(now)
@@ -393,7 +393,7 @@ impl Db {
         // Under recency, a key that replaced another was used, unlike a
         // new one: its stored handle is stamped so (a lookup, only for an
         // overwrite).
-        if let Some(old) = old.as_ref().filter(|_| !self.stamps.lfu) {
+        if let Some(old) = old.as_ref().filter(|_| !self.stamps.lfu()) {
             if let Some(stored) = self.parts[part].get(old.key()) {
                 stored.set_stamp(self.stamps.on_store(Some(old.stamp()), now));
             }

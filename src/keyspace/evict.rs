@@ -5,9 +5,9 @@
 //! through the database's [`DbWriter`](super::DbWriter) as the event
 //! `evicted`, so each eviction reaches the commit point like any deletion
 //! (`WATCH` fires, a log records a `DEL`), and the entries go to the
-//! trash, strings too, freed once the guard is released. It evicts at most a bounded
-//! number of keys per call, so that one hold of the lock stays short; the
-//! caller releases the lock between calls.
+//! trash, strings too, freed once the guard is released. It evicts at most
+//! a bounded number of keys per call, so that one hold of the lock stays
+//! short; the caller releases the lock between calls.
 //!
 //! How victims are chosen, by policy:
 //!
@@ -130,9 +130,14 @@ impl Policy {
             .find(|p| p.name().eq_ignore_ascii_case(name))
     }
 
-    /// Whether access stamps count frequency under this policy.
-    pub fn is_lfu(self) -> bool {
-        matches!(self, Policy::AllkeysLfu | Policy::VolatileLfu)
+    /// What access stamps mean under this policy.
+    pub fn stamp_meaning(self) -> crate::access::Meaning {
+        use crate::access::Meaning;
+        match self {
+            Policy::AllkeysLfu | Policy::VolatileLfu => Meaning::Frequency,
+            Policy::AllkeysS3fifo => Meaning::Queues,
+            _ => Meaning::Recency,
+        }
     }
 
     /// Whether only keys with a deadline may go.
@@ -237,13 +242,8 @@ impl SmallQueue {
     }
 
     /// Keys listed (some may be gone).
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    /// Whether no key is listed.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// Forgets every key and gives back the memory (the policy changed, or
@@ -427,11 +427,6 @@ impl Store {
             return Room::Enough;
         }
         let target = self.limit.maxmemory - slack(self.limit.maxmemory);
-        if self.limit.policy == Policy::AllkeysS3fifo {
-            for index in 0..self.dbs.len() {
-                self.counted(index, |db| db.ghost.fit(db.len));
-            }
-        }
         for _ in 0..EVICT_BATCH {
             if self.memory.used + clients <= target {
                 return Room::Enough;
@@ -485,8 +480,10 @@ impl Store {
                     continue;
                 }
                 if limit.policy == Policy::AllkeysS3fifo {
-                    // Taking from the small queue frees its copies of keys.
+                    // Taking from the small queue frees its copies of keys,
+                    // and the ghost is sized to the database here.
                     self.counted(index, |db| {
+                        db.ghost.fit(db.len);
                         small_victim(db).or_else(|| queued_victim(db, limit.policy, now))
                     })
                 } else {
@@ -709,8 +706,7 @@ mod tests {
         let ks = Keyspace::new();
         let mut g = ks.write();
         let lfu = Stamps {
-            lfu: policy.is_lfu(),
-            queues: policy == Policy::AllkeysS3fifo,
+            meaning: policy.stamp_meaning(),
             ..Stamps::default()
         };
         g.set_limit(
@@ -798,7 +794,6 @@ mod tests {
             .filter(|k| !is_main(&mut g, k))
             .collect();
         assert_eq!(small, ["k0", "k10", "k20"]);
-        g.counted(0, |db| db.ghost.fit(db.len));
         // Three small keys of 21 is over a tenth: the oldest unread one goes,
         // and the ghost remembers it.
         assert_eq!(evict_one(&mut g).as_deref(), Some("k0"));
