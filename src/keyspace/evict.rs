@@ -583,7 +583,11 @@ fn turn_hand(db: &mut Db, policy: Policy, now: u64) {
     let stamps = db.stamps;
     let victims = &mut db.victims;
     let mut partitions_passed = 0;
-    'walk: while examined < EXAMINE && partitions_passed <= PARTITIONS {
+    // At most one round of the partitions, so no key is passed twice in
+    // one call: a second pass would queue a key whose mark (or count) the
+    // first just lowered, taking away the turn it was owed. The start of
+    // the partition the hand began in waits for the next call.
+    'walk: while examined < EXAMINE && partitions_passed < PARTITIONS {
         for entry in db.parts[hand.part].iter().skip(hand.passed) {
             hand.passed += 1;
             examined += 1;
