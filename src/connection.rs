@@ -33,6 +33,12 @@
 //! it was served, if a push got there first); a client that hung up is
 //! answered nothing. Then the requests pipelined after it run.
 //!
+//! Before replies are written, the append-only log's journal settles what
+//! this connection's commands wrote and read (see
+//! [`Journal::settle_marks`](crate::aof::Journal::settle_marks)): under
+//! `appendfsync always` no reply acknowledging or revealing a write goes
+//! out before the log holding it is synced.
+//!
 //! This module holds no lock while it reads or writes the socket: commands
 //! take and release their guards inside [`dispatch`].
 
@@ -78,8 +84,18 @@ pub fn serve(stream: TcpStream, server: &Shared, client: Arc<ClientInfo>) {
         spans: ArgSpans::default(),
         progress: Progress::default(),
         counted: 0,
+        outbox: None,
+        handed_off: false,
     };
-    let result = conn.run();
+    let mut result = conn.run();
+    // Replies handed to the log's syncer go out before the socket closes
+    // (after `QUIT`, say); then it sends nothing more.
+    if result.is_ok() {
+        result = conn.finish_hand_off();
+    }
+    if let Some(outbox) = &conn.outbox {
+        outbox.close();
+    }
     server
         .client_buffers
         .fetch_sub(conn.counted, Ordering::Relaxed);
@@ -177,7 +193,16 @@ struct Connection<'a> {
     progress: Progress,
     /// The buffers' bytes last counted in the server's `client_buffers`.
     counted: usize,
+    /// Where replies handed to the log's syncer wait (made at the first
+    /// hand-off), and whether some are still out there.
+    outbox: Option<Arc<crate::aof::Outbox>>,
+    handed_off: bool,
 }
+
+/// Most reply bytes handed to the log's syncer to send
+/// ([`Journal::hand_off`](crate::aof::Journal::hand_off)); a bigger batch
+/// waits for the sync on this thread and is written here.
+const HAND_OFF_MAX: usize = 16 * 1024;
 
 /// What to do after a batch of requests.
 enum Next {
@@ -209,6 +234,9 @@ impl Connection<'_> {
                 }
                 Next::Read(need) => need,
             };
+            if self.handed_off && !self.wait_for_input_or_hand_off()? {
+                return Ok(());
+            }
             let room = self.input.room(need);
             let n = match self.stream.read(room) {
                 Ok(0) => return Ok(()),
@@ -223,7 +251,30 @@ impl Connection<'_> {
     /// Writes the pending replies, if any, and shrinks the reply buffer back
     /// after a large batch.
     fn flush_out(&mut self) -> std::io::Result<()> {
+        self.flush(true)
+    }
+
+    /// [`Connection::flush_out`]; with `may_hand_off`, replies that must
+    /// wait for the append-only log's sync may be handed to its syncer
+    /// to send, and this thread goes back to its client at once.
+    fn flush(&mut self, may_hand_off: bool) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            // No reply that acknowledges or reveals a write leaves before
+            // the append-only log allows (a few instructions when it is off).
+            let journal = &self.server.aof.journal;
+            let marks = journal.take_marks();
+            if may_hand_off
+                && marks != crate::aof::Marks::default()
+                && self.out.len() <= HAND_OFF_MAX
+            {
+                let outbox = self.outbox()?;
+                if journal.hand_off(&outbox, marks, &mut self.out) {
+                    self.handed_off = true;
+                    return Ok(());
+                }
+            }
+            self.finish_hand_off()?;
+            journal.settle(marks);
             self.stream.write_all(&self.out)?;
             self.out.clear();
             if self.out.capacity() > 4 * BASE_BUFFER {
@@ -231,6 +282,69 @@ impl Connection<'_> {
             }
         }
         Ok(())
+    }
+
+    /// This connection's outbox for replies handed to the log's syncer.
+    fn outbox(&mut self) -> std::io::Result<Arc<crate::aof::Outbox>> {
+        if let Some(outbox) = &self.outbox {
+            return Ok(outbox.clone());
+        }
+        let waker = self.session.wake_socket()?.waker();
+        let outbox = crate::aof::Outbox::new(crate::os::SocketHandle::of(&self.stream), waker);
+        self.outbox = Some(outbox.clone());
+        Ok(outbox)
+    }
+
+    /// Waits until every reply handed to the log's syncer is sent,
+    /// writing what the socket did not take at once.
+    fn finish_hand_off(&mut self) -> std::io::Result<()> {
+        let Some(outbox) = self.outbox.clone().filter(|_| self.handed_off) else {
+            return Ok(());
+        };
+        loop {
+            match outbox.state(true) {
+                crate::aof::Handed::Done => break,
+                crate::aof::Handed::Unsent(rest) => self.stream.write_all(&rest)?,
+                crate::aof::Handed::Waiting => {
+                    let wake = self.session.wake_socket()?;
+                    // Bounded, in case the wake raced the watch.
+                    wake.wait(None, false, Some(std::time::Duration::from_millis(100)))?;
+                    wake.drain();
+                }
+            }
+        }
+        self.handed_off = false;
+        Ok(())
+    }
+
+    /// Before reading while replies are handed off: waits for the client
+    /// to send (or hang up) or for the syncer to need this thread (bytes
+    /// it could not send). Always `true` for now: the read that follows
+    /// sees a hang-up.
+    fn wait_for_input_or_hand_off(&mut self) -> std::io::Result<bool> {
+        let Some(outbox) = self.outbox.clone() else {
+            self.handed_off = false;
+            return Ok(true);
+        };
+        let socket = crate::os::SocketHandle::of(&self.stream);
+        loop {
+            match outbox.state(false) {
+                crate::aof::Handed::Done => {
+                    self.handed_off = false;
+                    return Ok(true);
+                }
+                crate::aof::Handed::Unsent(rest) => self.stream.write_all(&rest)?,
+                crate::aof::Handed::Waiting => {
+                    let wake = self.session.wake_socket()?;
+                    match wake.wait(Some(&socket), true, None)? {
+                        // A hang-up too: what the client sent before it
+                        // is still read and run, as Redis would.
+                        WakeReason::Readable | WakeReason::HungUp => return Ok(true),
+                        WakeReason::Woken | WakeReason::TimedOut => wake.drain(),
+                    }
+                }
+            }
+        }
     }
 
     /// Publishes what the buffers hold, for `CLIENT LIST`, and counts
@@ -444,7 +558,9 @@ impl Connection<'_> {
         dialect: Dialect,
         pipelined: bool,
     ) -> Result<Option<Outcome>, Next> {
-        self.flush_out().map_err(Next::Broken)?;
+        // Every reply before the blocked one is out, handed off or not:
+        // its delivery may be written straight to the socket.
+        self.flush(false).map_err(Next::Broken)?;
         let client = self.session.client.clone();
         client.blocked.store(true, Ordering::Relaxed);
         let socket = crate::os::SocketHandle::of(&self.stream);

@@ -39,6 +39,13 @@ pub enum Error {
         /// What is wrong with it, with the byte offset where known.
         reason: String,
     },
+    /// A file of the append-only log is not what the log holds.
+    CorruptLog {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with the byte offset.
+        reason: String,
+    },
     /// A line of the config file is not a valid directive.
     Config {
         /// The config file.
@@ -84,6 +91,13 @@ impl fmt::Display for Error {
             } => write!(f, "cannot {action} {}: {source}", path.display()),
             Error::CorruptSnapshot { path, reason } => {
                 write!(f, "snapshot {} is corrupt: {reason}", path.display())
+            }
+            Error::CorruptLog { path, reason } => {
+                write!(
+                    f,
+                    "append-only log file {} is bad: {reason}",
+                    path.display()
+                )
             }
             Error::Config {
                 path,

@@ -41,7 +41,10 @@
 //!   [`ztree`](value::ztree)), and the
 //!   typed layers that give Redis's semantics and switch between them.
 //! - [`snapshot`] writes the keyspace to disk crash-safely and loads it at
-//!   start; [`os`] declares what std lacks from the C library (signals,
+//!   start; [`aof`] is the append-only log: the commit point appends each
+//!   commit's record to its [journal](aof::Journal), which writes and
+//!   syncs with group commit before replies go out, and which is
+//!   rewritten in the background and replayed at start; [`os`] declares what std lacks from the C library (signals,
 //!   the open-file limit and a reserve of descriptors, shutting a socket
 //!   down from another thread, returning freed memory, the lock on a
 //!   snapshot's temporary file, the resident set size, waiting on a
@@ -118,6 +121,7 @@
 pub mod log;
 
 pub mod access;
+pub mod aof;
 pub mod clock;
 pub mod commands;
 pub mod config;

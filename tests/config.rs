@@ -42,6 +42,12 @@ const PARAMETERS: &[&str] = &[
     "client-query-buffer-limit",
     "max-line-bytes",
     "appendonly",
+    "appendfsync",
+    "appendfilename",
+    "appenddirname",
+    "auto-aof-rewrite-percentage",
+    "auto-aof-rewrite-min-size",
+    "aof-load-truncated",
     "maxmemory",
     "maxmemory-policy",
     "maxmemory-samples",
@@ -202,6 +208,12 @@ fn config_get_star_lists_every_parameter_once_with_its_default() {
         ("client-query-buffer-limit", "1073741824"),
         ("max-line-bytes", "65536"),
         ("appendonly", "no"),
+        ("appendfsync", "everysec"),
+        ("appendfilename", "appendonly.aof"),
+        ("appenddirname", "appendonlydir"),
+        ("auto-aof-rewrite-percentage", "100"),
+        ("auto-aof-rewrite-min-size", "67108864"),
+        ("aof-load-truncated", "yes"),
         ("maxmemory", "0"),
         ("maxmemory-policy", "noeviction"),
         ("databases", "16"),
@@ -420,10 +432,10 @@ fn config_set_errors_have_redis_texts() {
         failed("maxmemory", "argument must be a memory value")
     );
     assert_eq!(
-        set(&mut c, &["appendonly", "yes"]),
+        set(&mut c, &["appendfsync", "sometimes"]),
         failed(
-            "appendonly",
-            "argument must be 'no' (gocache has no append-only file yet)"
+            "appendfsync",
+            "argument(s) must be one of the following: always, everysec, no"
         )
     );
     // Immutable and duplicate name the parameter as the client spelled it.

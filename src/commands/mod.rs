@@ -658,6 +658,11 @@ pub fn dispatch(
     if server.snapshotter.refusing_writes() && refused_while_saves_fail(spec, session) {
         return reject_command(server, session, spec, CommandError::other(MISCONF));
     }
+    if server.aof.journal.failing() && refused_while_saves_fail(spec, session) {
+        if let Some(refusal) = server.aof.refusal() {
+            return reject_command(server, session, spec, CommandError::other(refusal));
+        }
+    }
     if server.settings.maxmemory() != 0
         && refused_when_full(spec, session)
         && server

@@ -1,8 +1,9 @@
-//! Persistence commands: `SAVE`, `BGSAVE`, `LASTSAVE`, `SHUTDOWN`, and the
-//! `INFO persistence` fields.
+//! Persistence commands: `SAVE`, `BGSAVE`, `LASTSAVE`, `BGREWRITEAOF`,
+//! `SHUTDOWN`, and the `INFO persistence` fields.
 //!
-//! They drive the [`Snapshotter`](crate::snapshot::Snapshotter) and the
-//! server's shutdown; the saving itself lives in [`snapshot`](crate::snapshot).
+//! They drive the [`Snapshotter`](crate::snapshot::Snapshotter), the
+//! append-only log's rewrite and the server's shutdown; the saving itself
+//! lives in [`snapshot`](crate::snapshot) and [`aof`](crate::aof).
 //! `SAVE` writes on the calling connection's thread, but only after dropping
 //! its read guard; it and `SHUTDOWN` are refused inside `MULTI`, so neither
 //! ever does disk I/O or waits under `EXEC`'s write guard.
@@ -19,6 +20,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, Access::Neither, save).in_multi(InMulti::Refuse),
     CommandSpec::new("bgsave", -1, Access::Neither, bgsave),
     CommandSpec::new("lastsave", 1, Access::Neither, lastsave),
+    CommandSpec::new("bgrewriteaof", 1, Access::Neither, bgrewriteaof),
     CommandSpec::new("shutdown", -1, Access::Neither, shutdown).in_multi(InMulti::Refuse),
 ];
 
@@ -61,6 +63,25 @@ fn bgsave(ctx: &mut Context<'_>, argv: &[&[u8]]) -> CommandResult {
     } else {
         "Background saving started"
     }))
+}
+
+/// `BGREWRITEAOF`: the append-only log is rewritten on a thread of its
+/// own; answers at once. With the log off, as in Redis, it writes a base
+/// of the current data (which a start with `appendonly yes` then loads).
+fn bgrewriteaof(ctx: &mut Context<'_>, _: &[&[u8]]) -> CommandResult {
+    if ctx.in_exec() {
+        // The capture needs the keyspace lock EXEC holds: after it.
+        return Err(CommandError::other(
+            "ERR Command not allowed inside a transaction",
+        ));
+    }
+    ctx.server
+        .aof
+        .request_rewrite(&ctx.server.keyspace)
+        .map_err(CommandError::other)?;
+    Ok(Reply::status(
+        "Background append only file rewriting started",
+    ))
 }
 
 /// `LASTSAVE`: Unix seconds of the last successful save.
@@ -156,7 +177,7 @@ pub fn info_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
     let changes = ctx.with_store(|store| store.changes());
     let s = ctx.server.snapshotter.status();
     let secs = |v: Option<u64>| v.map_or_else(|| "-1".to_string(), |s| s.to_string());
-    vec![
+    let mut fields = vec![
         ("loading", "0".into()),
         ("async_loading", "0".into()),
         (
@@ -180,8 +201,43 @@ pub fn info_fields(ctx: &mut Context<'_>) -> Vec<(&'static str, String)> {
         ("rdb_saves", s.saves.to_string()),
         ("rdb_last_load_keys_expired", s.expired_at_load.to_string()),
         ("rdb_last_load_keys_loaded", s.loaded_keys.to_string()),
-        ("aof_enabled", "0".into()),
-    ]
+    ];
+    let log = ctx.server.aof.status();
+    let ok = |good: bool| if good { "ok" } else { "err" }.to_string();
+    fields.extend([
+        ("aof_enabled", u8::from(log.enabled).to_string()),
+        (
+            "aof_rewrite_in_progress",
+            u8::from(log.rewriting).to_string(),
+        ),
+        ("aof_rewrite_scheduled", "0".into()),
+        ("aof_last_rewrite_time_sec", secs(log.last_rewrite_secs)),
+        (
+            "aof_current_rewrite_time_sec",
+            secs(log.current_rewrite_secs),
+        ),
+        ("aof_last_bgrewrite_status", ok(log.last_rewrite_ok)),
+        ("aof_rewrites", log.rewrites.to_string()),
+        (
+            "aof_rewrites_consecutive_failures",
+            log.consecutive_failures.to_string(),
+        ),
+        ("aof_last_write_status", ok(log.last_write_ok)),
+        ("aof_last_cow_size", "0".into()),
+        ("module_fork_in_progress", "0".into()),
+        ("module_fork_last_cow_size", "0".into()),
+    ]);
+    if log.enabled {
+        fields.extend([
+            ("aof_current_size", log.current_size.to_string()),
+            ("aof_base_size", log.base_size.to_string()),
+            ("aof_pending_rewrite", "0".into()),
+            ("aof_buffer_length", log.buffered.to_string()),
+            ("aof_pending_bio_fsync", "0".into()),
+            ("aof_delayed_fsync", "0".into()),
+        ]);
+    }
+    fields
 }
 
 #[cfg(test)]

@@ -142,10 +142,6 @@ pub fn rewritten(old: &str, config: &Config) -> String {
             })
             .map(|(i, _)| i)
             .collect();
-        if param.kind == Kind::Fixed {
-            // Only ever the default: whatever the file says stays as it is.
-            continue;
-        }
         let new = lines_for(param, config);
         match at.split_first() {
             Some((&first, rest)) => {
@@ -240,7 +236,7 @@ mod tests {
             ("port 1 2\n", "Bad directive"),
             ("port x\n", "couldn't be parsed into an integer"),
             ("requirepass \"open\n", "Unbalanced quotes"),
-            ("appendonly yes\n", "argument must be 'no'"),
+            ("appendonly maybe\n", "argument must be 'yes' or 'no'"),
         ] {
             let err = loaded(text).unwrap_err().to_string();
             assert!(err.contains("gocache.conf"), "{err}");

@@ -82,6 +82,21 @@ pub struct Config {
     pub lfu_log_factor: u32,
     /// `lfu-decay-time`: minutes per step down of an unused key's counter.
     pub lfu_decay_time: u32,
+    /// `appendonly`: log every write to the append-only log.
+    pub appendonly: bool,
+    /// `appendfsync`: when the log is synced.
+    pub appendfsync: crate::aof::Fsync,
+    /// `appendfilename`: the log's file names start with this.
+    pub appendfilename: String,
+    /// `appenddirname`: the log's directory, inside `dir`.
+    pub appenddirname: String,
+    /// `auto-aof-rewrite-percentage`: growth over the size after the last
+    /// rewrite that starts one (0 = never).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: the smallest log rewritten on its own.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`: load a log whose last record is cut short.
+    pub aof_load_truncated: bool,
 }
 
 /// The thresholds at which a collection leaves its compact encoding
@@ -144,6 +159,13 @@ impl Default for Config {
             maxmemory_samples: 0,
             lfu_log_factor: 0,
             lfu_decay_time: 0,
+            appendonly: false,
+            appendfsync: crate::aof::Fsync::EverySec,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: false,
         };
         for param in PARAMS {
             // The defaults are checked by a unit test; a bad one is a bug here.
@@ -170,8 +192,6 @@ pub enum Kind {
     Text,
     /// `"<seconds> <changes> [<seconds> <changes> ...]"`, or `""`.
     SavePoints,
-    /// A value gocache does not support changing yet; only the default.
-    Fixed,
 }
 
 /// One parameter: how it is named, parsed, shown and whether it may change
@@ -535,7 +555,118 @@ pub static PARAMS: &[Param] = &[
         },
         get: |c| c.encodings.zset_max_listpack_value.to_string(),
     },
-    fixed("appendonly", "no", "no append-only file yet", true),
+    Param {
+        name: "appendonly",
+        aliases: &[],
+        kind: Kind::Bool,
+        default: "no",
+        mutable: true,
+        help: "yes|no  log every write to the append-only log (under --dir/--appenddirname)",
+        sensitive: false,
+        set: |c, v| {
+            c.appendonly = boolean(v)?;
+            Ok(())
+        },
+        get: |c| yes_no(c.appendonly),
+    },
+    Param {
+        name: "appendfsync",
+        aliases: &[],
+        kind: Kind::Choice,
+        default: "everysec",
+        mutable: true,
+        help: "always|everysec|no  sync the log before each reply, once a second, or never",
+        sensitive: false,
+        set: |c, v| {
+            c.appendfsync = crate::aof::Fsync::parse(v).ok_or_else(|| {
+                "argument(s) must be one of the following: always, everysec, no".to_string()
+            })?;
+            Ok(())
+        },
+        get: |c| c.appendfsync.name().to_string(),
+    },
+    Param {
+        name: "appendfilename",
+        aliases: &[],
+        kind: Kind::Text,
+        default: "appendonly.aof",
+        mutable: false,
+        help: "NAME  the log's file names start with NAME",
+        sensitive: false,
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("appendfilename can't be empty".into());
+            }
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
+            }
+            c.appendfilename = v.to_string();
+            Ok(())
+        },
+        get: |c| c.appendfilename.clone(),
+    },
+    Param {
+        name: "appenddirname",
+        aliases: &[],
+        kind: Kind::Text,
+        default: "appendonlydir",
+        mutable: false,
+        help: "NAME  the log's directory, inside --dir",
+        sensitive: false,
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("appenddirname can't be empty".into());
+            }
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+        get: |c| c.appenddirname.clone(),
+    },
+    Param {
+        name: "auto-aof-rewrite-percentage",
+        aliases: &[],
+        kind: Kind::Integer,
+        default: "100",
+        mutable: true,
+        help: "N  rewrite the log once it grew by N % since the last rewrite (0 = never)",
+        sensitive: false,
+        set: |c, v| {
+            c.auto_aof_rewrite_percentage = integer(v, 0, i64::from(i32::MAX))? as u64;
+            Ok(())
+        },
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+    },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        aliases: &[],
+        kind: Kind::Bytes,
+        default: "64mb",
+        mutable: true,
+        help: "BYTES  the smallest log rewritten on its own",
+        sensitive: false,
+        set: |c, v| {
+            c.auto_aof_rewrite_min_size = bytes(v, 0, i64::MAX as u64)?;
+            Ok(())
+        },
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+    },
+    Param {
+        name: "aof-load-truncated",
+        aliases: &[],
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+        help: "yes|no  at start, load a log whose last record was cut short (and cut it)",
+        sensitive: false,
+        set: |c, v| {
+            c.aof_load_truncated = boolean(v)?;
+            Ok(())
+        },
+        get: |c| yes_no(c.aof_load_truncated),
+    },
     Param {
         name: "maxmemory",
         aliases: &[],
@@ -634,35 +765,6 @@ impl Config {
     }
 }
 
-/// A parameter clients and tools ask about that gocache does not support
-/// changing yet: it accepts only its default (`CONFIG SET appendonly no`
-/// succeeds, `yes` is refused). `mutable` is whether Redis lets `CONFIG
-/// SET` change it at all.
-const fn fixed(name: &'static str, value: &'static str, why: &'static str, mutable: bool) -> Param {
-    Param {
-        name,
-        aliases: &[],
-        kind: Kind::Fixed,
-        default: value,
-        mutable,
-        help: why,
-        sensitive: false,
-        set: |_, _| Ok(()),
-        get: |_| String::new(),
-    }
-}
-
-/// The one value a [`Kind::Fixed`] parameter accepts.
-fn check_fixed(param: &Param, value: &str) -> Result<(), String> {
-    if param.kind == Kind::Fixed && !value.eq_ignore_ascii_case(param.default) {
-        return Err(format!(
-            "argument must be '{}' (gocache has {})",
-            param.default, param.help
-        ));
-    }
-    Ok(())
-}
-
 /// Aliases that are Redis's own names for a parameter (its old
 /// `ziplist` names): `CONFIG GET` lists them as entries of their own, as
 /// Redis does.
@@ -682,15 +784,11 @@ pub fn lookup(name: &str) -> Option<&'static Param> {
 impl Param {
     /// Parses `value` into `config`; Redis's error text on failure.
     pub fn apply(&self, config: &mut Config, value: &str) -> Result<(), String> {
-        check_fixed(self, value)?;
         (self.set)(config, value)
     }
 
     /// The current value in `config`, as `CONFIG GET` shows it.
     pub fn value(&self, config: &Config) -> String {
-        if self.kind == Kind::Fixed {
-            return self.default.to_string();
-        }
         (self.get)(config)
     }
 }
@@ -813,7 +911,7 @@ pub fn usage() -> String {
          Every parameter can be given in the config file (redis.conf syntax:\n\
          `name value` per line) or as a flag; flags win. Options:\n",
     );
-    for p in PARAMS.iter().filter(|p| p.kind != Kind::Fixed) {
+    for p in PARAMS {
         let (value, meaning) = p.help.split_once("  ").unwrap_or(("", p.help));
         let mut flag = format!("--{} {value}", p.name);
         for alias in p.aliases {
@@ -976,7 +1074,9 @@ mod tests {
             &["--proto-max-bulk-len", "4294967296"],
             &["--save", "60"],
             &["--protected-mode", "maybe"],
-            &["--appendonly", "yes"],
+            &["--appendonly", "maybe"],
+            &["--appendfsync", "sometimes"],
+            &["--appenddirname", "a/b"],
         ] {
             let err = parse(args.iter().copied()).unwrap_err();
             assert_eq!(err.exit_status(), 2, "{args:?}");

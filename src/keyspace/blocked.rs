@@ -132,7 +132,7 @@ pub struct Waker {
 
 impl Waker {
     /// Writes one byte (a full socket already holds one, which is as good).
-    fn wake(&self) {
+    pub fn wake(&self) {
         #[cfg(unix)]
         {
             use std::io::Write;
@@ -989,6 +989,7 @@ mod tests {
                 Change::Key { event, entry, .. } => (
                     format!("{} {}", event.name(), String::from_utf8_lossy(entry.key())),
                     c.replay()
+                        .concat()
                         .iter()
                         .map(|w| String::from_utf8_lossy(w).into_owned())
                         .collect(),

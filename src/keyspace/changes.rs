@@ -16,6 +16,7 @@
 //! never does I/O.
 
 use super::Entry;
+use crate::aof::record::RecordBuilder;
 
 /// What happened to a key, named as Redis names its keyspace events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,35 +138,35 @@ pub enum Change {
 }
 
 impl Change {
-    /// The command a log would replay for this change: relative times are
-    /// already absolute (`SET k v EX 10` replays as `SET k v PXAT <ms>`),
-    /// and computed values are stored as themselves (`INCRBYFLOAT` replays
-    /// as the `SET` of its result). The database to select first is
-    /// [`Change::db`].
-    pub fn replay(&self) -> Vec<Vec<u8>> {
-        let word = |w: &str| w.as_bytes().to_vec();
+    /// The commands a log would replay for this change, usually one:
+    /// relative times are already absolute (`SET k v EX 10` replays as
+    /// `SET k v PXAT <ms>`), and computed values are stored as themselves
+    /// (`INCRBYFLOAT` replays as the `SET` of its result). A collection
+    /// stored whole (`RENAME`, `COPY`, a `*STORE`) replays as the `DEL` of
+    /// whatever the key held, the command that builds it, and its
+    /// deadline. The database to select first is [`Change::db`].
+    pub fn replay(&self) -> Vec<Vec<Vec<u8>>> {
+        let mut commands = ReplayCommands::default();
+        self.write_replay(&mut commands);
+        commands.0
+    }
+
+    /// Writes [`Change::replay`]'s command to `out`, argument by argument,
+    /// without building it first: what the append-only log does under the
+    /// write lock, so a `SET` costs its bytes copied once, no allocation.
+    pub fn write_replay(&self, out: &mut impl ReplayWriter) {
+        let db = self.db();
         match self {
-            Change::Key { entry, effect, .. } => {
-                let key = entry.key().to_vec();
-                match effect {
-                    Effect::Edited(command) => command.to_vec(),
-                    Effect::Stored(_) if entry.collection().is_some() => stored_collection(entry),
-                    Effect::Stored(0) => vec![word("SET"), key, entry.value().to_vec()],
-                    &Effect::Stored(at) => vec![
-                        word("SET"),
-                        key,
-                        entry.value().to_vec(),
-                        word("PXAT"),
-                        word(&at.to_string()),
-                    ],
-                    Effect::Removed => vec![word("DEL"), key],
-                    Effect::Deadline(0) => vec![word("PERSIST"), key],
-                    &Effect::Deadline(at) => vec![word("PEXPIREAT"), key, word(&at.to_string())],
-                }
+            Change::Key { entry, effect, .. } => write_key_replay(db, entry, effect, out),
+            Change::Flushed { .. } => {
+                out.command(db, 1);
+                out.arg(b"FLUSHDB");
             }
-            Change::Flushed { .. } => vec![word("FLUSHDB")],
             Change::Swapped { a, b, .. } => {
-                vec![word("SWAPDB"), word(&a.to_string()), word(&b.to_string())]
+                out.command(db, 3);
+                out.arg(b"SWAPDB");
+                out.arg(Decimal::of(*a as u64).as_bytes());
+                out.arg(Decimal::of(*b as u64).as_bytes());
             }
         }
     }
@@ -180,9 +181,116 @@ impl Change {
     }
 }
 
+/// Writes the replay of one key's change ([`Change::write_replay`]).
+fn write_key_replay(db: usize, entry: &Entry, effect: &Effect, out: &mut impl ReplayWriter) {
+    let key = entry.key();
+    match effect {
+        Effect::Edited(command) => {
+            if command.is_empty() {
+                return;
+            }
+            out.command(db, command.len());
+            command.iter().for_each(|arg| out.arg(arg));
+        }
+        &Effect::Stored(at) if entry.collection().is_some() => {
+            out.command(db, 2);
+            out.arg(b"DEL");
+            out.arg(key);
+            let command = stored_collection(entry);
+            out.command(db, command.len());
+            command.iter().for_each(|arg| out.arg(arg));
+            if at != 0 {
+                out.command(db, 3);
+                out.arg(b"PEXPIREAT");
+                out.arg(key);
+                out.arg(Decimal::of(at).as_bytes());
+            }
+        }
+        Effect::Stored(0) => {
+            out.command(db, 3);
+            out.arg(b"SET");
+            out.arg(key);
+            out.arg(entry.value());
+        }
+        &Effect::Stored(at) => {
+            out.command(db, 5);
+            out.arg(b"SET");
+            out.arg(key);
+            out.arg(entry.value());
+            out.arg(b"PXAT");
+            out.arg(Decimal::of(at).as_bytes());
+        }
+        Effect::Removed => {
+            out.command(db, 2);
+            out.arg(b"DEL");
+            out.arg(key);
+        }
+        Effect::Deadline(0) => {
+            out.command(db, 2);
+            out.arg(b"PERSIST");
+            out.arg(key);
+        }
+        &Effect::Deadline(at) => {
+            out.command(db, 3);
+            out.arg(b"PEXPIREAT");
+            out.arg(key);
+            out.arg(Decimal::of(at).as_bytes());
+        }
+    }
+}
+
+/// Where [`Change::write_replay`] writes a command.
+pub trait ReplayWriter {
+    /// Starts a command of `argc` arguments (its name included), run in
+    /// database `db`.
+    fn command(&mut self, db: usize, argc: usize);
+    /// The command's next argument.
+    fn arg(&mut self, arg: &[u8]);
+}
+
+/// Collects the replayed commands ([`Change::replay`]).
+#[derive(Default)]
+struct ReplayCommands(Vec<Vec<Vec<u8>>>);
+
+impl ReplayWriter for ReplayCommands {
+    fn command(&mut self, _db: usize, argc: usize) {
+        self.0.push(Vec::with_capacity(argc));
+    }
+    fn arg(&mut self, arg: &[u8]) {
+        if let Some(command) = self.0.last_mut() {
+            command.push(arg.to_vec());
+        }
+    }
+}
+
+/// A number's decimal digits, formatted on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    from: usize,
+}
+
+impl Decimal {
+    fn of(mut n: u64) -> Decimal {
+        let mut digits = [0u8; 20];
+        let mut from = digits.len();
+        loop {
+            from -= 1;
+            digits[from] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, from }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.from..]
+    }
+}
+
 /// A collection stored whole (`COPY`, a `*STORE`, a load), as the one
-/// command that rebuilds it on an empty key; its deadline, if any, is a
-/// change of its own.
+/// command that rebuilds it on an empty key.
 fn stored_collection(entry: &Entry) -> Vec<Vec<u8>> {
     use crate::value::ValueRef;
     let Some(value) = entry.collection() else {
@@ -212,9 +320,14 @@ fn stored_collection(entry: &Entry) -> Vec<Vec<u8>> {
 /// The changes made since the last commit.
 #[derive(Debug, Default)]
 pub struct ChangeLog {
-    /// Keep every change (for a listener that needs them all, such as the
-    /// append-only log to come).
+    /// Keep every change (for a listener that needs them all).
     pub(super) keep_all: bool,
+    /// The append-only log is on: every change's replay is written to
+    /// `record` as it is counted, so that the log holds no entry and
+    /// costs no copy of a collection a later edit would have to make.
+    pub(super) journaling: bool,
+    /// The commit's record for the append-only log, so far.
+    pub(super) record: RecordBuilder,
     /// The keys some client watches, as a filter: a change to a key it
     /// cannot hold is only counted, so a watch elsewhere costs a write a
     /// hash of its key, no more.
@@ -233,9 +346,26 @@ impl ChangeLog {
     #[inline]
     pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         self.count += 1;
+        if self.journaling {
+            write_key_replay(db, entry, &effect, &mut self.record);
+        }
         if self.keep_all || self.listened(db, entry.key()) {
             self.keep_key(db, event, entry, effect);
         }
+    }
+
+    /// Counts a change nobody wants kept (see [`ChangeLog::wants`]).
+    #[inline]
+    pub(super) fn count_only(&mut self) {
+        self.count += 1;
+    }
+
+    /// Whether a change to `key` of `db` would be kept or journaled: a
+    /// caller may then gather what [`ChangeLog::key`] needs (a clone of
+    /// an entry it is about to move) only if so.
+    #[inline]
+    pub(super) fn wants(&self, db: usize, key: &[u8]) -> bool {
+        self.journaling || self.keep_all || self.listened(db, key)
     }
 
     /// Out of line, so that the counting path stays a few instructions
@@ -257,11 +387,11 @@ impl ChangeLog {
     #[inline]
     pub(super) fn counts_edit(&mut self, db: usize, key: &[u8]) -> bool {
         self.count += 1;
-        self.keep_all || self.listened(db, key)
+        self.wants(db, key)
     }
 
-    /// Keeps an edit already counted by [`ChangeLog::counts_edit`], with
-    /// the command that replays it.
+    /// Keeps (or journals) an edit already counted by
+    /// [`ChangeLog::counts_edit`], with the command that replays it.
     #[cold]
     pub(super) fn keep_edit(
         &mut self,
@@ -270,7 +400,13 @@ impl ChangeLog {
         entry: &Entry,
         replay: Vec<Vec<u8>>,
     ) {
-        self.keep_key(db, event, entry, Effect::Edited(replay.into_boxed_slice()));
+        let effect = Effect::Edited(replay.into_boxed_slice());
+        if self.journaling {
+            write_key_replay(db, entry, &effect, &mut self.record);
+        }
+        if self.keep_all || self.listened(db, entry.key()) {
+            self.keep_key(db, event, entry, effect);
+        }
     }
 
     /// Whether a watch or a blocked client may be on `key` of `db`.
@@ -284,6 +420,9 @@ impl ChangeLog {
     /// may want it.
     pub(super) fn other(&mut self, change: Change) {
         self.count += 1;
+        if self.journaling {
+            change.write_replay(&mut self.record);
+        }
         if self.in_detail() {
             self.changes.push(change);
         }
@@ -308,6 +447,7 @@ mod tests {
     fn args(change: &Change) -> Vec<String> {
         change
             .replay()
+            .concat()
             .iter()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect()

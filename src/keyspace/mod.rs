@@ -58,12 +58,13 @@ pub use crate::entry::{Entry, Key};
 pub use blocked::{
     Blocked, Delivery, EncodeServed, Outcome, Served, Waiter, WakeReason, WakeSocket, Waker, Wants,
 };
-pub use changes::{Change, ChangeLog, Effect, Event};
+pub use changes::{Change, ChangeLog, Effect, Event, ReplayWriter};
 pub use db::{Db, PARTITIONS};
 pub use evict::{Limit, Policy, Room};
 pub use trash::Trash;
 pub use watch::{WatchFlag, Watches, Watching};
 
+use crate::aof::Journal;
 use crate::error::CommandError;
 use crate::expiry::{ExpiryState, SWEEP_BATCH};
 use crate::value::{Collection, Value};
@@ -154,6 +155,12 @@ pub struct Store {
     rng: u64,
     /// `memory.used`, published at each commit for a check without the lock.
     used_published: Arc<std::sync::atomic::AtomicUsize>,
+    /// The append-only log's journal, while the log is on: each commit's
+    /// record is appended to it.
+    journal: Option<Arc<Journal>>,
+    /// Where the last commit's record ended in the journal's stream (0:
+    /// it appended none).
+    appended_to: u64,
 }
 
 impl Store {
@@ -180,7 +187,17 @@ impl Store {
             evict_from: 0,
             rng: crate::clock::now_us() | 1,
             used_published: Arc::new(std::sync::atomic::AtomicUsize::new(startup)),
+            journal: None,
+            appended_to: 0,
         }
+    }
+
+    /// Starts (`Some`) or stops (`None`) appending every commit to the
+    /// append-only log's journal. Changes made before are not logged.
+    pub fn attach_journal(&mut self, journal: Option<Arc<Journal>>) {
+        self.commit();
+        self.log.journaling = journal.is_some();
+        self.journal = journal;
     }
 
     /// Number of databases.
@@ -335,10 +352,25 @@ impl Store {
             self.changes += self.log.count;
             self.log.count = 0;
             if self.log.changes.is_empty() {
-                return;
+                break;
             }
             self.commit_kept();
         }
+        if !self.log.record.is_empty() {
+            self.append_record();
+        }
+    }
+
+    /// Appends the commit's record to the journal: every round of the
+    /// commit (a push and the pops it served) in one record, so that a
+    /// crash keeps all of it or none.
+    #[cold]
+    #[inline(never)]
+    fn append_record(&mut self) {
+        if let Some(journal) = &self.journal {
+            self.appended_to = journal.append(self.log.record.finish());
+        }
+        self.log.record.clear();
     }
 
     /// The part of a commit that hands the kept changes to their listeners.
@@ -566,16 +598,33 @@ impl DbWriter<'_> {
     #[inline]
     pub fn put_entry_as(&mut self, entry: Entry, now: u64, event: Event) -> Option<Entry> {
         let expires_at = entry.expires_at();
-        self.log
-            .key(self.index, event, &entry, Effect::Stored(expires_at));
-        let old = self.counted(|db| db.insert(entry, now))?;
-        self.trash.entry(&old);
-        // Redis counts a key found expired by the write that replaces it.
-        if old.is_expired(now) {
-            self.expired(&old);
-            return None;
+        // Recorded once the old entry is known: Redis counts a key found
+        // expired by the write that replaces it as expired before the
+        // write, and a replay must remove the old value, then store.
+        let recorded = self
+            .log
+            .wants(self.index, entry.key())
+            .then(|| entry.clone());
+        let old = self.counted(|db| db.insert(entry, now));
+        let live_old = match old {
+            Some(old) => {
+                self.trash.entry(&old);
+                if old.is_expired(now) {
+                    self.expired(&old);
+                    None
+                } else {
+                    Some(old)
+                }
+            }
+            None => None,
+        };
+        match recorded {
+            Some(entry) => self
+                .log
+                .key(self.index, event, &entry, Effect::Stored(expires_at)),
+            None => self.log.count_only(),
         }
-        Some(old)
+        live_old
     }
 
     /// Stores `value` under `key` with `expires_at` (0 for none) as a `set`.
@@ -739,8 +788,19 @@ impl DbWriter<'_> {
     }
 }
 
-/// A shared guard on the keyspace.
+/// A shared guard on the keyspace. Dropping it notes, for the log's
+/// sake, what had been appended when this thread read (see
+/// [`Journal::settle_marks`]).
 pub struct ReadGuard<'a>(RwLockReadGuard<'a, Store>);
+
+impl Drop for ReadGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(journal) = &self.0.journal {
+            journal.note_saw();
+        }
+    }
+}
 
 impl Deref for ReadGuard<'_> {
     type Target = Store;
@@ -793,6 +853,20 @@ impl Drop for WriteGuard<'_> {
         guard
             .used_published
             .store(guard.memory.used, std::sync::atomic::Ordering::Relaxed);
+        let mut settle_before_waking = None;
+        let wrote = std::mem::take(&mut guard.appended_to);
+        if let Some(journal) = &guard.journal {
+            if wrote != 0 {
+                journal.note_wrote(wrote);
+            } else {
+                journal.note_saw();
+            }
+            // A served client's reply reveals the pop this commit logged:
+            // it goes out once the log allows, like the pusher's own.
+            if !guard.woken.is_empty() {
+                settle_before_waking = Some((journal.clone(), journal.appended()));
+            }
+        }
         let trash = if guard.trash.is_empty() {
             None
         } else {
@@ -804,6 +878,12 @@ impl Drop for WriteGuard<'_> {
             Some(std::mem::take(&mut guard.woken))
         };
         drop(guard);
+        if let Some((journal, upto)) = settle_before_waking {
+            journal.settle(crate::aof::Marks {
+                wrote: upto,
+                saw: upto,
+            });
+        }
         if let Some(woken) = woken {
             woken.iter().for_each(|w| w.wake());
         }
@@ -1107,7 +1187,7 @@ mod tests {
             .changes
             .iter()
             .map(|c| match c {
-                Change::Key { event, .. } => (*event, c.replay()),
+                Change::Key { event, .. } => (*event, c.replay().concat()),
                 other => panic!("{other:?}"),
             })
             .collect();

@@ -99,8 +99,22 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
         config.dir = absolute;
     }
     let loading = Instant::now();
-    let loaded = snapshot::load(&paths, &keyspace, started_unix_ms, config.encodings)?;
-    if loaded.found {
+    // With the log on and a manifest, the data is the log's, as in Redis.
+    let log_paths =
+        crate::aof::LogPaths::new(&config.dir, &config.appenddirname, &config.appendfilename);
+    let from_log = config.appendonly && log_paths.exists();
+    let loaded = if from_log {
+        snapshot::LoadReport::default()
+    } else {
+        snapshot::load(&paths, &keyspace, started_unix_ms, config.encodings)?
+    };
+    if from_log {
+        notice!(
+            "appendonly yes: loading from the append-only log in {}, not from {}",
+            log_paths.dir.display(),
+            paths.file.display()
+        );
+    } else if loaded.found {
         notice!(
             "DB loaded from {}: {} keys restored, {} expired while down, {} bytes in {} ms",
             paths.file.display(),
@@ -129,6 +143,15 @@ pub fn run(startup: Startup) -> Result<i32, Error> {
         started_unix_ms,
         reserve,
     ));
+    if server.settings.current().appendonly {
+        let load_truncated = server.settings.current().aof_load_truncated;
+        server.aof.boot(&server, load_truncated)?;
+        // What the log held counts as saved, as a snapshot's keys do.
+        server
+            .snapshotter
+            .count_as_saved(server.keyspace.read().changes());
+    }
+    server.aof.spawn_background(&server)?;
     let _sweeper = Sweeper::spawn(server.keyspace.clone())?;
     let _snapshot_thread = server.snapshotter.spawn(server.keyspace.clone())?;
     let refuser = Refuser::spawn()?;
@@ -246,6 +269,10 @@ fn shut_down(server: &Shared, request: ShutdownRequest) -> Option<i32> {
                 return None;
             }
         }
+    }
+    // Whatever the log's policy, the last writes reach the disk.
+    if let Err(e) = server.aof.flush_at_exit() {
+        warning!("the append-only log could not be synced at exit: {e}");
     }
     notice!("gocache is now ready to exit, bye bye");
     Some(0)

@@ -90,6 +90,8 @@ pub struct Shared {
     pub started_unix_ms: u64,
     /// Saves, their schedule and their status.
     pub snapshotter: Arc<Snapshotter>,
+    /// The append-only log (off unless `appendonly yes`).
+    pub aof: Arc<crate::aof::Aof>,
     /// Connections being served now.
     pub connected: AtomicUsize,
     /// Bytes the connections' buffers hold, counted toward `maxmemory`
@@ -286,7 +288,12 @@ impl Shared {
                 .max(config.proto_max_bulk_len.saturating_add(1 << 20)),
         };
         keyspace.write().set_limit(config.limit(), config.stamps());
+        let aof = Arc::new(crate::aof::Aof::new(
+            crate::aof::LogPaths::new(&config.dir, &config.appenddirname, &config.appendfilename),
+            config.appendfsync,
+        ));
         Shared {
+            aof,
             client_buffers: AtomicUsize::new(0),
             trimmed_at_ms: AtomicU64::new(0),
             settings: Settings::new(config, file),

@@ -174,6 +174,19 @@ impl Settings {
                 .snapshotter
                 .set_stop_writes_on_error(next.stop_writes_on_bgsave_error);
         }
+        if next.appendfsync != old.appendfsync {
+            server.aof.journal.set_policy(next.appendfsync);
+        }
+        if next.appendonly != old.appendonly {
+            if next.appendonly {
+                server
+                    .aof
+                    .enable(&server.keyspace)
+                    .map_err(|e| ("appendonly", e))?;
+            } else {
+                server.aof.disable(&server.keyspace);
+            }
+        }
         let (limit, stamps) = (next.limit(), next.stamps());
         let lowered = limit.maxmemory != 0
             && (old.limit().maxmemory == 0 || limit.maxmemory < old.limit().maxmemory);

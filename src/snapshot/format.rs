@@ -280,13 +280,9 @@ impl<W: Write> Encoder<W> {
         Ok(())
     }
 
-    fn varint(&mut self, mut v: u64) -> io::Result<()> {
+    fn varint(&mut self, v: u64) -> io::Result<()> {
         self.room(10)?;
-        while v >= 0x80 {
-            self.buf.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+        push_varint(&mut self.buf, v);
         Ok(())
     }
 
@@ -810,8 +806,18 @@ fn field<'a>(body: &'a [u8], pos: &mut usize) -> Result<&'a [u8], FieldFlaw> {
     Ok(bytes)
 }
 
+/// Appends `v` as an unsigned LEB128 number (1-10 bytes).
+#[inline]
+pub(crate) fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// Reads an unsigned LEB128 number of at most 64 bits.
-fn varint(body: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
+pub(crate) fn varint(body: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
     let mut value = 0u64;
     let mut shift = 0;
     loop {

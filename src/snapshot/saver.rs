@@ -173,6 +173,12 @@ impl Snapshotter {
         }
     }
 
+    /// Counts the keyspace's `changes` as saved (what was loaded from the
+    /// append-only log at start is on disk already).
+    pub fn count_as_saved(&self, changes: u64) {
+        self.lock().status.changes_at_last_save = changes;
+    }
+
     /// The snapshot's paths.
     pub fn paths(&self) -> &SnapshotPaths {
         &self.paths
