@@ -89,11 +89,18 @@
 //!    `INFO` may read it under the keyspace lock; the snapshot thread never
 //!    takes the keyspace lock while holding it, and no file is written
 //!    under it.
-//! 4. The settings ([`Settings`](shared::settings::Settings)): a mutex that
+//! 4. The append-only log's journal mutex ([`Journal`](aof::Journal)):
+//!    taken under the keyspace lock to append a commit's record (a copy
+//!    of bytes, nothing more); no file is written or synced under it (the
+//!    writing thread takes the bytes and releases it). Under it, a
+//!    connection's outbox ([`Outbox`](aof::Outbox), a leaf) may be taken
+//!    to hand replies over; the syncer takes an outbox alone, across one
+//!    send that never waits.
+//! 5. The settings ([`Settings`](shared::settings::Settings)): a mutex that
 //!    serialises `CONFIG SET` and `CONFIG REWRITE` (the rewrite writes the
 //!    config file under it, with no other lock held), then the `RwLock` of
 //!    the configuration in force, held only to copy or replace it.
-//! 5. Leaf mutexes, each held for a few instructions and never with
+//! 6. Leaf mutexes, each held for a few instructions and never with
 //!    another of them: the client registry, each client's names and socket
 //!    handle (a blocking command copies its handle under the keyspace
 //!    lock), the ops-per-second samples, the shutdown queue, the reserve

@@ -16,8 +16,11 @@
 //! waits until the disk holds everything up to both marks (a reply that
 //! reveals a write is held like the write's own), under `everysec` and
 //! `no` until `write(2)` has handed them to the kernel, so a killed
-//! process loses no acknowledged write under any policy. A reader whose
-//! marks are already synced waits for nothing.
+//! process loses no acknowledged write under any policy while the log is
+//! healthy. (Once a write of the log has failed, `everysec` and `no`
+//! acknowledge the writes already applied, as Redis does, and refuse new
+//! ones; those bytes stay buffered until a retry writes them.) A reader
+//! whose marks are already synced waits for nothing.
 //!
 //! Group commit. Under `always`, one thread of the journal's own (the
 //! syncer, [`Journal::run_syncer`]) writes and syncs in a loop: each
@@ -53,6 +56,9 @@ use std::time::Duration;
 
 /// How often the background thread retries a failed write.
 pub const RETRY_EVERY: Duration = Duration::from_millis(100);
+
+/// Times a write-only waiter yields to a leader before parking.
+const WRITE_SPINS: u32 = 8;
 
 /// Buffer room kept between two leaders' writes; a burst bigger than this
 /// gives its room back.
@@ -294,6 +300,7 @@ impl Journal {
     /// returns.
     fn reach(&self, need: u64, sync: bool, patient: bool) {
         let me = std::thread::current();
+        let mut spins = 0;
         let mut st = self.lock();
         loop {
             let have = if sync { st.synced } else { st.written };
@@ -306,6 +313,15 @@ impl Journal {
             }
             if !failing && !st.leading && (!sync || !st.syncer) {
                 st = self.lead(st, sync);
+                continue;
+            }
+            if !sync && !failing && spins < WRITE_SPINS {
+                // A leader's `write(2)` takes microseconds: yielding to
+                // it costs less than sleeping and being woken.
+                spins += 1;
+                drop(st);
+                std::thread::yield_now();
+                st = self.lock();
                 continue;
             }
             st.waiting.retain(|w| w.thread.id() != me.id());

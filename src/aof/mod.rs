@@ -721,8 +721,12 @@ impl Aof {
         let prefix = format!("{}.", self.paths.name);
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // A base's temporary file too: a crash mid-rewrite leaves it,
+            // and its sequence number is never used again.
             let ours = name.starts_with(&prefix)
-                && (name.ends_with(".base.gcs") || name.ends_with(".incr.gcl"));
+                && (name.ends_with(".base.gcs")
+                    || name.ends_with(".base.gcs.tmp")
+                    || name.ends_with(".incr.gcl"));
             let named =
                 manifest.base.as_deref() == Some(name.as_str()) || manifest.incrs.contains(&name);
             if ours && !named {
