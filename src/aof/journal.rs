@@ -106,6 +106,8 @@ struct State {
     syncer_idle: bool,
     /// Connections' replies the syncer sends once synced.
     deferred: Vec<Arc<Outbox>>,
+    /// Threads in [`Journal::flush`] waiting for a leader to finish.
+    flushing: usize,
 }
 
 /// A thread parked in [`Journal::reach`].
@@ -139,9 +141,11 @@ impl State {
 pub struct Journal {
     id: u64,
     state: Mutex<State>,
-    /// Signalled when a leader finishes or a failure is set or cleared
-    /// (for [`Journal::flush`]), and when the syncer has work.
+    /// Signalled as a leader finishes while a [`Journal::flush`] waits
+    /// for it (and by the rare state changes a flush may wait on).
     moved: Condvar,
+    /// Signalled when the syncer has work (it waits on nothing else).
+    work: Condvar,
     /// The end of the bytes appended: set under the keyspace write lock.
     appended: AtomicU64,
     policy: AtomicU8,
@@ -169,8 +173,10 @@ impl Journal {
                 syncer: false,
                 syncer_idle: false,
                 deferred: Vec::new(),
+                flushing: 0,
             }),
             moved: Condvar::new(),
+            work: Condvar::new(),
             appended: AtomicU64::new(0),
             policy: AtomicU8::new(policy as u8),
             failing: AtomicBool::new(false),
@@ -189,7 +195,7 @@ impl Journal {
     /// Changes the sync policy (`CONFIG SET appendfsync`).
     pub fn set_policy(&self, policy: Fsync) {
         self.policy.store(policy as u8, Ordering::Relaxed);
-        self.moved.notify_all();
+        self.work.notify_all();
     }
 
     /// Appends one commit's record; returns the stream offset after it.
@@ -226,7 +232,7 @@ impl Journal {
         st.file = Some(file);
         st.next = None;
         drop(st);
-        self.moved.notify_all();
+        self.work.notify_all();
     }
 
     /// Bytes appended from now on go to `file`; those before stay in the
@@ -331,7 +337,7 @@ impl Journal {
                 thread: me.clone(),
             });
             if sync && st.syncer_idle {
-                self.moved.notify_all();
+                self.work.notify_all();
             }
             drop(st);
             // Unparked by whoever covers `need`; the timeout only bounds
@@ -355,7 +361,7 @@ impl Journal {
             if !wanted || st.leading || st.failure.is_some() {
                 st.syncer_idle = true;
                 st = self
-                    .moved
+                    .work
                     .wait_timeout(st, RETRY_EVERY)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
@@ -440,8 +446,12 @@ impl Journal {
         } else {
             (Vec::new(), 0)
         };
+        // Only a flush waits on `moved`; a wake costs a system call.
+        let flushing = st.flushing > 0;
         drop(st);
-        self.moved.notify_all();
+        if flushing {
+            self.moved.notify_all();
+        }
         woken.iter().for_each(std::thread::Thread::unpark);
         if deferred.is_empty() {
             return self.lock();
@@ -485,7 +495,7 @@ impl Journal {
         }
         drop(slot);
         if st.syncer_idle {
-            self.moved.notify_all();
+            self.work.notify_all();
         }
         true
     }
@@ -504,7 +514,9 @@ impl Journal {
                 return Ok(());
             }
             if st.leading {
+                st.flushing += 1;
                 st = self.moved.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st.flushing -= 1;
                 continue;
             }
             st = self.lead(st, sync);
