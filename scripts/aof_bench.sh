@@ -63,21 +63,9 @@ on_exit() {
   [ -z "$data" ] || rm -rf "$data"
 }
 trap on_exit EXIT
-trap 'echo "aof_bench: stopped (time budget of ${BUDGET}s or a signal)" >&2; exit 1' TERM INT
-# The watchdog's sleep must not hold the script's stdout open after the end.
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$BUDGET" &
-  nap=$!
-  wait "$nap" && kill -TERM $$
-) >/dev/null 2>&1 &
-watchdog=$!
+start_watchdog aof_bench
 
-if [ -z "$GOCACHE" ]; then
-  echo "building gocache (cargo build --release)" >&2
-  cargo build --release --quiet
-  GOCACHE="${CARGO_TARGET_DIR:-target}/release/gocache"
-fi
+gocache_binary
 mkdir -p "$DATA_ROOT"
 data=$(mktemp -d -p "$DATA_ROOT" aof-bench.XXXXXX)
 

@@ -74,15 +74,7 @@ on_exit() {
   [ -z "$data" ] || rm -rf "$data"
 }
 trap on_exit EXIT
-trap 'echo "aof_durability: stopped (time budget of ${BUDGET}s or a signal)" >&2; exit 1' TERM INT
-# The watchdog's sleep must not hold the script's stdout open after the end.
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$BUDGET" &
-  nap=$!
-  wait "$nap" && kill -TERM $$
-) >/dev/null 2>&1 &
-watchdog=$!
+start_watchdog aof_durability
 
 # Drops PID $1 from pids once it is reaped, so that the EXIT trap never
 # signals a PID the system may have given to another process since.
@@ -95,10 +87,8 @@ forget() {
 tool="$work/aof_writer"
 echo "compiling scripts/aof_writer.rs" >&2
 rustc -O --edition 2021 -o "$tool" scripts/aof_writer.rs
-if [ "$SERVER" = gocache ] && [ -z "$GOCACHE" ]; then
-  echo "building gocache (cargo build --release)" >&2
-  cargo build --release --quiet
-  GOCACHE="${CARGO_TARGET_DIR:-target}/release/gocache"
+if [ "$SERVER" = gocache ]; then
+  gocache_binary
 fi
 
 mkdir -p "$DATA_ROOT"

@@ -89,20 +89,9 @@ on_exit() {
   cleanup
 }
 trap on_exit EXIT
-trap 'echo "aof_order: stopped (time budget of ${BUDGET}s or a signal)" >&2; exit 1' TERM INT
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$BUDGET" &
-  nap=$!
-  wait "$nap" && kill -TERM $$
-) >/dev/null 2>&1 &
-watchdog=$!
+start_watchdog aof_order
 
-if [ -z "$GOCACHE" ]; then
-  echo "building gocache (cargo build --release)" >&2
-  cargo build --release --quiet
-  GOCACHE="${CARGO_TARGET_DIR:-target}/release/gocache"
-fi
+gocache_binary
 
 STRACE=(strace -f -ttt -T -yy -xx -s 262144
   -e trace=read,recvfrom,write,sendto,writev,sendmsg,pwrite64,pwritev,fdatasync,fsync)
@@ -227,7 +216,7 @@ path, label, phases_path = sys.argv[1], sys.argv[2], sys.argv[3]
 SLACK = 2e-6
 WRITES = {b"SET", b"INCR", b"RPUSH", b"MSET", b"HSET"}
 LOG = re.compile(r"/appendonlydir/[^>]*\.incr\.(gcl|aof)$")
-head = re.compile(r"^(\d+) (\d+\.\d+) (.*)$")
+head = re.compile(r"^(\d+) +(\d+\.\d+) (.*)$")  # strace pads short PIDs
 call = re.compile(r"^([a-z0-9_]+)\((.*)\) += (-?\d+|\?)(?: [A-Z].*?)? <(\d+\.\d+)>$")
 fdre = re.compile(r"^(\d+)<(TCP:\[[^\]]*\]|[^>]*)>")
 strre = re.compile(r'"((?:\\x[0-9a-f]{2})*)"')

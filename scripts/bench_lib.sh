@@ -12,6 +12,11 @@
 #                      sets PORT, and LAST_PID to its PID
 # start_redis [ARG...] starts redis-server without persistence, with any
 #                      extra ARGs; sets RPID and RPORT once it answers PING
+# start_watchdog NAME  ends the script (SIGTERM, then its EXIT trap) after
+#                      $BUDGET seconds, saying NAME stopped; sets watchdog,
+#                      the PID to kill once the run is over
+# gocache_binary       builds the release binary unless $GOCACHE names one;
+#                      sets GOCACHE
 
 need() {
   if ! command -v "$1" >/dev/null 2>&1; then
@@ -68,4 +73,25 @@ start_redis() {
   done
   echo "redis-server did not answer PING within 10 s" >&2
   exit 1
+}
+
+start_watchdog() {
+  local name=$1
+  trap 'echo "'"$name"': stopped (time budget of ${BUDGET}s or a signal)" >&2; exit 1' TERM INT
+  # The watchdog's sleep must not hold the script's stdout open after the end.
+  (
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    sleep "$BUDGET" &
+    nap=$!
+    wait "$nap" && kill -TERM $$
+  ) >/dev/null 2>&1 &
+  watchdog=$!
+}
+
+gocache_binary() {
+  if [ -z "${GOCACHE:-}" ]; then
+    echo "building gocache (cargo build --release)" >&2
+    cargo build --release --quiet
+    GOCACHE="${CARGO_TARGET_DIR:-target}/release/gocache"
+  fi
 }

@@ -199,11 +199,6 @@ struct Connection<'a> {
     handed_off: bool,
 }
 
-/// Most reply bytes handed to the log's syncer to send
-/// ([`Journal::hand_off`](crate::aof::Journal::hand_off)); a bigger batch
-/// waits for the sync on this thread and is written here.
-const HAND_OFF_MAX: usize = 16 * 1024;
-
 /// What to do after a batch of requests.
 enum Next {
     /// Read more bytes; the request at the front needs this many in all (0:
@@ -263,10 +258,7 @@ impl Connection<'_> {
             // the append-only log allows (a few instructions when it is off).
             let journal = &self.server.aof.journal;
             let marks = journal.take_marks();
-            if may_hand_off
-                && marks != crate::aof::Marks::default()
-                && self.out.len() <= HAND_OFF_MAX
-            {
+            if may_hand_off && marks != crate::aof::Marks::default() {
                 let outbox = self.outbox()?;
                 if journal.hand_off(&outbox, marks, &mut self.out) {
                     self.handed_off = true;

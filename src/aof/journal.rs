@@ -472,7 +472,8 @@ impl Journal {
     /// and being woken for it. Replies already handed off go first: the
     /// new ones join them. Returns `false`, leaving `out` as it was, when
     /// this journal cannot (not `always`, no syncer, failing, or already
-    /// synced that far with nothing handed off before).
+    /// synced that far with nothing handed off before, or the outbox
+    /// would pass [`OUTBOX_MAX`]).
     pub fn hand_off(&self, outbox: &Arc<Outbox>, marks: Marks, out: &mut Vec<u8>) -> bool {
         let need = marks.wrote.max(marks.saw);
         if need == 0 || self.policy() != Fsync::Always {
@@ -483,7 +484,10 @@ impl Journal {
             return false;
         }
         let mut slot = outbox.lock();
-        if slot.closed || (!slot.queued && st.synced >= need) {
+        if slot.closed
+            || (!slot.queued && st.synced >= need)
+            || slot.bytes.len() + out.len() > OUTBOX_MAX
+        {
             return false;
         }
         slot.bytes.extend_from_slice(out);
@@ -558,12 +562,6 @@ impl Journal {
         }
         drop(st);
         self.moved.notify_all();
-    }
-
-    /// Whether bytes are written but not synced.
-    pub fn unsynced(&self) -> bool {
-        let st = self.lock();
-        st.synced < st.written
     }
 
     /// Writes and syncs everything, then closes the file (`CONFIG SET
@@ -697,6 +695,11 @@ impl Outbox {
 
 /// Room an outbox keeps between hand-offs.
 const KEPT_OUTBOX: usize = 16 * 1024;
+
+/// Most reply bytes an outbox holds for the syncer to send: a client that
+/// pipelines more while a sync runs has the rest written by its own
+/// thread, after the sync, so what the syncer holds stays bounded.
+const OUTBOX_MAX: usize = 64 * 1024;
 
 /// Writes `bytes` at the end of `file` and, if `sync`, syncs it.
 fn write_and_sync(file: &LogFile, bytes: &[u8], sync: bool) -> std::io::Result<()> {

@@ -340,11 +340,6 @@ impl Aof {
         }
     }
 
-    /// The log's paths.
-    pub fn paths(&self) -> &LogPaths {
-        &self.paths
-    }
-
     /// Whether the log is on.
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
@@ -422,8 +417,7 @@ impl Aof {
                 // the first incremental file after it.
                 manifest.seq += 1;
                 let name = self.paths.incr_name(manifest.seq);
-                let created = create_incr(&self.paths.file(&name))?;
-                drop(created);
+                create_incr(&self.paths.file(&name))?;
                 manifest.incrs.push(name.clone());
                 self.write_manifest(&manifest)?;
                 name
@@ -775,7 +769,11 @@ impl Aof {
                         continue;
                     }
                     let policy = aof.journal.policy();
-                    let _ = aof.journal.flush(policy == Fsync::Always);
+                    // Under `always` the syncer writes everything, unless
+                    // the log fails: then this is the retry.
+                    if policy != Fsync::Always || aof.journal.failing() {
+                        let _ = aof.journal.flush(policy == Fsync::Always);
+                    }
                     if policy == Fsync::EverySec && last_sync.elapsed() >= Duration::from_secs(1) {
                         aof.journal.sync_written();
                         last_sync = Instant::now();

@@ -47,7 +47,7 @@ pub struct RecordBuilder {
 const KEPT_ROOM: usize = 64 * 1024;
 
 impl RecordBuilder {
-    /// Whether no command has been written since the last [`take`](Self::take).
+    /// Whether no command has been written since the last [`clear`](Self::clear).
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

@@ -158,16 +158,15 @@ impl Change {
         let db = self.db();
         match self {
             Change::Key { entry, effect, .. } => write_key_replay(db, entry, effect, out),
-            Change::Flushed { .. } => {
-                out.command(db, 1);
-                out.arg(b"FLUSHDB");
-            }
-            Change::Swapped { a, b, .. } => {
-                out.command(db, 3);
-                out.arg(b"SWAPDB");
-                out.arg(Decimal::of(*a as u64).as_bytes());
-                out.arg(Decimal::of(*b as u64).as_bytes());
-            }
+            Change::Flushed { .. } => out.command_of(db, &[b"FLUSHDB"]),
+            Change::Swapped { a, b, .. } => out.command_of(
+                db,
+                &[
+                    b"SWAPDB",
+                    Decimal::of(*a as u64).as_bytes(),
+                    Decimal::of(*b as u64).as_bytes(),
+                ],
+            ),
         }
     }
 
@@ -186,55 +185,35 @@ fn write_key_replay(db: usize, entry: &Entry, effect: &Effect, out: &mut impl Re
     let key = entry.key();
     match effect {
         Effect::Edited(command) => {
-            if command.is_empty() {
-                return;
+            if !command.is_empty() {
+                out.command(db, command.len());
+                command.iter().for_each(|arg| out.arg(arg));
             }
-            out.command(db, command.len());
-            command.iter().for_each(|arg| out.arg(arg));
         }
         &Effect::Stored(at) if entry.collection().is_some() => {
-            out.command(db, 2);
-            out.arg(b"DEL");
-            out.arg(key);
+            out.command_of(db, &[b"DEL", key]);
             let command = stored_collection(entry);
             out.command(db, command.len());
             command.iter().for_each(|arg| out.arg(arg));
             if at != 0 {
-                out.command(db, 3);
-                out.arg(b"PEXPIREAT");
-                out.arg(key);
-                out.arg(Decimal::of(at).as_bytes());
+                out.command_of(db, &[b"PEXPIREAT", key, Decimal::of(at).as_bytes()]);
             }
         }
-        Effect::Stored(0) => {
-            out.command(db, 3);
-            out.arg(b"SET");
-            out.arg(key);
-            out.arg(entry.value());
-        }
-        &Effect::Stored(at) => {
-            out.command(db, 5);
-            out.arg(b"SET");
-            out.arg(key);
-            out.arg(entry.value());
-            out.arg(b"PXAT");
-            out.arg(Decimal::of(at).as_bytes());
-        }
-        Effect::Removed => {
-            out.command(db, 2);
-            out.arg(b"DEL");
-            out.arg(key);
-        }
-        Effect::Deadline(0) => {
-            out.command(db, 2);
-            out.arg(b"PERSIST");
-            out.arg(key);
-        }
+        Effect::Stored(0) => out.command_of(db, &[b"SET", key, entry.value()]),
+        &Effect::Stored(at) => out.command_of(
+            db,
+            &[
+                b"SET",
+                key,
+                entry.value(),
+                b"PXAT",
+                Decimal::of(at).as_bytes(),
+            ],
+        ),
+        Effect::Removed => out.command_of(db, &[b"DEL", key]),
+        Effect::Deadline(0) => out.command_of(db, &[b"PERSIST", key]),
         &Effect::Deadline(at) => {
-            out.command(db, 3);
-            out.arg(b"PEXPIREAT");
-            out.arg(key);
-            out.arg(Decimal::of(at).as_bytes());
+            out.command_of(db, &[b"PEXPIREAT", key, Decimal::of(at).as_bytes()])
         }
     }
 }
@@ -246,6 +225,12 @@ pub trait ReplayWriter {
     fn command(&mut self, db: usize, argc: usize);
     /// The command's next argument.
     fn arg(&mut self, arg: &[u8]);
+
+    /// A whole command, `args` its name and arguments.
+    fn command_of(&mut self, db: usize, args: &[&[u8]]) {
+        self.command(db, args.len());
+        args.iter().for_each(|arg| self.arg(arg));
+    }
 }
 
 /// Collects the replayed commands ([`Change::replay`]).
@@ -346,6 +331,13 @@ impl ChangeLog {
     #[inline]
     pub(super) fn key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         self.count += 1;
+        self.record_key(db, event, entry, effect);
+    }
+
+    /// Journals a change already counted, and keeps it if a listener may
+    /// want it.
+    #[inline]
+    fn record_key(&mut self, db: usize, event: Event, entry: &Entry, effect: Effect) {
         if self.journaling {
             write_key_replay(db, entry, &effect, &mut self.record);
         }
@@ -400,13 +392,7 @@ impl ChangeLog {
         entry: &Entry,
         replay: Vec<Vec<u8>>,
     ) {
-        let effect = Effect::Edited(replay.into_boxed_slice());
-        if self.journaling {
-            write_key_replay(db, entry, &effect, &mut self.record);
-        }
-        if self.keep_all || self.listened(db, entry.key()) {
-            self.keep_key(db, event, entry, effect);
-        }
+        self.record_key(db, event, entry, Effect::Edited(replay.into_boxed_slice()));
     }
 
     /// Whether a watch or a blocked client may be on `key` of `db`.
